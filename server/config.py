@@ -1,0 +1,253 @@
+"""The office configuration file (TOML): layout and calendar, validated on load.
+
+Every error names the file, the key and what is wrong, e.g.
+``office.toml: queues[2].number_range: first must not exceed last``. The
+built-in demo office (:data:`DEMO_OFFICE`) is Bunkyo's floor from FLOOR.md
+section 1 / seed 004 section 8.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .core.calendar import ExtraOpening, Hours, OfficeCalendar
+from .core.layout import CallPolicy, Counter, Flow, Layout, Queue, Section, Text
+
+DEMO_OFFICE = Path(__file__).with_name("demo_office.toml")
+Id = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$")]
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used: ``str()`` is
+    ``"<file>: <key>: <what is wrong>"``."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TextModel(_Model):
+    ja: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class OfficeModel(_Model):
+    id: Id
+    name: TextModel
+    policy: CallPolicy = CallPolicy.OLDEST
+    interleave_n: int = Field(3, ge=1, le=100)
+    priority_boost_s: float = Field(600.0, ge=0, le=86400)
+
+
+class FlowModel(_Model):
+    id: Id
+    name: TextModel
+    colour: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
+    symbol: str = Field(min_length=1, max_length=2)
+    handover: bool = False
+
+
+class SectionModel(_Model):
+    id: Id
+    name: TextModel
+
+
+class QueueModel(_Model):
+    id: Id
+    name: TextModel
+    flow: Id
+    section: Id
+    colour: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
+    symbol: str = Field(min_length=1, max_length=2)
+    prefix: str = Field("", pattern=r"^[A-Z]{0,2}$")
+    number_range: tuple[int, int] = (1, 999)
+    issuable: bool = True
+    handover_queue: Id | None = None
+    mean_service_s: float = Field(300.0, gt=0, le=86400)
+
+    @field_validator("number_range")
+    @classmethod
+    def _range(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if v[0] < 0 or v[1] > 99999:
+            raise ValueError("numbers must be between 0 and 99999")
+        if v[0] > v[1]:
+            raise ValueError("first must not exceed last")
+        return v
+
+
+class CounterModel(_Model):
+    first: int = Field(ge=1, le=999)
+    last: int | None = Field(None, ge=1, le=999)
+    section: Id
+    queues: list[Id] = Field(min_length=1)
+
+
+class ExtraModel(_Model):
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    nth: int = Field(ge=-1, le=5)
+    months: list[int] = []
+    hours: tuple[str, str]
+    queues: list[Id] | None = None
+    note: str = ""
+
+
+class CalendarModel(_Model):
+    national_holidays: bool = True
+    closed_month_days: list[str] = []
+    closed_dates: list[date] = []
+    extra_dates: dict[str, tuple[str, str]] = {}
+    weekdays: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], tuple[str, str]]
+    extra: list[ExtraModel] = []
+
+
+class OfficeFile(_Model):
+    office: OfficeModel
+    flows: list[FlowModel] = Field(min_length=1)
+    sections: list[SectionModel] = Field(min_length=1)
+    queues: list[QueueModel] = Field(min_length=1)
+    counters: list[CounterModel] = Field(min_length=1)
+    calendar: CalendarModel
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top)"
+
+
+def _time(value: str, where: str) -> time:
+    try:
+        return time.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{where}: {value!r} is not a time like 08:30") from None
+
+
+def _hours(pair: tuple[str, str], where: str, queues: list[str] | None = None, note: str = "") -> Hours:
+    opens, closes = _time(pair[0], where), _time(pair[1], where)
+    if opens >= closes:
+        raise ConfigError(f"{where}: opening {pair[0]} is not before closing {pair[1]}")
+    return Hours(opens, closes, frozenset(queues) if queues is not None else None, note)
+
+
+def load(path: Path | str, *, rehearsal: bool = False) -> tuple[Layout, OfficeCalendar]:
+    """Load and validate an office file.
+
+    Returns ``(layout, calendar)``. ``rehearsal`` makes the calendar not
+    enforced (every moment open), for training and rehearsals (seed 004 10(4)).
+    Raises :class:`ConfigError` naming the file, key and problem.
+    """
+    path = Path(path)
+    name = path.name
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{name}: not valid TOML: {exc}") from None
+    try:
+        model = OfficeFile.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"{name}: {_loc(first['loc'])}: {first['msg']}") from None
+    try:
+        return _build(model, rehearsal)
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
+def _unique(items: list[str], where: str) -> None:
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if item in seen:
+            raise ConfigError(f"{where}[{i}].id: {item!r} appears twice")
+        seen.add(item)
+
+
+def _build(m: OfficeFile, rehearsal: bool) -> tuple[Layout, OfficeCalendar]:
+    _unique([f.id for f in m.flows], "flows")
+    _unique([s.id for s in m.sections], "sections")
+    _unique([q.id for q in m.queues], "queues")
+    flows = {f.id: Flow(f.id, Text(f.name.ja, f.name.en), f.colour, f.symbol, f.handover) for f in m.flows}
+    sections = {s.id: Section(s.id, Text(s.name.ja, s.name.en)) for s in m.sections}
+    queue_ids = {q.id for q in m.queues}
+    queues: dict[str, Queue] = {}
+    for i, q in enumerate(m.queues):
+        if q.flow not in flows:
+            raise ConfigError(f"queues[{i}].flow: no flow {q.flow!r}")
+        if q.section not in sections:
+            raise ConfigError(f"queues[{i}].section: no section {q.section!r}")
+        if q.handover_queue is not None and q.handover_queue not in queue_ids:
+            raise ConfigError(f"queues[{i}].handover_queue: no queue {q.handover_queue!r}")
+        queues[q.id] = Queue(
+            q.id, Text(q.name.ja, q.name.en), q.flow, q.section, q.colour, q.symbol, q.prefix,
+            q.number_range, q.issuable, q.handover_queue, q.mean_service_s,
+        )
+    issuable = [q for q in m.queues if q.issuable]
+    for i, a in enumerate(issuable):
+        for b in issuable[i + 1:]:
+            if a.prefix == b.prefix and a.number_range[0] <= b.number_range[1] and b.number_range[0] <= a.number_range[1]:
+                raise ConfigError(
+                    f"queues: {a.id!r} and {b.id!r} have the same prefix and overlapping number ranges, "
+                    "so two tickets could show the same number"
+                )
+    counters: dict[str, Counter] = {}
+    for i, cm in enumerate(m.counters):
+        last = cm.last if cm.last is not None else cm.first
+        if last < cm.first:
+            raise ConfigError(f"counters[{i}].last: {last} is before first {cm.first}")
+        if cm.section not in sections:
+            raise ConfigError(f"counters[{i}].section: no section {cm.section!r}")
+        for q in cm.queues:
+            if q not in queues:
+                raise ConfigError(f"counters[{i}].queues: no queue {q!r}")
+        for number in range(cm.first, last + 1):
+            cid = str(number)
+            if cid in counters:
+                raise ConfigError(f"counters[{i}]: counter {number} is defined twice")
+            counters[cid] = Counter(cid, number, cm.section, tuple(cm.queues))
+    layout = Layout(
+        m.office.id, Text(m.office.name.ja, m.office.name.en), flows, sections, queues, counters,
+        m.office.policy, m.office.interleave_n, m.office.priority_boost_s,
+    )
+    return layout, _calendar(m.calendar, queue_ids, rehearsal)
+
+
+def _calendar(cal: CalendarModel, queue_ids: set[str], rehearsal: bool) -> OfficeCalendar:
+    weekday_hours = {d: _hours(h, f"calendar.weekdays.{d}") for d, h in cal.weekdays.items()}
+    closed: set[tuple[int, int]] = set()
+    for i, md in enumerate(cal.closed_month_days):
+        try:
+            month, day = (int(x) for x in md.split("-"))
+            date(2000, month, day)
+        except ValueError:
+            raise ConfigError(f"calendar.closed_month_days[{i}]: {md!r} is not MM-DD") from None
+        closed.add((month, day))
+    extra = []
+    for i, e in enumerate(cal.extra):
+        where = f"calendar.extra[{i}]"
+        if e.nth == 0:
+            raise ConfigError(f"{where}.nth: use 1-5, or -1 for the last")
+        for month in e.months:
+            if not 1 <= month <= 12:
+                raise ConfigError(f"{where}.months: {month} is not a month")
+        for q in e.queues or []:
+            if q not in queue_ids:
+                raise ConfigError(f"{where}.queues: no queue {q!r}")
+        extra.append(ExtraOpening(e.weekday, e.nth, _hours(e.hours, f"{where}.hours", e.queues, e.note), frozenset(e.months)))
+    extra_dates = {}
+    for key, pair in cal.extra_dates.items():
+        try:
+            day = date.fromisoformat(key)
+        except ValueError:
+            raise ConfigError(f"calendar.extra_dates: {key!r} is not a date like 2026-12-26") from None
+        extra_dates[day] = _hours(pair, f"calendar.extra_dates.{key}")
+    return OfficeCalendar(
+        weekday_hours, frozenset(closed), cal.national_holidays, tuple(extra), extra_dates,
+        frozenset(cal.closed_dates), enforce=not rehearsal,
+    )

@@ -1,0 +1,50 @@
+"""Events: the facts the floor records, one per state transition.
+
+An event is a type, a moment and a flat dict of JSON-ready values. The same
+events are stored in the append-only log, replayed to rebuild the floor after a
+restart, pushed to screens and read by the statistics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+TICKET_ISSUED = "ticket.issued"
+TICKET_CALLED = "ticket.called"
+TICKET_RECALLED = "ticket.recalled"
+TICKET_STARTED = "ticket.started"
+TICKET_FINISHED = "ticket.finished"
+TICKET_NO_SHOW = "ticket.no_show"
+TICKET_REINSTATED = "ticket.reinstated"
+TICKET_TRANSFERRED = "ticket.transferred"
+TICKET_HELD = "ticket.held"
+TICKET_CANCELLED = "ticket.cancelled"
+COUNTER_OPENED = "counter.opened"
+COUNTER_CLOSED = "counter.closed"
+COUNTER_PAUSED = "counter.paused"
+COUNTER_RESUMED = "counter.resumed"
+
+ALL_TYPES = (
+    TICKET_ISSUED, TICKET_CALLED, TICKET_RECALLED, TICKET_STARTED, TICKET_FINISHED,
+    TICKET_NO_SHOW, TICKET_REINSTATED, TICKET_TRANSFERRED, TICKET_HELD, TICKET_CANCELLED,
+    COUNTER_OPENED, COUNTER_CLOSED, COUNTER_PAUSED, COUNTER_RESUMED,
+)
+
+#: Keys that never leave on a public topic (personal or secret data).
+PRIVATE_KEYS = frozenset({"token", "staff", "device", "idempotency_key"})
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One fact. ``at`` is an aware datetime; ``data`` holds only str, int,
+    float, bool, None and lists of those."""
+
+    type: str
+    at: datetime
+    data: dict[str, Any]
+
+    def public_data(self) -> dict[str, Any]:
+        """``data`` without staff ids, device ids, tokens and idempotency keys."""
+        return {k: v for k, v in self.data.items() if k not in PRIVATE_KEYS}

@@ -1,0 +1,489 @@
+"""The floor: the state machine of one office's business day.
+
+``Floor.execute(command, now)`` decides whether a command is legal, returns
+the events it causes and applies them; ``Floor.apply(event)`` applies a stored
+event (used to rebuild the floor after a restart). Deciding never mutates, so a
+:class:`DomainError` leaves the floor as it was. No I/O, no clock: ``now`` is an
+argument (STYLE.md 1).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from . import commands as c
+from . import events as ev
+from .calendar import OfficeCalendar, business_day
+from .errors import DomainError
+from .events import Event
+from .layout import CallPolicy, Layout
+from .numbering import next_number
+from .tickets import ACTIVE, AT_COUNTER, Status, Step, Ticket
+
+#: How many recent calls per queue the wait estimate looks at.
+RECENT_CALLS = 20
+#: Weight of the newest observation in the service-time moving average.
+SERVICE_EWMA_ALPHA = 0.2
+
+
+@dataclass(slots=True)
+class CounterState:
+    """A counter's live state: ``closed``, ``open`` or ``paused``; who staffs it;
+    the ticket at it (called or serving); and for N-then-1 interleaving how many
+    tickets in a row it took from its first queue."""
+
+    status: str = "closed"
+    staff: str | None = None
+    ticket: str | None = None
+    streak: int = 0
+
+
+@dataclass(slots=True)
+class QueueHistory:
+    """What the wait estimate learns from: recent call moments (epoch seconds)
+    and a moving average of counter occupancy per ticket (call to the counter
+    being free again, seconds)."""
+
+    calls: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_CALLS))
+    service_s: float | None = None
+    observations: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a command did: the events, and the ticket it concerned (if any)."""
+
+    events: list[Event]
+    ticket: str | None = None
+
+
+class Floor:
+    """All tickets and counters of one business day.
+
+    Shapes: ``tickets`` by id; ``waiting[queue]`` a sorted list of
+    ``(order, ticket_id)``; ``counters`` by id. Times are aware datetimes; the
+    business day is the Asia/Tokyo date.
+    """
+
+    def __init__(self, layout: Layout, calendar: OfficeCalendar, day: date) -> None:
+        self.layout = layout
+        self.calendar = calendar
+        self.day = day
+        self.tickets: dict[str, Ticket] = {}
+        self.by_token: dict[str, str] = {}
+        self.waiting: dict[str, list[tuple[tuple[float, int], str]]] = {q: [] for q in layout.queues}
+        self.counters: dict[str, CounterState] = {cid: CounterState() for cid in layout.counters}
+        self.history: dict[str, QueueHistory] = {q: QueueHistory() for q in layout.queues}
+        self.last_number: dict[str, int] = {}
+        self.active_numbers: dict[str, set[int]] = {q: set() for q in layout.queues}
+        self.idempotency: dict[tuple[str | None, str], str] = {}
+        self.recent_calls: deque[dict[str, Any]] = deque(maxlen=20)
+        self._serial = 0
+        self._entries = 0
+
+    # ------------------------------------------------------------------ public
+    def execute(self, command: c.Command, now: datetime) -> Outcome:
+        """Decide ``command`` at ``now`` and apply its events.
+
+        Returns the :class:`Outcome`. Raises :class:`DomainError` (and changes
+        nothing) when the command is illegal now.
+        """
+        if business_day(now) != self.day:
+            raise DomainError("wrong_business_day", "the floor belongs to another business day")
+        outcome = self._decide(command, now)
+        for event in outcome.events:
+            self.apply(event)
+        return outcome
+
+    def apply(self, event: Event) -> None:
+        """Apply one event (from :meth:`execute` or from the stored log)."""
+        handler = getattr(self, "_on_" + event.type.replace(".", "_"))
+        handler(event, event.data)
+
+    def ticket_by_token(self, token: str) -> Ticket | None:
+        """The ticket whose public token is ``token``, if it is today's."""
+        tid = self.by_token.get(token)
+        return self.tickets.get(tid) if tid else None
+
+    def position(self, ticket: Ticket) -> int:
+        """People ahead (待ち人数) of a waiting ticket in its queue; 0 otherwise."""
+        if ticket.status is not Status.WAITING:
+            return 0
+        return bisect.bisect_left(self.waiting[ticket.queue], (ticket.order, ticket.id))
+
+    def serving_counters(self, queue: str) -> list[str]:
+        """Counters open now (not paused, not closed) that serve ``queue``."""
+        return [cid for cid in self.layout.counters_by_queue[queue] if self.counters[cid].status == "open"]
+
+    # ---------------------------------------------------------------- deciding
+    def _decide(self, cmd: c.Command, now: datetime) -> Outcome:
+        method = getattr(self, "_decide_" + type(cmd).__name__)
+        result: Outcome = method(cmd, now)
+        return result
+
+    def _event(self, type_: str, now: datetime, **data: Any) -> Event:
+        return Event(type_, now, data)
+
+    def _queue(self, queue_id: str) -> None:
+        if queue_id not in self.layout.queues:
+            raise DomainError("unknown_queue", f"no queue {queue_id!r}")
+
+    def _counter(self, counter_id: str) -> CounterState:
+        if counter_id not in self.counters:
+            raise DomainError("unknown_counter", f"no counter {counter_id!r}")
+        return self.counters[counter_id]
+
+    def _ticket(self, ticket_id: str) -> Ticket:
+        ticket = self.tickets.get(ticket_id)
+        if ticket is None:
+            raise DomainError("unknown_ticket", f"no ticket {ticket_id!r} today")
+        return ticket
+
+    def _open_counter(self, counter_id: str) -> CounterState:
+        state = self._counter(counter_id)
+        if state.status != "open":
+            raise DomainError("counter_not_open", f"counter {counter_id} is {state.status}")
+        return state
+
+    def _at_counter(self, counter_id: str, ticket_id: str | None, *allowed: Status) -> Ticket:
+        state = self._counter(counter_id)
+        if state.ticket is None:
+            raise DomainError("counter_idle", f"counter {counter_id} has no ticket")
+        if ticket_id is not None and ticket_id != state.ticket:
+            raise DomainError("ticket_not_at_counter", f"ticket {ticket_id} is not at counter {counter_id}")
+        ticket = self.tickets[state.ticket]
+        if ticket.status not in allowed:
+            raise DomainError("invalid_transition", f"ticket {ticket.display} is {ticket.status.value}")
+        return ticket
+
+    def _ticket_fields(self, ticket: Ticket) -> dict[str, Any]:
+        return {"ticket": ticket.id, "display": ticket.display, "queue": ticket.queue}
+
+    def _decide_IssueTicket(self, cmd: c.IssueTicket, now: datetime) -> Outcome:
+        if cmd.idempotency_key is not None:
+            existing = self.idempotency.get((cmd.device, cmd.idempotency_key))
+            if existing is not None:
+                return Outcome([], existing)
+        self._queue(cmd.queue)
+        queue = self.layout.queues[cmd.queue]
+        if not queue.issuable:
+            raise DomainError("queue_not_issuable", f"tickets are not issued for {queue.name.en}")
+        for extra in cmd.procedures:
+            self._queue(extra)
+        hours = self.calendar.opening_at(now)
+        if hours is None:
+            raise DomainError("office_closed", "the office is closed now")
+        if hours.queues is not None and cmd.queue not in hours.queues:
+            raise DomainError("queue_closed", f"{queue.name.en} is not open now")
+        if not self.layout.counters_by_queue[cmd.queue]:
+            raise DomainError("queue_closed", f"no counter serves {queue.name.en}")
+        if cmd.token in self.by_token:
+            raise DomainError("duplicate_token", "token already in use")
+        first, final = queue.number_range
+        number = next_number(self.last_number.get(cmd.queue), first, final, self.active_numbers[cmd.queue])
+        ticket_id = f"{self.day:%Y%m%d}-{self._serial + 1:05d}"
+        event = self._event(
+            ev.TICKET_ISSUED, now, ticket=ticket_id, token=cmd.token, number=number,
+            display=queue.display_number(number), queue=cmd.queue, procedures=list(cmd.procedures),
+            priority=cmd.priority, device=cmd.device, idempotency_key=cmd.idempotency_key,
+        )
+        return Outcome([event], ticket_id)
+
+    def _choose(self, counter_id: str) -> str | None:
+        counter = self.layout.counters[counter_id]
+        heads = [(q, self.waiting[q][0]) for q in counter.queues if self.waiting[q]]
+        if not heads:
+            return None
+        policy = self.layout.policy
+        if policy is CallPolicy.STRICT:
+            return heads[0][1][1]
+        if policy is CallPolicy.INTERLEAVE:
+            primary = counter.queues[0]
+            others = [h for q, h in heads if q != primary]
+            primary_head = self.waiting[primary][0] if self.waiting[primary] else None
+            if primary_head is not None and (not others or self.counters[counter_id].streak < self.layout.interleave_n):
+                return primary_head[1]
+            return min(others)[1]
+        return min(h for _, h in heads)[1]
+
+    def _decide_CallNext(self, cmd: c.CallNext, now: datetime) -> Outcome:
+        state = self._open_counter(cmd.counter)
+        if state.ticket is not None:
+            raise DomainError("counter_busy", f"counter {cmd.counter} still has a ticket; finish it first")
+        chosen = self._choose(cmd.counter)
+        if chosen is None:
+            raise DomainError("no_waiting", "no ticket is waiting for this counter")
+        return self._call(self.tickets[chosen], cmd.counter, cmd.staff, now)
+
+    def _call(self, ticket: Ticket, counter: str, staff: str | None, now: datetime) -> Outcome:
+        waited = (now - ticket.ready_at).total_seconds()
+        event = self._event(
+            ev.TICKET_CALLED, now, **self._ticket_fields(ticket), counter=counter,
+            counter_number=self.layout.counters[counter].number, staff=staff, waited_s=round(waited, 3),
+        )
+        return Outcome([event], ticket.id)
+
+    def _decide_CallTicket(self, cmd: c.CallTicket, now: datetime) -> Outcome:
+        state = self._open_counter(cmd.counter)
+        if state.ticket is not None:
+            raise DomainError("counter_busy", f"counter {cmd.counter} still has a ticket; finish it first")
+        ticket = self._ticket(cmd.ticket)
+        if ticket.status not in (Status.WAITING, Status.HELD):
+            raise DomainError("invalid_transition", f"ticket {ticket.display} is {ticket.status.value}")
+        if ticket.queue not in self.layout.counters[cmd.counter].queues:
+            raise DomainError("queue_not_served", f"counter {cmd.counter} does not serve {ticket.queue}")
+        return self._call(ticket, cmd.counter, cmd.staff, now)
+
+    def _decide_Recall(self, cmd: c.Recall, now: datetime) -> Outcome:
+        ticket = self._at_counter(cmd.counter, cmd.ticket, Status.CALLED)
+        event = self._event(
+            ev.TICKET_RECALLED, now, **self._ticket_fields(ticket), counter=cmd.counter,
+            counter_number=self.layout.counters[cmd.counter].number, staff=cmd.staff, recalls=ticket.recalls + 1,
+        )
+        return Outcome([event], ticket.id)
+
+    def _decide_StartService(self, cmd: c.StartService, now: datetime) -> Outcome:
+        ticket = self._at_counter(cmd.counter, cmd.ticket, Status.CALLED)
+        event = self._event(ev.TICKET_STARTED, now, **self._ticket_fields(ticket), counter=cmd.counter, staff=cmd.staff)
+        return Outcome([event], ticket.id)
+
+    def _decide_Finish(self, cmd: c.Finish, now: datetime) -> Outcome:
+        ticket = self._at_counter(cmd.counter, cmd.ticket, Status.CALLED, Status.SERVING)
+        events = []
+        if ticket.status is Status.CALLED:
+            events.append(self._event(ev.TICKET_STARTED, now, **self._ticket_fields(ticket), counter=cmd.counter, staff=cmd.staff))
+        pending = ticket.pending_queues()
+        handover = self.layout.queues[ticket.queue].handover_queue if cmd.handover else None
+        next_queue = pending[0] if pending else handover
+        events.append(self._event(
+            ev.TICKET_FINISHED, now, **self._ticket_fields(ticket), counter=cmd.counter, staff=cmd.staff,
+            next_queue=next_queue, handover=bool(next_queue and not pending),
+        ))
+        return Outcome(events, ticket.id)
+
+    def _decide_NoShow(self, cmd: c.NoShow, now: datetime) -> Outcome:
+        ticket = self._at_counter(cmd.counter, cmd.ticket, Status.CALLED)
+        event = self._event(ev.TICKET_NO_SHOW, now, **self._ticket_fields(ticket), counter=cmd.counter, staff=cmd.staff)
+        return Outcome([event], ticket.id)
+
+    def _decide_Reinstate(self, cmd: c.Reinstate, now: datetime) -> Outcome:
+        ticket = self._ticket(cmd.ticket)
+        if ticket.status is not Status.NO_SHOW:
+            raise DomainError("invalid_transition", f"ticket {ticket.display} is {ticket.status.value}, not no_show")
+        event = self._event(ev.TICKET_REINSTATED, now, **self._ticket_fields(ticket), staff=cmd.staff)
+        return Outcome([event], ticket.id)
+
+    def _decide_Transfer(self, cmd: c.Transfer, now: datetime) -> Outcome:
+        ticket = self._ticket(cmd.ticket)
+        self._queue(cmd.to_queue)
+        if ticket.status not in (Status.WAITING, Status.CALLED, Status.SERVING, Status.HELD):
+            raise DomainError("invalid_transition", f"ticket {ticket.display} is {ticket.status.value}")
+        if cmd.to_queue == ticket.queue and ticket.status is Status.WAITING:
+            raise DomainError("invalid_transition", f"ticket {ticket.display} already waits in {cmd.to_queue}")
+        event = self._event(
+            ev.TICKET_TRANSFERRED, now, **self._ticket_fields(ticket), to_queue=cmd.to_queue,
+            counter=ticket.counter, staff=cmd.staff, front=cmd.front,
+        )
+        return Outcome([event], ticket.id)
+
+    def _decide_Hold(self, cmd: c.Hold, now: datetime) -> Outcome:
+        ticket = self._at_counter(cmd.counter, cmd.ticket, Status.CALLED, Status.SERVING)
+        event = self._event(ev.TICKET_HELD, now, **self._ticket_fields(ticket), counter=cmd.counter, staff=cmd.staff)
+        return Outcome([event], ticket.id)
+
+    def _decide_Cancel(self, cmd: c.Cancel, now: datetime) -> Outcome:
+        ticket = self._ticket(cmd.ticket)
+        if ticket.status not in ACTIVE:
+            raise DomainError("invalid_transition", f"ticket {ticket.display} is {ticket.status.value}")
+        event = self._event(
+            ev.TICKET_CANCELLED, now, **self._ticket_fields(ticket), counter=ticket.counter,
+            staff=cmd.staff, reason=cmd.reason,
+        )
+        return Outcome([event], ticket.id)
+
+    def _decide_OpenCounter(self, cmd: c.OpenCounter, now: datetime) -> Outcome:
+        state = self._counter(cmd.counter)
+        if state.status != "closed" and state.staff not in (None, cmd.staff):
+            raise DomainError("counter_in_use", f"counter {cmd.counter} is staffed by someone else")
+        if state.status == "open" and state.staff == cmd.staff:
+            return Outcome([])
+        return Outcome([self._event(ev.COUNTER_OPENED, now, counter=cmd.counter, staff=cmd.staff)])
+
+    def _decide_CloseCounter(self, cmd: c.CloseCounter, now: datetime) -> Outcome:
+        state = self._counter(cmd.counter)
+        if state.status == "closed":
+            raise DomainError("counter_not_open", f"counter {cmd.counter} is closed")
+        if state.ticket is not None:
+            raise DomainError("counter_busy", f"counter {cmd.counter} still has a ticket; finish it first")
+        return Outcome([self._event(ev.COUNTER_CLOSED, now, counter=cmd.counter, staff=cmd.staff)])
+
+    def _decide_PauseCounter(self, cmd: c.PauseCounter, now: datetime) -> Outcome:
+        self._open_counter(cmd.counter)
+        return Outcome([self._event(ev.COUNTER_PAUSED, now, counter=cmd.counter, staff=cmd.staff)])
+
+    def _decide_ResumeCounter(self, cmd: c.ResumeCounter, now: datetime) -> Outcome:
+        state = self._counter(cmd.counter)
+        if state.status != "paused":
+            raise DomainError("counter_not_paused", f"counter {cmd.counter} is {state.status}")
+        return Outcome([self._event(ev.COUNTER_RESUMED, now, counter=cmd.counter, staff=cmd.staff)])
+
+    # ---------------------------------------------------------------- applying
+    def _enqueue(self, ticket: Ticket, queue: str, now: datetime, order_time: datetime | None = None) -> None:
+        self._entries += 1
+        base = (order_time or now).timestamp()
+        if ticket.priority:
+            base -= self.layout.priority_boost_s
+        ticket.queue = queue
+        ticket.status = Status.WAITING
+        ticket.ready_at = now
+        ticket.order = (base, self._entries)
+        ticket.counter = None
+        bisect.insort(self.waiting[queue], (ticket.order, ticket.id))
+
+    def _dequeue(self, ticket: Ticket) -> None:
+        line = self.waiting[ticket.queue]
+        i = bisect.bisect_left(line, (ticket.order, ticket.id))
+        if i < len(line) and line[i][1] == ticket.id:
+            del line[i]
+
+    def _enter_step(self, ticket: Ticket, queue: str, now: datetime) -> None:
+        for step in ticket.steps:
+            if step.status == "pending" and step.queue == queue:
+                step.status, step.entered_at = "current", now
+                return
+        ticket.steps.append(Step(queue, "current", None, now))
+
+    def _leave_step(self, ticket: Ticket, status: str, now: datetime) -> None:
+        step = ticket.current_step()
+        step.status, step.left_at = status, now
+
+    def _free_counter(self, ticket: Ticket, now: datetime) -> None:
+        if ticket.counter is None:
+            return
+        state = self.counters[ticket.counter]
+        if state.ticket == ticket.id:
+            state.ticket = None
+        if ticket.called_at is not None:
+            self._observe_service(ticket.queue, (now - ticket.called_at).total_seconds())
+        ticket.counter = None
+
+    def _observe_service(self, queue: str, seconds: float) -> None:
+        hist = self.history[queue]
+        seconds = max(seconds, 0.0)
+        hist.observations += 1
+        if hist.service_s is None:
+            hist.service_s = seconds
+        else:
+            hist.service_s += SERVICE_EWMA_ALPHA * (seconds - hist.service_s)
+
+    def _on_ticket_issued(self, e: Event, d: dict[str, Any]) -> None:
+        self._serial += 1
+        ticket = Ticket(
+            id=d["ticket"], token=d["token"], number=d["number"], series=d["queue"], display=d["display"],
+            queue=d["queue"], issued_at=e.at, ready_at=e.at, order=(0.0, 0), priority=d["priority"],
+            device=d.get("device"),
+        )
+        ticket.steps = [Step(d["queue"], "current", None, e.at)] + [Step(q) for q in d["procedures"]]
+        self.tickets[ticket.id] = ticket
+        self.by_token[ticket.token] = ticket.id
+        self.last_number[ticket.series] = ticket.number
+        self.active_numbers[ticket.series].add(ticket.number)
+        if d.get("idempotency_key") is not None:
+            self.idempotency[(d.get("device"), d["idempotency_key"])] = ticket.id
+        self._enqueue(ticket, d["queue"], e.at)
+
+    def _on_ticket_called(self, e: Event, d: dict[str, Any]) -> None:
+        ticket = self.tickets[d["ticket"]]
+        if ticket.status is Status.WAITING:
+            self._dequeue(ticket)
+        counter = self.layout.counters[d["counter"]]
+        state = self.counters[counter.id]
+        state.ticket = ticket.id
+        state.streak = state.streak + 1 if ticket.queue == counter.queues[0] else 0
+        ticket.status, ticket.counter, ticket.called_at, ticket.recalls = Status.CALLED, counter.id, e.at, 0
+        ticket.current_step().counter = counter.id
+        self.history[ticket.queue].calls.append(e.at.timestamp())
+        self.recent_calls.appendleft({
+            "ticket": ticket.id, "display": ticket.display, "queue": ticket.queue,
+            "counter": counter.id, "counter_number": counter.number, "at": e.at.isoformat(),
+        })
+
+    def _on_ticket_recalled(self, e: Event, d: dict[str, Any]) -> None:
+        ticket = self.tickets[d["ticket"]]
+        ticket.recalls = d["recalls"]
+        self.recent_calls.appendleft({
+            "ticket": ticket.id, "display": ticket.display, "queue": ticket.queue, "counter": d["counter"],
+            "counter_number": d["counter_number"], "at": e.at.isoformat(), "recall": True,
+        })
+
+    def _on_ticket_started(self, e: Event, d: dict[str, Any]) -> None:
+        ticket = self.tickets[d["ticket"]]
+        ticket.status, ticket.started_at = Status.SERVING, e.at
+
+    def _on_ticket_finished(self, e: Event, d: dict[str, Any]) -> None:
+        ticket = self.tickets[d["ticket"]]
+        self._free_counter(ticket, e.at)
+        self._leave_step(ticket, "done", e.at)
+        if d["next_queue"]:
+            self._enter_step(ticket, d["next_queue"], e.at)
+            self._enqueue(ticket, d["next_queue"], e.at)
+        else:
+            self._end(ticket, Status.DONE)
+
+    def _end(self, ticket: Ticket, status: Status) -> None:
+        ticket.status, ticket.counter = status, None
+        self.active_numbers[ticket.series].discard(ticket.number)
+
+    def _on_ticket_no_show(self, e: Event, d: dict[str, Any]) -> None:
+        ticket = self.tickets[d["ticket"]]
+        self._free_counter(ticket, e.at)
+        ticket.status = Status.NO_SHOW
+
+    def _on_ticket_reinstated(self, e: Event, d: dict[str, Any]) -> None:
+        ticket = self.tickets[d["ticket"]]
+        self._enqueue(ticket, ticket.queue, e.at, order_time=ticket.issued_at)
+
+    def _on_ticket_transferred(self, e: Event, d: dict[str, Any]) -> None:
+        ticket = self.tickets[d["ticket"]]
+        if ticket.status is Status.WAITING:
+            self._dequeue(ticket)
+        else:
+            self._free_counter(ticket, e.at)
+        self._leave_step(ticket, "transferred", e.at)
+        self._enter_step(ticket, d["to_queue"], e.at)
+        self._enqueue(ticket, d["to_queue"], e.at, order_time=ticket.issued_at if d["front"] else None)
+
+    def _on_ticket_held(self, e: Event, d: dict[str, Any]) -> None:
+        ticket = self.tickets[d["ticket"]]
+        self._free_counter(ticket, e.at)
+        ticket.status = Status.HELD
+
+    def _on_ticket_cancelled(self, e: Event, d: dict[str, Any]) -> None:
+        ticket = self.tickets[d["ticket"]]
+        if ticket.status is Status.WAITING:
+            self._dequeue(ticket)
+        else:
+            self._free_counter(ticket, e.at)
+        self._leave_step(ticket, "cancelled", e.at)
+        for step in ticket.steps:
+            if step.status == "pending":
+                step.status = "cancelled"
+        self._end(ticket, Status.CANCELLED)
+
+    def _on_counter_opened(self, e: Event, d: dict[str, Any]) -> None:
+        state = self.counters[d["counter"]]
+        state.status, state.staff, state.streak = "open", d["staff"], 0
+
+    def _on_counter_closed(self, e: Event, d: dict[str, Any]) -> None:
+        state = self.counters[d["counter"]]
+        state.status, state.staff = "closed", None
+
+    def _on_counter_paused(self, e: Event, d: dict[str, Any]) -> None:
+        self.counters[d["counter"]].status = "paused"
+
+    def _on_counter_resumed(self, e: Event, d: dict[str, Any]) -> None:
+        self.counters[d["counter"]].status = "open"
