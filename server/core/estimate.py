@@ -20,12 +20,13 @@ The rate blends two estimates:
   ``(k + 1) / (s·μ)`` of Ibrahim & Whitt, "Real-time delay estimation in
   overloaded multiserver queues with abandonments", Management Science 55(10),
   2009, with the service rate learned from the day;
-- history ``r_obs = n / (now - t_1)`` over the last ``n`` (≤ 20) calls from
+- history ``r_obs = (n - 1) / (now - t_1)`` over the last ``n`` (≤ 20) calls from
   ``q``: the delay-history idea of Ibrahim & Whitt, "Real-time delay estimation
   based on delay history", MSOM 11(3), 2009, expressed as a rate so that it
   accounts for counters shared between queues and for abandonments.
 
-``r = w·r_obs + (1 - w)·r_cap`` with ``w = min(1, n / 10)``. The naive
+``r = w·r_obs + (1 - w)·r_cap`` with ``w = 0.5·min(1, (n - 1) / 10)`` (no
+history weight before two calls, nor while no counter serving ``q`` is open). The naive
 estimate it is compared with (``k × configured mean ÷ open counters``) is
 :func:`naive_wait`. All times are seconds.
 """
@@ -39,8 +40,10 @@ from datetime import datetime
 from .floor import Floor
 from .tickets import Status
 
-#: Number of recent calls at which the observed rate gets full weight.
+#: Number of call intervals at which the observed rate gets its full weight.
 FULL_WEIGHT_CALLS = 10
+#: The full weight of the observed call rate against the capacity rate.
+HISTORY_WEIGHT = 0.5
 Z80 = 1.2816
 
 
@@ -78,14 +81,12 @@ def call_rate(floor: Floor, queue: str, now: datetime) -> float:
         share += 1.0 / busy
     r_cap = share / max(service_s, 1e-3)
     n = len(hist.calls)
-    if n == 0:
+    if r_cap == 0.0 or n < 2:
+        # No counter serves the queue now (no call can come until one opens),
+        # or no interval between calls observed yet.
         return r_cap
-    span = max(now.timestamp() - hist.calls[0], 1e-3)
-    r_obs = n / span
-    w = min(1.0, n / FULL_WEIGHT_CALLS)
-    if r_cap == 0.0:
-        # No counter serves the queue now: calls cannot come until one opens.
-        return 0.0
+    r_obs = (n - 1) / max(now.timestamp() - hist.calls[0], 1e-3)
+    w = HISTORY_WEIGHT * min(1.0, (n - 1) / FULL_WEIGHT_CALLS)
     return w * r_obs + (1 - w) * r_cap
 
 
