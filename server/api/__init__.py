@@ -1,0 +1,1 @@
+"""The HTTP API under ``/api/``: thin adapters from requests to core commands."""

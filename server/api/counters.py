@@ -1,0 +1,101 @@
+"""Counter routes (窓口): sign in/out, pause, and the clerk's one-press actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core import commands as c
+from ..errors import ApiError
+from ..views import ticket_detail
+from .models import CallTicketIn, FinishIn, TransferIn
+from .registry import Ctx, endpoint
+
+COUNTER_ERRORS = ("unknown_counter", "counter_not_open", "counter_busy", "counter_idle", "invalid_transition", "wrong_counter")
+
+
+async def _run(ctx: Ctx, command: c.Command) -> dict[str, Any]:
+    outcome = await ctx.services.processor.submit(command)
+    floor = ctx.services.processor.floor
+    cid = ctx.path["counter"]
+    state = floor.counters[cid]
+    ticket = floor.tickets.get(outcome.ticket) if outcome.ticket else None
+    return {
+        "counter": {"id": cid, "number": floor.layout.counters[cid].number, "status": state.status,
+                    "ticket": state.ticket},
+        "ticket": ticket_detail(ticket, floor, ctx.services.clock()) if ticket else None,
+    }
+
+
+def _staff(ctx: Ctx) -> str | None:
+    return ctx.principal.id
+
+
+@endpoint("POST", "/api/counters/{counter}/sign-in", summary="Sign in to a counter and open it (窓口開始)",
+          access="staff", tag="counters", errors=("unknown_counter", "counter_in_use", "conflict"))
+async def sign_in(ctx: Ctx, _: None) -> dict[str, Any]:
+    """The session acts at this counter from now on. A clerk is signed in to one counter at a time."""
+    cid = ctx.path["counter"]
+    current = ctx.principal.counter
+    if current is not None and current != cid:
+        raise ApiError("conflict", f"you are signed in to counter {current}; sign out there first")
+    result = await _run(ctx, c.OpenCounter(cid, staff=_staff(ctx)))
+    await ctx.services.auth.set_counter(ctx.principal, cid)
+    return result
+
+
+@endpoint("POST", "/api/counters/{counter}/sign-out", summary="Close the counter and sign out of it (窓口終了)",
+          access="counter", tag="counters", errors=COUNTER_ERRORS)
+async def sign_out(ctx: Ctx, _: None) -> dict[str, Any]:
+    """The counter must have no ticket at it."""
+    result = await _run(ctx, c.CloseCounter(ctx.path["counter"], staff=_staff(ctx)))
+    if ctx.principal.counter == ctx.path["counter"]:
+        await ctx.services.auth.set_counter(ctx.principal, None)
+    return result
+
+
+def _simple(path: str, summary: str, make: Any, doc: str) -> None:
+    async def handler(ctx: Ctx, _: None) -> dict[str, Any]:
+        return await _run(ctx, make(ctx.path["counter"], staff=_staff(ctx)))
+
+    handler.__name__ = path.replace("-", "_")
+    handler.__doc__ = doc
+    endpoint("POST", f"/api/counters/{{counter}}/{path}", summary=summary, access="counter", tag="counters",
+             errors=COUNTER_ERRORS)(handler)
+
+
+_simple("pause", "Pause the counter (休止)", c.PauseCounter, "The counter stops calling until resumed.")
+_simple("resume", "Resume a paused counter (再開)", c.ResumeCounter, "The counter calls again.")
+_simple("call-next", "Call the next ticket (呼出)", c.CallNext,
+        "Picks the next ticket among the counter's queues by the office's call policy.")
+_simple("recall", "Call the current ticket again (再呼出)", c.Recall, "Any number of times.")
+_simple("start", "Start service (対応開始)", c.StartService, "The called visitor has arrived.")
+_simple("no-show", "Mark the called ticket no-show (不在)", c.NoShow, "It can be reinstated when the visitor turns up.")
+_simple("hold", "Hold the current ticket (保留)", c.Hold, "The counter is freed; call the ticket back by number.")
+
+
+@endpoint("POST", "/api/counters/{counter}/call", summary="Call a given ticket (個別呼出)", access="counter",
+          tag="counters", body=CallTicketIn, errors=COUNTER_ERRORS + ("unknown_ticket", "queue_not_served"))
+async def call_ticket(ctx: Ctx, body: CallTicketIn) -> dict[str, Any]:
+    """Call one waiting or held ticket of a queue this counter serves."""
+    return await _run(ctx, c.CallTicket(ctx.path["counter"], body.ticket, staff=_staff(ctx)))
+
+
+@endpoint("POST", "/api/counters/{counter}/finish", summary="Finish service (完了)", access="counter",
+          tag="counters", body=FinishIn, errors=COUNTER_ERRORS)
+async def finish(ctx: Ctx, body: FinishIn) -> dict[str, Any]:
+    """The ticket moves to its next procedure, or the hand-over queue, or is done."""
+    return await _run(ctx, c.Finish(ctx.path["counter"], staff=_staff(ctx), handover=body.handover))
+
+
+@endpoint("POST", "/api/counters/{counter}/transfer", summary="Transfer the current ticket (転送)", access="counter",
+          tag="counters", body=TransferIn, errors=COUNTER_ERRORS + ("unknown_queue",))
+async def transfer_current(ctx: Ctx, body: TransferIn) -> dict[str, Any]:
+    """The counter's ticket keeps its number and waits in ``to_queue``; the counter is freed."""
+    floor = ctx.services.processor.floor
+    cid = ctx.path["counter"]
+    if cid not in floor.counters:
+        raise ApiError("unknown_counter", f"no counter {cid!r}")
+    current = floor.counters[cid].ticket
+    if current is None:
+        raise ApiError("counter_idle", f"counter {cid} has no ticket")
+    return await _run(ctx, c.Transfer(current, body.to_queue, staff=_staff(ctx), front=body.front))

@@ -1,0 +1,91 @@
+"""Request and response bodies. Unknown fields and wrong types are refused."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+QueueId = Field(pattern=r"^[a-z0-9_]{1,32}$")
+
+
+class Body(BaseModel):
+    """Base of every request body: strict types, no unknown fields."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class LoginIn(Body):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class IssueIn(Body):
+    queue: str = Field(pattern=r"^[a-z0-9_]{1,32}$", description="Queue (業種) id.")
+    procedures: list[str] = Field(default_factory=list, max_length=10, description="Further queues of the same visit, in order.")
+    priority: bool = Field(False, description="Assistance needed: called sooner, without starving others.")
+    idempotency_key: str | None = Field(None, min_length=1, max_length=64, description="Same key from the same device → same ticket (also the Idempotency-Key header).")
+
+
+class CallTicketIn(Body):
+    ticket: str = Field(min_length=1, max_length=32, description="Ticket id to call (a waiting or held ticket).")
+
+
+class FinishIn(Body):
+    handover: bool = Field(True, description="Send a certificate ticket on to the hand-over queue (証明の交付).")
+
+
+class TransferIn(Body):
+    to_queue: str = Field(pattern=r"^[a-z0-9_]{1,32}$")
+    front: bool = Field(False, description="Keep the original issue time as its place in the new queue.")
+
+
+class CancelIn(Body):
+    reason: str = Field("cancelled", min_length=1, max_length=100)
+
+
+class StaffIn(Body):
+    username: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    password: str = Field(min_length=10, max_length=200)
+    role: Literal["admin", "supervisor", "clerk"]
+    display_name: str | None = Field(None, min_length=1, max_length=100)
+
+
+class PasswordIn(Body):
+    password: str = Field(min_length=10, max_length=200)
+
+
+class DeviceIn(Body):
+    kind: Literal["kiosk", "display"]
+    name: str = Field(min_length=1, max_length=100)
+
+
+class PairIn(Body):
+    code: str = Field(min_length=10, max_length=200)
+
+
+class Estimate(BaseModel):
+    ahead: int | None = Field(description="People ahead (待ち人数).")
+    wait_s: float | None = Field(description="Expected wait in seconds (null: no counter open).")
+    low_s: float | None
+    high_s: float | None
+
+
+class IssuedTicket(Estimate):
+    ticket: str = Field(description="Ticket id (staff use).")
+    display: str = Field(description="The number as printed, e.g. '12' or 'A12'.")
+    number: int
+    queue: str
+    token: str = Field(description="Random public token (128 bits) of the phone page.")
+    status_url: str = Field(description="Phone page URL for the QR code.")
+    issued_at: str
+
+
+class Error(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, str]] | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    error: Error

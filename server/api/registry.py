@@ -1,0 +1,190 @@
+"""Endpoint registry: every route is declared once with its access rule, body
+and response models; the same declarations build the Starlette routes and the
+OpenAPI 3.1 document (:mod:`server.api.openapi`).
+
+Access rules:
+``public`` anyone (optionally rate-limited); ``kiosk`` a paired kiosk or staff;
+``staff`` any signed-in staff; ``counter`` staff acting at the ``{counter}``
+in the path (a clerk only at the counter they signed in to); ``desk`` staff,
+clerks only while signed in to a counter; ``supervisor``; ``admin``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..auth import Principal
+from ..core.errors import DomainError
+from ..errors import ApiError, envelope, validation_details
+from ..processor import StorageUnavailable
+
+log = logging.getLogger(__name__)
+ACCESS = ("public", "kiosk", "staff", "counter", "desk", "supervisor", "admin")
+COOKIE = "madoguchi_token"
+
+
+class JSONResponse(Response):
+    """A JSON response rendered with orjson."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def error_response(err: ApiError) -> JSONResponse:
+    """The envelope for ``err`` with its status."""
+    headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
+    return JSONResponse(envelope(err), status_code=err.status, headers=headers)
+
+
+@dataclass
+class Ctx:
+    """What a handler gets: the request, the caller and the app's services."""
+
+    request: Request
+    principal: Principal
+    services: Any
+
+    @property
+    def path(self) -> dict[str, str]:
+        return self.request.path_params
+
+
+Handler = Callable[[Ctx, Any], Awaitable[Any]]
+
+
+@dataclass
+class Spec:
+    """One declared endpoint."""
+
+    method: str
+    path: str
+    summary: str
+    access: str
+    tag: str
+    handler: Handler
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    description: str = ""
+    rate_limited: bool = False
+    status: int = 200
+    errors: tuple[str, ...] = field(default_factory=tuple)
+
+
+SPECS: list[Spec] = []
+
+
+def endpoint(method: str, path: str, *, summary: str, access: str, tag: str, body: type[BaseModel] | None = None,
+             response: type[BaseModel] | None = None, rate_limited: bool = False, status: int = 200,
+             errors: tuple[str, ...] = ()) -> Callable[[Handler], Handler]:
+    """Declare an endpoint; the handler's docstring becomes its description."""
+    assert access in ACCESS, access
+
+    def register(handler: Handler) -> Handler:
+        SPECS.append(Spec(method, path, summary, access, tag, handler, body, response,
+                          (handler.__doc__ or "").strip(), rate_limited, status, errors))
+        return handler
+
+    return register
+
+
+def bearer(headers: Any, cookies: dict[str, str]) -> str | None:
+    """The token from ``Authorization: Bearer …`` or the session cookie."""
+    value = headers.get("authorization", "")
+    if value.lower().startswith("bearer "):
+        return str(value[7:].strip())
+    return cookies.get(COOKIE)
+
+
+def check_access(access: str, principal: Principal, path: dict[str, str]) -> None:
+    """Raise :class:`ApiError` unless ``principal`` may use an endpoint with ``access``."""
+    if access == "public":
+        return
+    if principal.kind == "anonymous":
+        raise ApiError("unauthenticated", "sign in first")
+    if access == "kiosk":
+        if principal.is_staff or principal.device_kind == "kiosk":
+            return
+        raise ApiError("forbidden", "only kiosks and staff can issue tickets")
+    if not principal.is_staff:
+        raise ApiError("forbidden", "this needs a staff account")
+    role = principal.role
+    if access == "admin" and role != "admin":
+        raise ApiError("forbidden", "this needs an admin account")
+    if access == "supervisor" and role not in ("admin", "supervisor"):
+        raise ApiError("forbidden", "this needs a supervisor account")
+    if role == "clerk":
+        if access == "counter" and principal.counter != path.get("counter"):
+            raise ApiError("wrong_counter", "you are not signed in to this counter")
+        if access == "desk" and principal.counter is None:
+            raise ApiError("wrong_counter", "sign in to a counter first")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > limit):
+        raise ApiError("payload_too_large", f"the request body is larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError("payload_too_large", f"the request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse(spec: Spec, raw: bytes, content_type: str) -> BaseModel | None:
+    assert spec.body is not None
+    if raw.strip() and not content_type.split(";")[0].strip().lower() == "application/json":
+        raise ApiError("unsupported_media_type", "send the body as application/json")
+    try:
+        data = orjson.loads(raw) if raw.strip() else {}
+    except orjson.JSONDecodeError:
+        raise ApiError("malformed_json", "the request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError("invalid_request", "the request body must be a JSON object")
+    try:
+        return spec.body.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError("invalid_request", "the request body has errors", validation_details(exc.errors())) from None
+
+
+def route(spec: Spec) -> Route:
+    """The Starlette route for ``spec``."""
+
+    async def run(request: Request) -> Response:
+        services = request.app.state.services
+        try:
+            principal = await services.auth.resolve(bearer(request.headers, request.cookies))
+            if spec.rate_limited:
+                address = request.client.host if request.client else "?"
+                if not services.limits.hit_public(address):
+                    raise ApiError("rate_limited", "too many requests; try again in a minute")
+            check_access(spec.access, principal, request.path_params)
+            body = None
+            if spec.body is not None:
+                raw = await _read_body(request, services.settings.max_body_bytes)
+                body = _parse(spec, raw, request.headers.get("content-type", ""))
+            result = await spec.handler(Ctx(request, principal, services), body)
+            if isinstance(result, Response):
+                return result
+            return JSONResponse(result, status_code=spec.status)
+        except ApiError as err:
+            return error_response(err)
+        except DomainError as err:
+            return error_response(ApiError(err.code, err.message))
+        except StorageUnavailable:
+            return error_response(ApiError("storage_unavailable", "the command could not be stored; nothing was changed"))
+
+    run.__name__ = spec.handler.__name__
+    return Route(spec.path, run, methods=[spec.method])

@@ -1,0 +1,94 @@
+"""Ticket routes: issue (発券), public status, and ticket-level staff actions."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from ..core import commands as c
+from ..errors import ApiError
+from ..views import iso, ticket_detail, ticket_public
+from .models import CancelIn, IssuedTicket, IssueIn, TransferIn
+from .registry import Ctx, endpoint
+
+
+def _actor(ctx: Ctx) -> str | None:
+    return ctx.principal.id if ctx.principal.is_staff else None
+
+
+@endpoint("POST", "/api/tickets", summary="Issue a ticket (発券)", access="kiosk", tag="tickets", body=IssueIn,
+          response=IssuedTicket, status=201,
+          errors=("unknown_queue", "queue_not_issuable", "office_closed", "queue_closed", "numbers_exhausted"))
+async def issue(ctx: Ctx, body: IssueIn) -> dict[str, Any]:
+    """Issue a ticket in a queue. A repeated request with the same idempotency key
+    (body field or ``Idempotency-Key`` header) from the same device returns the
+    first ticket, so a double tap never prints two tickets."""
+    key = body.idempotency_key or ctx.request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 64:
+        raise ApiError("invalid_request", "Idempotency-Key must be 1-64 characters")
+    command = c.IssueTicket(
+        body.queue, token=secrets.token_urlsafe(16), procedures=tuple(body.procedures), priority=body.priority,
+        idempotency_key=key, device=ctx.principal.id,
+    )
+    outcome = await ctx.services.processor.submit(command)
+    floor = ctx.services.processor.floor
+    ticket = floor.tickets[outcome.ticket]
+    public = ticket_public(ticket, floor, ctx.services.clock())
+    return {
+        "ticket": ticket.id, "display": ticket.display, "number": ticket.number, "queue": ticket.series,
+        "token": ticket.token, "status_url": f"{ctx.services.public_url}/t/{ticket.token}",
+        "issued_at": iso(ticket.issued_at),
+        **{k: public[k] for k in ("ahead", "wait_s", "low_s", "high_s")},
+    }
+
+
+@endpoint("GET", "/api/public/tickets/{token}", summary="A ticket's public status (phone page)", access="public",
+          tag="public", rate_limited=True, errors=("not_found", "rate_limited"))
+async def public_status(ctx: Ctx, _: None) -> dict[str, Any]:
+    """Number, state, number now served, people ahead and expected wait; the
+    counter when called. No personal data. Rate-limited per address."""
+    floor = ctx.services.processor.current_floor()
+    ticket = floor.ticket_by_token(ctx.path["token"])
+    if ticket is None:
+        raise ApiError("not_found", "no such ticket today")
+    return ticket_public(ticket, floor, ctx.services.clock())
+
+
+@endpoint("GET", "/api/tickets/{ticket}", summary="A ticket with its visit's progress", access="staff", tag="tickets",
+          errors=("unknown_ticket",))
+async def ticket_info(ctx: Ctx, _: None) -> dict[str, Any]:
+    """Every step of the visit across counters, for clerks (staff only)."""
+    floor = ctx.services.processor.current_floor()
+    ticket = floor.tickets.get(ctx.path["ticket"])
+    if ticket is None:
+        raise ApiError("unknown_ticket", "no such ticket today")
+    return ticket_detail(ticket, floor, ctx.services.clock())
+
+
+async def _ticket_command(ctx: Ctx, command: c.Command) -> dict[str, Any]:
+    outcome = await ctx.services.processor.submit(command)
+    floor = ctx.services.processor.floor
+    return ticket_detail(floor.tickets[outcome.ticket], floor, ctx.services.clock())
+
+
+@endpoint("POST", "/api/tickets/{ticket}/reinstate", summary="Reinstate a no-show (不在からの復帰)", access="desk",
+          tag="tickets", errors=("unknown_ticket", "invalid_transition"))
+async def reinstate(ctx: Ctx, _: None) -> dict[str, Any]:
+    """A visitor marked no-show turned up: back in line at their original place."""
+    return await _ticket_command(ctx, c.Reinstate(ctx.path["ticket"], staff=_actor(ctx)))
+
+
+@endpoint("POST", "/api/tickets/{ticket}/transfer", summary="Transfer a ticket to another queue (転送)", access="desk",
+          tag="tickets", body=TransferIn, errors=("unknown_ticket", "unknown_queue", "invalid_transition"))
+async def transfer(ctx: Ctx, body: TransferIn) -> dict[str, Any]:
+    """The ticket keeps its number and waits in ``to_queue``."""
+    return await _ticket_command(ctx, c.Transfer(ctx.path["ticket"], body.to_queue, staff=_actor(ctx), front=body.front))
+
+
+@endpoint("POST", "/api/tickets/{ticket}/cancel", summary="Cancel a ticket (取消)", access="desk", tag="tickets",
+          body=CancelIn, errors=("unknown_ticket", "invalid_transition"))
+async def cancel(ctx: Ctx, body: CancelIn) -> dict[str, Any]:
+    """The ticket leaves the floor without service."""
+    return await _ticket_command(ctx, c.Cancel(ctx.path["ticket"], staff=_actor(ctx), reason=body.reason))
+
+

@@ -1,0 +1,126 @@
+"""The ASGI app factory: ``create_app(settings) -> Starlette`` (STYLE.md 11).
+
+The lifespan opens the database, rebuilds today's floor, starts the writer and
+closes everything on shutdown. Run with ``uvicorn --factory server.app:app_from_env``
+or ``madoguchi serve``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, WebSocketRoute
+
+from . import config
+from .api import accounts, counters, state, tickets  # noqa: F401  (they register their routes)
+from .api.openapi import document
+from .api.registry import SPECS, JSONResponse, error_response, route
+from .auth import Auth, RateLimits
+from .core.calendar import OfficeCalendar
+from .core.layout import Layout
+from .errors import ApiError
+from .hub import Hub
+from .processor import Processor, utcnow
+from .settings import Settings
+from .storage.database import EventLog, open_database
+from .ws import websocket_endpoint
+
+log = logging.getLogger("madoguchi")
+
+
+@dataclass
+class Services:
+    """Everything the handlers need, made in the lifespan."""
+
+    settings: Settings
+    layout: Layout
+    calendar: OfficeCalendar
+    engine: AsyncEngine
+    processor: Processor
+    hub: Hub
+    auth: Auth
+    limits: RateLimits
+    public_url: str
+    clock: Callable[[], datetime]
+    bootstrap: dict[str, Any]
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, HTTPException) and exc.status_code == 405:
+        return error_response(ApiError("method_not_allowed", "this method is not allowed here"))
+    return error_response(ApiError("not_found", "nothing here"))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(ApiError("internal_error", "something went wrong on the server; it has been logged"))
+
+
+def load_office(settings: Settings) -> tuple[Layout, OfficeCalendar]:
+    """The office layout and calendar from ``settings.config`` or the demo office.
+
+    Rehearsal mode (calendar not enforced) defaults to on for the demo office only.
+    Raises :class:`server.config.ConfigError`.
+    """
+    path = settings.config or config.DEMO_OFFICE
+    rehearsal = settings.rehearsal if settings.rehearsal is not None else settings.config is None
+    return config.load(path, rehearsal=rehearsal)
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
+               on_ready: Callable[[Services], Any] | None = None) -> Starlette:
+    """Build the app. ``on_ready(services)`` runs once the lifespan has started
+    (the CLI uses it to print URLs and demo credentials)."""
+    layout, calendar = load_office(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if settings.db_url is None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = await open_database(settings.database_url(), synchronous=settings.sqlite_synchronous)
+        hub = Hub(history=settings.ws_history)
+        processor = Processor(layout, calendar, EventLog(engine), hub, clock)
+        await processor.start()
+        auth = Auth(engine, settings.session_ttl_s, settings.pairing_ttl_s)
+        bootstrap: dict[str, Any] = {}
+        if not await auth.has_admin():
+            from .auth import new_token
+            password = settings.admin_password or new_token()[:16]
+            await auth.create_staff("admin", password, "admin", "管理者 Administrator")
+            bootstrap["admin_password"] = password if settings.admin_password is None else None
+        public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
+        services = Services(settings, layout, calendar, engine, processor, hub, auth,
+                            RateLimits(settings.public_rate, settings.login_rate), public_url.rstrip("/"), clock, bootstrap)
+        app.state.services = services
+        if on_ready is not None:
+            await on_ready(services)
+        try:
+            yield
+        finally:
+            await processor.stop()
+            await engine.dispose()
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(document())
+
+    routes = [route(spec) for spec in SPECS]
+    routes.append(Route("/api/openapi.json", openapi, methods=["GET"]))
+    routes.append(WebSocketRoute("/ws", websocket_endpoint))
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={404: _not_found, 405: _not_found, Exception: _server_error})
+    return app
+
+
+def app_from_env() -> Starlette:
+    """The app with settings from ``MADOGUCHI_*`` environment variables (for ``uvicorn --factory``)."""
+    return create_app(Settings())

@@ -1,0 +1,90 @@
+"""One error envelope and one list of error codes for HTTP and WebSocket.
+
+HTTP: ``{"error": {"code": …, "message": …, "details": […]?}}`` with the
+status from :data:`CODES`. WebSocket: ``{"type": "error", "id": …, "error": {…}}``.
+Messages never carry stack traces, versions or paths (seed 004 11(3)).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: code → HTTP status. Every error the server sends uses one of these codes.
+CODES: dict[str, int] = {
+    # request shape
+    "malformed_json": 400,
+    "invalid_request": 422,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "message_too_large": 413,
+    "unknown_topic": 404,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    # who may do what
+    "unauthenticated": 401,
+    "forbidden": 403,
+    "wrong_counter": 403,
+    "login_failed": 401,
+    "rate_limited": 429,
+    "conflict": 409,
+    # domain (raised by the queue core)
+    "unknown_queue": 404,
+    "unknown_counter": 404,
+    "unknown_ticket": 404,
+    "queue_not_issuable": 409,
+    "office_closed": 409,
+    "queue_closed": 409,
+    "numbers_exhausted": 409,
+    "duplicate_token": 409,
+    "counter_not_open": 409,
+    "counter_not_paused": 409,
+    "counter_busy": 409,
+    "counter_idle": 409,
+    "counter_in_use": 409,
+    "no_waiting": 409,
+    "invalid_transition": 409,
+    "ticket_not_at_counter": 409,
+    "queue_not_served": 409,
+    "wrong_business_day": 409,
+    # server side
+    "storage_unavailable": 503,
+    "internal_error": 500,
+}
+
+
+class ApiError(Exception):
+    """An error to send to a client: a code from :data:`CODES`, a message, and
+    optional ``details`` (e.g. which fields were wrong)."""
+
+    def __init__(self, code: str, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        assert code in CODES, code
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+    @property
+    def status(self) -> int:
+        """The HTTP status for this error."""
+        return CODES[self.code]
+
+    def body(self) -> dict[str, Any]:
+        """The error object inside the envelope."""
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            out["details"] = self.details
+        return out
+
+
+def envelope(err: ApiError) -> dict[str, Any]:
+    """The HTTP error body."""
+    return {"error": err.body()}
+
+
+def validation_details(errors: list[Any]) -> list[dict[str, Any]]:
+    """Pydantic errors → ``[{"field": "a.b", "problem": "…"}]`` (no input echoed)."""
+    out = []
+    for e in errors[:20]:
+        field = ".".join(str(p) for p in e.get("loc", ())) or "(body)"
+        out.append({"field": field, "problem": e.get("msg", "invalid")})
+    return out

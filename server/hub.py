@@ -1,0 +1,217 @@
+"""The event hub: numbered events out to every WebSocket subscriber.
+
+Every stored event gets a global sequence number ``seq``. A subscriber names
+topics — ``office`` (every public event), ``queue:<id>``, ``counter:<id>``,
+``staff`` (full events; staff or paired displays only) and ``ticket:<token>``
+(one ticket's public status). It gets a snapshot, then events in order; when
+it comes back with ``since=<last seq>`` it gets exactly the events it missed
+(from a ring buffer of recent events) or, when those are gone, a fresh
+snapshot. Each event is serialised once per audience, not once per client
+(STYLE.md 10). Each subscriber has a bounded queue; one that falls behind is
+dropped and never slows the others (STYLE.md 7).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from . import views
+from .core.floor import Floor
+from .storage.database import StoredEvent
+
+log = logging.getLogger(__name__)
+
+
+def dumps(obj: Any) -> str:
+    """JSON text of ``obj`` (orjson)."""
+    return orjson.dumps(obj).decode()
+
+
+@dataclass(slots=True)
+class Published:
+    """One event as it leaves: its topics and its two serialisations."""
+
+    seq: int
+    topics: frozenset[str]
+    public: str
+    staff: str
+    queues: tuple[str, ...]
+    ticket: str | None
+
+
+class Subscriber:
+    """One WebSocket client's subscriptions and outgoing queue.
+
+    ``send`` is called with each outgoing text; it must not block. ``on_drop``
+    is called once when the client falls behind (queue full).
+    """
+
+    def __init__(self, send: Callable[[str], bool], on_drop: Callable[[], None], *, staff: bool = False) -> None:
+        self.send = send
+        self.on_drop = on_drop
+        self.staff = staff
+        self.topics: set[str] = set()
+        self.tokens: set[str] = set()
+        self.dropped = False
+
+    def offer(self, text: str) -> None:
+        """Queue ``text`` for the client; drop the client when its queue is full."""
+        if self.dropped:
+            return
+        if not self.send(text):
+            self.dropped = True
+            self.on_drop()
+
+    def wants(self, pub: Published) -> str | None:
+        """The serialisation this client should get for ``pub``, or ``None``."""
+        if "staff" in self.topics:
+            return pub.staff
+        if self.topics & pub.topics:
+            return pub.public
+        return None
+
+
+class Hub:
+    """Subscribers plus a ring buffer of the last ``history`` events."""
+
+    def __init__(self, history: int = 10_000) -> None:
+        self.seq = 0
+        self.ring: deque[Published] = deque(maxlen=history)
+        self.subscribers: set[Subscriber] = set()
+        self.by_token: dict[str, set[Subscriber]] = {}
+
+    # ------------------------------------------------------------ subscribers
+    def add(self, sub: Subscriber) -> None:
+        """Register a connected client."""
+        self.subscribers.add(sub)
+
+    def remove(self, sub: Subscriber) -> None:
+        """Forget a client (called in ``finally`` when its socket ends)."""
+        self.subscribers.discard(sub)
+        for token in sub.tokens:
+            subs = self.by_token.get(token)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del self.by_token[token]
+        sub.tokens.clear()
+
+    def subscribe(self, sub: Subscriber, topics: Iterable[str], since: int | None, floor: Floor, now: datetime) -> dict[str, Any]:
+        """Add ``topics`` to ``sub`` and queue what it needs first.
+
+        Synchronous, so nothing is published between the snapshot and the
+        subscription (STYLE.md 8). Returns ``{"seq", "resumed"}``: ``resumed``
+        true when the missed events were sent instead of snapshots.
+        """
+        topics = list(topics)
+        resumable = since is not None and since <= self.seq and (
+            since >= self.seq or (self.ring and self.ring[0].seq <= since + 1)
+        )
+        for topic in topics:
+            if topic.startswith("ticket:"):
+                token = topic.split(":", 1)[1]
+                sub.tokens.add(token)
+                self.by_token.setdefault(token, set()).add(sub)
+                ticket = floor.ticket_by_token(token)
+                if ticket is not None:
+                    sub.offer(dumps({"type": "ticket_status", "seq": self.seq, "ticket": views.ticket_public(ticket, floor, now)}))
+            else:
+                sub.topics.add(topic)
+        plain = [t for t in topics if not t.startswith("ticket:")]
+        if resumable:
+            missed = [p for p in self.ring if p.seq > (since or 0)]
+            for pub in missed:
+                text = sub.wants(pub)
+                if text is not None:
+                    sub.offer(text)
+            for queue in self._queues_of(plain, floor):
+                sub.offer(dumps({"type": "queue_status", "seq": self.seq, **views.queue_status(floor, queue, now)}))
+        else:
+            for topic in plain:
+                sub.offer(dumps({"type": "snapshot", "topic": topic, "seq": self.seq, "data": self.snapshot(topic, floor, now)}))
+        return {"seq": self.seq, "resumed": bool(resumable)}
+
+    def _queues_of(self, topics: list[str], floor: Floor) -> list[str]:
+        if any(t in ("office", "staff") for t in topics):
+            return list(floor.layout.queues)
+        out = []
+        for t in topics:
+            if t.startswith("queue:"):
+                out.append(t.split(":", 1)[1])
+            elif t.startswith("counter:"):
+                out.extend(floor.layout.counters[t.split(":", 1)[1]].queues)
+        return list(dict.fromkeys(out))
+
+    def snapshot(self, topic: str, floor: Floor, now: datetime) -> dict[str, Any]:
+        """The snapshot for one topic (``ticket:`` topics excepted)."""
+        if topic in ("office", "staff"):
+            return views.office_snapshot(floor, now, staff=topic == "staff")
+        kind, _, ident = topic.partition(":")
+        if kind == "queue":
+            return views.queue_status(floor, ident, now)
+        counter = floor.layout.counters[ident]
+        state = floor.counters[ident]
+        ticket = floor.tickets.get(state.ticket) if state.ticket else None
+        return {
+            "counter": ident, "number": counter.number, "label": views.text(counter.label()), "status": state.status,
+            "ticket": ticket.display if ticket else None, "ticket_status": ticket.status.value if ticket else None,
+        }
+
+    # ------------------------------------------------------------- publishing
+    def publish(self, records: list[StoredEvent], floor: Floor, now: datetime) -> None:
+        """Send ``records`` (already committed) to every interested subscriber,
+        then the new status of every queue they touched and of every
+        subscribed ticket in those queues."""
+        if not records:
+            return
+        touched: dict[str, None] = {}
+        tickets: set[str] = set()
+        for record in records:
+            pub = self.published(record)
+            self.seq = pub.seq
+            self.ring.append(pub)
+            for q in pub.queues:
+                touched[q] = None
+            if pub.ticket:
+                tickets.add(pub.ticket)
+            for sub in self.subscribers:
+                text = sub.wants(pub)
+                if text is not None:
+                    sub.offer(text)
+        for queue in touched:
+            status = views.queue_status(floor, queue, now)
+            text = dumps({"type": "queue_status", "seq": self.seq, **status})
+            topic = f"queue:{queue}"
+            for sub in self.subscribers:
+                if "office" in sub.topics or "staff" in sub.topics or topic in sub.topics:
+                    sub.offer(text)
+        for token, subs in self.by_token.items():
+            ticket = floor.ticket_by_token(token)
+            if ticket is None or not (ticket.queue in touched or ticket.id in tickets):
+                continue
+            text = dumps({"type": "ticket_status", "seq": self.seq, "ticket": views.ticket_public(ticket, floor, now)})
+            for sub in list(subs):
+                sub.offer(text)
+
+    def published(self, record: StoredEvent) -> Published:
+        """Serialise a stored event once for each audience."""
+        e = record.event
+        queues = tuple(dict.fromkeys(q for q in (e.data.get("queue"), e.data.get("to_queue"), e.data.get("next_queue")) if q))
+        topics = {"office", *(f"queue:{q}" for q in queues)}
+        if e.data.get("counter"):
+            topics.add(f"counter:{e.data['counter']}")
+        at = views.iso(e.at)
+        public = dumps({"type": "event", "seq": record.seq, "event": {"type": e.type, "at": at, **e.public_data()}})
+        staff = dumps({"type": "event", "seq": record.seq, "event": {"type": e.type, "at": at, **e.data}})
+        return Published(record.seq, frozenset(topics), public, staff, queues, e.data.get("ticket"))
+
+    def heartbeat(self) -> str:
+        """A heartbeat message carrying the latest sequence number."""
+        return dumps({"type": "heartbeat", "seq": self.seq})

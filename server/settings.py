@@ -1,0 +1,43 @@
+"""Server settings: each declared once, typed, defaulted and documented.
+
+Every setting can be given as an environment variable with the prefix
+``MADOGUCHI_`` (e.g. ``MADOGUCHI_DB_URL``); the CLI flags of ``madoguchi
+serve`` override them. (STYLE.md 12.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """All settings of the server. Times are seconds."""
+
+    model_config = SettingsConfigDict(env_prefix="MADOGUCHI_", extra="forbid")
+
+    data_dir: Path = Field(Path("data"), description="Folder for the SQLite database and other state.")
+    db_url: str | None = Field(None, description="SQLAlchemy async URL; default: SQLite file madoguchi.sqlite3 in data_dir.")
+    sqlite_synchronous: str = Field("FULL", pattern="^(FULL|NORMAL|EXTRA)$", description="SQLite PRAGMA synchronous: FULL survives power loss, NORMAL only a process crash.")
+    config: Path | None = Field(None, description="Office TOML file; default: the built-in demo office.")
+    rehearsal: bool | None = Field(None, description="Ignore the opening calendar (training, rehearsal); default: on for the demo office, off otherwise.")
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(8000, ge=0, le=65535, description="Port to listen on (0: any free port).")
+    public_url: str | None = Field(None, description="URL visitors' phones use to reach the server (printed in QR codes); default: http://host:port.")
+    admin_password: str | None = Field(None, min_length=8, description="Password for the first admin account when the database has none; default: a generated one, printed at start.")
+    session_ttl_s: int = Field(12 * 3600, ge=60, description="How long a staff sign-in lasts.")
+    ws_queue_size: int = Field(1000, ge=4, description="Messages queued for one WebSocket client before it is dropped as too slow.")
+    ws_history: int = Field(10_000, ge=100, description="Recent events kept in memory for clients that reconnect with a sequence number.")
+    ws_heartbeat_s: float = Field(15.0, gt=0, description="Seconds between heartbeats on an idle WebSocket.")
+    ws_max_message_bytes: int = Field(16_384, ge=256, description="Largest WebSocket message a client may send.")
+    max_body_bytes: int = Field(16_384, ge=256, description="Largest HTTP request body.")
+    public_rate: str = Field("120/minute", description="Rate limit per client address for public status requests (limits syntax).")
+    login_rate: str = Field("5/5minutes", description="Failed sign-ins allowed per user name and per address (limits syntax).")
+    socket_send_buffer: int | None = Field(None, ge=1024, description="SO_SNDBUF of client connections in bytes, bounding what a stuck client holds in the kernel (default: the OS's autotuning).")
+    pairing_ttl_s: int = Field(24 * 3600, ge=60, description="How long a device pairing code stays valid.")
+
+    def database_url(self) -> str:
+        """The database URL in force."""
+        return self.db_url or f"sqlite+aiosqlite:///{(self.data_dir / 'madoguchi.sqlite3').resolve()}"

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2 async, SQLite (WAL) by default, dialect-neutral for PostgreSQL."""

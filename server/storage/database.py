@@ -1,0 +1,114 @@
+"""The database: engine set-up and the event log's reads and writes.
+
+``open_database(url)`` makes the async engine: for SQLite it turns on WAL,
+a busy timeout and the chosen ``synchronous`` level on every connection. The
+event log is written only by :class:`server.processor.Processor` (one write
+path, STYLE.md 9).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+import orjson
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ..core.events import Event
+from . import schema
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event with its global sequence number and business day."""
+
+    seq: int
+    day: date
+    event: Event
+
+
+def to_us(moment: datetime) -> int:
+    """Aware datetime → UTC epoch microseconds."""
+    return int(round(moment.timestamp() * 1_000_000))
+
+
+def from_us(us: int) -> datetime:
+    """UTC epoch microseconds → aware UTC datetime."""
+    return datetime.fromtimestamp(us / 1_000_000, tz=timezone.utc)
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file path of a SQLite URL, or ``None`` for another database."""
+    if not url.startswith("sqlite"):
+        return None
+    return url.split(":///", 1)[1] if ":///" in url else None
+
+
+async def open_database(url: str, *, synchronous: str = "FULL") -> AsyncEngine:
+    """Create the engine and the tables (idempotent).
+
+    ``url`` is a SQLAlchemy async URL (``sqlite+aiosqlite:///path`` or
+    ``postgresql+asyncpg://…``). ``synchronous`` is SQLite's
+    ``PRAGMA synchronous`` (``FULL`` survives power loss, ``NORMAL`` survives a
+    crash of the process). Raises SQLAlchemy's errors when unreachable.
+    """
+    is_sqlite = url.startswith("sqlite")
+    kwargs: dict[str, Any] = {}
+    if is_sqlite:
+        kwargs["connect_args"] = {"timeout": 30}
+    engine = create_async_engine(url, **kwargs)
+    if is_sqlite:
+        @sa_event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+    async with engine.begin() as conn:
+        await conn.run_sync(schema.metadata.create_all)
+    return engine
+
+
+class EventLog:
+    """Reads and appends the ``events`` table."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def last_seq(self) -> int:
+        """The highest sequence number stored (0 when empty)."""
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(select(func.max(schema.events.c.seq)))
+        return int(value or 0)
+
+    async def append(self, records: list[StoredEvent]) -> None:
+        """Store ``records`` in one transaction; returns once committed."""
+        rows = [
+            {
+                "seq": r.seq, "business_day": r.day.isoformat(), "at_us": to_us(r.event.at),
+                "type": r.event.type, "ticket": r.event.data.get("ticket"), "queue": r.event.data.get("queue"),
+                "counter": r.event.data.get("counter"), "staff": r.event.data.get("staff"),
+                "data": orjson.dumps(r.event.data).decode(),
+            }
+            for r in records
+        ]
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(schema.events), rows)
+
+    async def day(self, day: date) -> list[StoredEvent]:
+        """Every event of business day ``day``, in order."""
+        query = (
+            select(schema.events.c.seq, schema.events.c.at_us, schema.events.c.type, schema.events.c.data)
+            .where(schema.events.c.business_day == day.isoformat())
+            .order_by(schema.events.c.seq)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [StoredEvent(seq, day, Event(type_, from_us(at_us), orjson.loads(data))) for seq, at_us, type_, data in rows]

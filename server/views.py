@@ -1,0 +1,159 @@
+"""What screens see: snapshots of the floor as plain dicts (JSON-ready).
+
+``public`` views carry no personal data and no tokens (seed 004 8(5): the web
+status is published on the internet); ``staff`` views add ticket ids, staff
+ids and the waiting lists. Waits are seconds, ``None`` when unknown (no counter
+open). Moments are ISO 8601 with the Asia/Tokyo offset.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from .core.calendar import TOKYO
+from .core.estimate import Estimate, estimates, outlook, wait_for
+from .core.floor import Floor
+from .core.layout import Text
+from .core.tickets import Status, Ticket
+
+
+def seconds(value: float) -> float | None:
+    """Round to 0.1 s; infinity (unknown) becomes ``None``."""
+    return None if math.isinf(value) else round(value, 1)
+
+
+def text(t: Text) -> dict[str, str]:
+    """A label as ``{"ja": …, "en": …}``."""
+    return {"ja": t.ja, "en": t.en}
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in Asia/Tokyo, or ``None``."""
+    return moment.astimezone(TOKYO).isoformat() if moment else None
+
+
+def estimate_fields(e: Estimate) -> dict[str, Any]:
+    """``ahead``, ``wait_s``, ``low_s``, ``high_s`` of an estimate."""
+    return {"ahead": e.ahead, "wait_s": seconds(e.wait_s), "low_s": seconds(e.low_s), "high_s": seconds(e.high_s)}
+
+
+def now_serving(floor: Floor, queue: str) -> str | None:
+    """The number most recently called from ``queue`` (for 'now serving')."""
+    for call in floor.recent_calls:
+        if call["queue"] == queue:
+            return str(call["display"])
+    return None
+
+
+def queue_status(floor: Floor, queue: str, now: datetime) -> dict[str, Any]:
+    """People waiting, counters, expected wait for a new arrival, now serving."""
+    view = outlook(floor, queue, now)
+    q = floor.layout.queues[queue]
+    hours = floor.calendar.opening_at(now)
+    issuing = q.issuable and hours is not None and (hours.queues is None or queue in hours.queues) and view.open_counters > 0
+    return {
+        "queue": queue, "waiting": view.waiting, "open_counters": view.open_counters,
+        "idle_counters": view.idle_counters, "issuing": issuing, "now_serving": now_serving(floor, queue),
+        **{k: v for k, v in estimate_fields(view.next_arrival).items() if k != "ahead"},
+    }
+
+
+def office_snapshot(floor: Floor, now: datetime, *, staff: bool = False) -> dict[str, Any]:
+    """The whole floor: layout, queue status, counters, recent calls, hand-over list."""
+    layout = floor.layout
+    hours = floor.calendar.opening_at(now)
+    queues = []
+    for q in layout.queues.values():
+        entry = {
+            "id": q.id, "name": text(q.name), "flow": q.flow, "section": q.section, "colour": q.colour,
+            "symbol": q.symbol, "issuable": q.issuable, "mean_service_s": q.mean_service_s,
+            **queue_status(floor, q.id, now),
+        }
+        if staff:
+            entry["tickets"] = waiting_list(floor, q.id, now)
+        queues.append(entry)
+    counters = []
+    for cid, counter in layout.counters.items():
+        state = floor.counters[cid]
+        ticket = floor.tickets.get(state.ticket) if state.ticket else None
+        entry = {
+            "id": cid, "number": counter.number, "section": counter.section, "label": text(counter.label()),
+            "queues": list(counter.queues), "status": state.status,
+            "ticket": ticket.display if ticket else None, "ticket_status": ticket.status.value if ticket else None,
+            "ticket_queue": ticket.queue if ticket else None,
+        }
+        if staff:
+            entry["staff"] = state.staff
+            entry["ticket_id"] = ticket.id if ticket else None
+        counters.append(entry)
+    handover_flows = {f.id for f in layout.flows.values() if f.handover}
+    handover = [
+        floor.tickets[tid].display
+        for q in layout.queues.values() if q.flow in handover_flows
+        for _, tid in floor.waiting[q.id]
+    ]
+    snapshot: dict[str, Any] = {
+        "day": floor.day.isoformat(), "now": iso(now), "open": hours is not None,
+        "opening": None if hours is None else {"opens": hours.opens.isoformat("minutes"), "closes": hours.closes.isoformat("minutes"), "note": hours.note},
+        "office": {"id": layout.office_id, "name": text(layout.office_name)},
+        "flows": [{"id": f.id, "name": text(f.name), "colour": f.colour, "symbol": f.symbol, "handover": f.handover} for f in layout.flows.values()],
+        "sections": [{"id": s.id, "name": text(s.name)} for s in layout.sections.values()],
+        "queues": queues, "counters": counters,
+        "recent_calls": [{k: v for k, v in call.items() if k != "ticket" or staff} for call in floor.recent_calls],
+        "handover_ready": handover,
+    }
+    if staff:
+        snapshot["held"] = [ticket_detail(t, floor, now) for t in floor.tickets.values() if t.status is Status.HELD]
+        snapshot["no_show"] = [ticket_detail(t, floor, now) for t in floor.tickets.values() if t.status is Status.NO_SHOW]
+    return snapshot
+
+
+def waiting_list(floor: Floor, queue: str, now: datetime) -> list[dict[str, Any]]:
+    """The waiting tickets of ``queue`` in call order, with their estimates (staff view)."""
+    est = estimates(floor, queue, now)
+    out = []
+    for _, tid in floor.waiting[queue]:
+        t = floor.tickets[tid]
+        out.append({
+            "id": t.id, "display": t.display, "priority": t.priority,
+            "waited_s": round((now - t.ready_at).total_seconds(), 1), **estimate_fields(est[tid]),
+        })
+    return out
+
+
+def ticket_detail(ticket: Ticket, floor: Floor, now: datetime) -> dict[str, Any]:
+    """A ticket with its visit's progress across counters (staff view)."""
+    return {
+        "id": ticket.id, "display": ticket.display, "number": ticket.number, "queue": ticket.queue,
+        "status": ticket.status.value, "priority": ticket.priority, "counter": ticket.counter,
+        "issued_at": iso(ticket.issued_at), "ready_at": iso(ticket.ready_at), "recalls": ticket.recalls,
+        "steps": [
+            {"queue": s.queue, "status": s.status, "counter": s.counter, "entered_at": iso(s.entered_at), "left_at": iso(s.left_at)}
+            for s in ticket.steps
+        ],
+        **ticket_public(ticket, floor, now),
+    }
+
+
+def ticket_public(ticket: Ticket, floor: Floor, now: datetime) -> dict[str, Any]:
+    """The phone page's view of one ticket (no personal data, no token).
+
+    ``state`` is ``waiting``, ``called`` (go to ``counter_number``),
+    ``serving``, ``held``, ``passed`` (called and missed: 職員にお声がけください),
+    ``done`` or ``cancelled``.
+    """
+    q = floor.layout.queues[ticket.queue]
+    state = {Status.NO_SHOW: "passed"}.get(ticket.status, ticket.status.value)
+    out: dict[str, Any] = {
+        "display": ticket.display, "queue": ticket.queue, "queue_name": text(q.name), "state": state,
+        "flow": q.flow, "now_serving": now_serving(floor, ticket.queue), "counter_number": None,
+        "ahead": None, "wait_s": None, "low_s": None, "high_s": None,
+    }
+    if ticket.counter is not None:
+        out["counter_number"] = floor.layout.counters[ticket.counter].number
+    if ticket.status is Status.WAITING:
+        view = outlook(floor, ticket.queue, now)
+        out.update(estimate_fields(wait_for(floor.position(ticket), view.idle_counters, view.rate_per_s)))
+    return out
