@@ -100,7 +100,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
             bootstrap["admin_password"] = password if settings.admin_password is None else None
         public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
         services = Services(settings, layout, calendar, engine, processor, hub, auth,
-                            RateLimits(settings.public_rate, settings.login_rate), public_url.rstrip("/"), clock, bootstrap)
+                            RateLimits(settings.public_rate, settings.login_rate, settings.login_rate_address), public_url.rstrip("/"), clock, bootstrap)
         app.state.services = services
         if on_ready is not None:
             await on_ready(services)

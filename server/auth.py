@@ -82,10 +82,11 @@ ANONYMOUS = Principal("anonymous")
 class RateLimits:
     """Moving-window limits kept in memory (``limits`` package)."""
 
-    def __init__(self, public_rate: str, login_rate: str) -> None:
+    def __init__(self, public_rate: str, login_rate: str, login_rate_address: str) -> None:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self.public = parse(public_rate)
         self.login = parse(login_rate)
+        self.login_address = parse(login_rate_address)
 
     def hit_public(self, address: str) -> bool:
         """Count one public request; false when over the limit."""
@@ -93,12 +94,13 @@ class RateLimits:
 
     def login_blocked(self, username: str, address: str) -> bool:
         """Whether sign-in is blocked for this name or address now."""
-        return not (self._limiter.test(self.login, "login-user", username) and self._limiter.test(self.login, "login-addr", address))
+        return not (self._limiter.test(self.login, "login-user", username)
+                    and self._limiter.test(self.login_address, "login-addr", address))
 
     def login_failed(self, username: str, address: str) -> None:
         """Count one failed sign-in."""
         self._limiter.hit(self.login, "login-user", username)
-        self._limiter.hit(self.login, "login-addr", address)
+        self._limiter.hit(self.login_address, "login-addr", address)
 
 
 class Auth:

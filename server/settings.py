@@ -34,7 +34,8 @@ class Settings(BaseSettings):
     ws_max_message_bytes: int = Field(16_384, ge=256, description="Largest WebSocket message a client may send.")
     max_body_bytes: int = Field(16_384, ge=256, description="Largest HTTP request body.")
     public_rate: str = Field("120/minute", description="Rate limit per client address for public status requests (limits syntax).")
-    login_rate: str = Field("5/5minutes", description="Failed sign-ins allowed per user name and per address (limits syntax).")
+    login_rate: str = Field("5/5minutes", description="Failed sign-ins allowed per user name (limits syntax).")
+    login_rate_address: str = Field("30/5minutes", description="Failed sign-ins allowed per client address (limits syntax).")
     socket_send_buffer: int | None = Field(None, ge=1024, description="SO_SNDBUF of client connections in bytes, bounding what a stuck client holds in the kernel (default: the OS's autotuning).")
     pairing_ttl_s: int = Field(24 * 3600, ge=60, description="How long a device pairing code stays valid.")
 
