@@ -24,4 +24,4 @@ async def staff_state(ctx: Ctx, _: None) -> dict[str, Any]:
 @endpoint("GET", "/api/health", summary="Liveness", access="public", tag="public")
 async def health(ctx: Ctx, _: None) -> dict[str, Any]:
     """``{"status": "ok"}`` while the writer runs. Carries no version."""
-    return {"status": "ok", "seq": ctx.services.hub.seq}
+    return {"status": "ok", "seq": ctx.services.hub.seq, "ws_clients": len(ctx.services.hub.subscribers)}

@@ -1,0 +1,72 @@
+"""A display that stops reading is dropped; the others keep their latency."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import httpx
+import orjson
+from websockets.client import ClientProtocol
+from websockets.uri import parse_uri
+
+from .serverkit import ServerProcess, admin, bearer, clerk
+from .wskit import Display
+
+
+def stuck_display(ws_url: str) -> socket.socket:
+    """A display that subscribes to everything and then never reads again."""
+    proto = ClientProtocol(parse_uri(ws_url))
+    host, port = ws_url.removeprefix("ws://").split("/")[0].split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, int(port)))
+    proto.send_request(proto.connect())
+    sock.sendall(b"".join(proto.data_to_send()))
+    while not proto.events_received() and proto.handshake_exc is None:
+        proto.receive_data(sock.recv(4096))
+    assert proto.handshake_exc is None
+    proto.send_text(orjson.dumps({"type": "subscribe", "topics": ["office"]}))
+    sock.sendall(b"".join(proto.data_to_send()))
+    return sock
+
+
+async def test_a_stuck_client_is_dropped_without_slowing_the_others(tmp_path):
+    proc = ServerProcess(tmp_path, env={"MADOGUCHI_WS_QUEUE_SIZE": "32", "MADOGUCHI_SOCKET_SEND_BUFFER": "4096"}).start()
+    try:
+        stuck = stuck_display(proc.ws_url)
+        fast = await Display.open(proc.ws_url)
+        await fast.send({"type": "subscribe", "id": 1, "topics": ["office"]})
+        await fast.drain(0.2)
+        async with httpx.AsyncClient(base_url=proc.url, timeout=30) as client:
+            assert (await client.get("/api/health")).json()["ws_clients"] == 2
+            a = await admin(client)
+            desk = await clerk(client, a, "bp-clerk", counter="1")
+            kiosk = bearer(proc.kiosk)
+            latencies = []
+            for i in range(800):
+                r = await client.post("/api/tickets", json={"queue": ("shomei", "idou")[i % 2]}, headers=kiosk)
+                assert r.status_code == 201
+                if i % 20 == 0:
+                    sent = time.perf_counter()
+                    r = await client.post("/api/counters/1/call-next", headers=desk)
+                    assert r.status_code == 200
+                    await fast.until(lambda m: m["type"] == "event" and m["event"]["type"] == "ticket.called")
+                    latencies.append(time.perf_counter() - sent)
+                    await client.post("/api/counters/1/finish", headers=desk)
+                else:
+                    await fast.drain(0)
+            health = (await client.get("/api/health")).json()
+        assert health["ws_clients"] == 1, health               # the stuck one is gone
+        latencies.sort()
+        assert latencies[-1] < 0.25, latencies                  # the others never waited for it
+        # Reading it now, it got part of the stream and then the server's goodbye.
+        stuck.settimeout(10)
+        received = b""
+        while chunk := stuck.recv(65536):
+            received += chunk
+        assert 0 < received.count(b'"type":"event"') < 800
+        stuck.close()
+        await fast.close()
+    finally:
+        proc.stop()
