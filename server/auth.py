@@ -134,7 +134,7 @@ class Auth:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(select(schema.staff.c.id, schema.staff.c.username, schema.staff.c.display_name,
                                               schema.staff.c.role, schema.staff.c.active).order_by(schema.staff.c.username))).all()
-        return [dict(r._mapping) for r in rows]
+        return [r._asdict() for r in rows]
 
     async def set_password(self, staff_id: str, password: str, actor: str) -> None:
         """Replace a password and end that person's sessions; ``not_found`` if no such account."""

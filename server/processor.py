@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import date, datetime, timezone
+from typing import Any
 
 from .core import commands as c
 from .core.calendar import OfficeCalendar, business_day
@@ -26,6 +27,12 @@ log = logging.getLogger(__name__)
 
 #: Most commands committed in one transaction.
 MAX_BATCH = 256
+
+
+#: A function of (floor, outcome, now) run right after a command is applied, so a
+#: response shows the floor as that command left it (e.g. people ahead at issue).
+View = Callable[[Floor, Outcome, datetime], Any]
+Receipt = tuple[Outcome, Any]
 
 
 class StorageUnavailable(Exception):
@@ -54,7 +61,7 @@ class Processor:
         self.clock = clock
         self.floor = Floor(layout, calendar, business_day(clock()))
         self.seq = 0
-        self._queue: asyncio.Queue[tuple[c.Command, asyncio.Future[Outcome]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[c.Command, View | None, asyncio.Future[Receipt]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -72,7 +79,7 @@ class Processor:
             except asyncio.CancelledError:
                 pass
         while not self._queue.empty():
-            _, fut = self._queue.get_nowait()
+            _, _, fut = self._queue.get_nowait()
             if not fut.done():
                 fut.set_exception(StorageUnavailable("server stopping"))
 
@@ -94,10 +101,14 @@ class Processor:
             self.floor = Floor(self.layout, self.calendar, today)
         return self.floor
 
-    async def submit(self, command: c.Command) -> Outcome:
-        """Queue ``command`` and wait until it is committed (see class doc)."""
-        fut: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        await self._queue.put((command, fut))
+    async def submit(self, command: c.Command, view: View | None = None) -> Receipt:
+        """Queue ``command`` and wait until it is committed (see class doc).
+
+        Returns ``(outcome, view(floor, outcome, now))`` with ``view`` run
+        right after the command was applied (``None`` without a view).
+        """
+        fut: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+        await self._queue.put((command, view, fut))
         return await fut
 
     async def _run(self) -> None:
@@ -111,16 +122,16 @@ class Processor:
                 raise
             except Exception:
                 log.exception("writer failed on a batch of %d commands", len(batch))
-                for _, fut in batch:
+                for _, _, fut in batch:
                     if not fut.done():
                         fut.set_exception(StorageUnavailable("the command could not be stored"))
 
-    async def _handle(self, batch: list[tuple[c.Command, asyncio.Future[Outcome]]]) -> None:
+    async def _handle(self, batch: list[tuple[c.Command, View | None, asyncio.Future[Receipt]]]) -> None:
         now = self.clock()
         floor = self.current_floor()
-        done: list[tuple[asyncio.Future[Outcome], Outcome]] = []
+        done: list[tuple[asyncio.Future[Receipt], Receipt]] = []
         records: list[StoredEvent] = []
-        for command, fut in batch:
+        for command, view, fut in batch:
             try:
                 outcome = floor.execute(command, now)
             except DomainError as err:
@@ -130,7 +141,7 @@ class Processor:
             for event in outcome.events:
                 self.seq += 1
                 records.append(StoredEvent(self.seq, floor.day, event))
-            done.append((fut, outcome))
+            done.append((fut, (outcome, view(floor, outcome, now) if view else None)))
         if records:
             try:
                 await self.log.append(records)
@@ -143,6 +154,6 @@ class Processor:
                         fut.set_exception(StorageUnavailable("the command could not be stored"))
                 return
             self.hub.publish(records, floor, now)
-        for fut, outcome in done:
+        for fut, receipt in done:
             if not fut.done():
-                fut.set_result(outcome)
+                fut.set_result(receipt)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from ..core import commands as c
 from ..errors import ApiError
-from ..views import ticket_detail
+from ..core.floor import Floor, Outcome
+from .tickets import detail_view
 from .models import CallTicketIn, FinishIn, TransferIn
 from .registry import Ctx, endpoint
 
@@ -14,16 +16,18 @@ COUNTER_ERRORS = ("unknown_counter", "counter_not_open", "counter_busy", "counte
 
 
 async def _run(ctx: Ctx, command: c.Command) -> dict[str, Any]:
-    outcome = await ctx.services.processor.submit(command)
-    floor = ctx.services.processor.floor
     cid = ctx.path["counter"]
-    state = floor.counters[cid]
-    ticket = floor.tickets.get(outcome.ticket) if outcome.ticket else None
-    return {
-        "counter": {"id": cid, "number": floor.layout.counters[cid].number, "status": state.status,
-                    "ticket": state.ticket},
-        "ticket": ticket_detail(ticket, floor, ctx.services.clock()) if ticket else None,
-    }
+
+    def view(floor: Floor, outcome: Outcome, now: datetime) -> dict[str, Any]:
+        state = floor.counters[cid]
+        return {
+            "counter": {"id": cid, "number": floor.layout.counters[cid].number, "status": state.status,
+                        "ticket": state.ticket},
+            "ticket": detail_view(floor, outcome, now),
+        }
+
+    _, result = await ctx.services.processor.submit(command, view=view)
+    return result  # type: ignore[no-any-return]
 
 
 def _staff(ctx: Ctx) -> str | None:

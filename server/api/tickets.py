@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 from ..core import commands as c
+from ..core.floor import Floor, Outcome
 from ..errors import ApiError
 from ..views import iso, ticket_detail, ticket_public
 from .models import CancelIn, IssuedTicket, IssueIn, TransferIn
@@ -30,14 +32,16 @@ async def issue(ctx: Ctx, body: IssueIn) -> dict[str, Any]:
         body.queue, token=secrets.token_urlsafe(16), procedures=tuple(body.procedures), priority=body.priority,
         idempotency_key=key, device=ctx.principal.id,
     )
-    outcome = await ctx.services.processor.submit(command)
-    floor = ctx.services.processor.floor
+    _, issued = await ctx.services.processor.submit(command, view=_issued_view)
+    return {**issued, "status_url": f"{ctx.services.public_url}/t/{issued['token']}"}
+
+
+def _issued_view(floor: Floor, outcome: Outcome, now: datetime) -> dict[str, Any]:
     ticket = floor.tickets[outcome.ticket]
-    public = ticket_public(ticket, floor, ctx.services.clock())
+    public = ticket_public(ticket, floor, now)
     return {
         "ticket": ticket.id, "display": ticket.display, "number": ticket.number, "queue": ticket.series,
-        "token": ticket.token, "status_url": f"{ctx.services.public_url}/t/{ticket.token}",
-        "issued_at": iso(ticket.issued_at),
+        "token": ticket.token, "issued_at": iso(ticket.issued_at),
         **{k: public[k] for k in ("ahead", "wait_s", "low_s", "high_s")},
     }
 
@@ -65,10 +69,14 @@ async def ticket_info(ctx: Ctx, _: None) -> dict[str, Any]:
     return ticket_detail(ticket, floor, ctx.services.clock())
 
 
+def detail_view(floor: Floor, outcome: Outcome, now: datetime) -> dict[str, Any] | None:
+    """The staff view of the command's ticket right after the command."""
+    return ticket_detail(floor.tickets[outcome.ticket], floor, now) if outcome.ticket else None
+
+
 async def _ticket_command(ctx: Ctx, command: c.Command) -> dict[str, Any]:
-    outcome = await ctx.services.processor.submit(command)
-    floor = ctx.services.processor.floor
-    return ticket_detail(floor.tickets[outcome.ticket], floor, ctx.services.clock())
+    _, detail = await ctx.services.processor.submit(command, view=detail_view)
+    return detail  # type: ignore[no-any-return]
 
 
 @endpoint("POST", "/api/tickets/{ticket}/reinstate", summary="Reinstate a no-show (不在からの復帰)", access="desk",

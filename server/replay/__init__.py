@@ -1,0 +1,1 @@
+"""Replaying a business day against a running server through its public API."""

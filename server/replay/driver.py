@@ -1,0 +1,355 @@
+"""``madoguchi replay``: drive a running server through its public API as the
+floor's kiosks, clerks and displays would, and print what happened.
+
+Everything goes over HTTP and WebSocket: an admin account pairs a kiosk and
+creates one clerk per staffed counter; visitors take tickets at the kiosk at
+their arrival times; clerks sign in, call, start, finish, mark no-shows and
+pause for breaks; display clients subscribe to ``office`` and time every call
+from the clerk's command to its arrival on screen. Day time runs ``speed``
+times faster than real time; every figure printed is in day seconds.
+
+The last line is ``tickets=… served=… no_show=… mean_wait_s=… estimate_mae_s=…
+naive_mae_s=… push_p99_ms=…``, where the estimate errors compare the wait each
+ticket was promised at issue with the wait it had (issue to first call); the
+naive estimate is people ahead × configured mean service ÷ open counters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+from websockets.asyncio.client import connect
+
+from .plan import DayPlan, Shift, Visit
+
+CLERK_PASSWORD = "replay-clerk-password"
+
+
+class ReplayError(Exception):
+    """The replay cannot go on (server refused set-up, unexpected answer)."""
+
+
+@dataclass
+class Ticket:
+    visit: Visit
+    id: str
+    issued_real: float
+    estimate_s: float | None
+    naive_s: float | None
+    first_call_real: float | None = None
+    steps_done: int = 0
+    resolved: bool = False
+
+
+@dataclass
+class Results:
+    tickets: int = 0
+    served: int = 0
+    no_show: int = 0
+    waits: list[float] = field(default_factory=list)
+    est_err: list[float] = field(default_factory=list)
+    naive_err: list[float] = field(default_factory=list)
+    push_ms: list[float] = field(default_factory=list)
+    calls: int = 0
+    calls_seen: int = 0
+
+
+class Replay:
+    """One replay run (see the module doc)."""
+
+    def __init__(self, url: str, plan: DayPlan, speed: float, admin: tuple[str, str], displays: int) -> None:
+        self.url = url.rstrip("/")
+        self.ws_url = self.url.replace("http", "ws", 1) + "/ws"
+        self.plan = plan
+        self.speed = speed
+        self.admin = admin
+        self.n_displays = displays
+        self.results = Results()
+        self.tickets: dict[str, Ticket] = {}
+        self.queue_status: dict[str, dict[str, Any]] = {}
+        self.mean_service: dict[str, float] = {}
+        self.counter_queues: dict[str, list[str]] = {}
+        self.sent_at: dict[str, float] = {}
+        self.open_counters: set[str] = set()
+        self.arrived = 0
+        self.wake = asyncio.Event()
+        self.day_start = 0.0
+        self.real_start = 0.0
+
+    # ---------------------------------------------------------------- time
+    def real_at(self, day_s: float) -> float:
+        return self.real_start + (day_s - self.day_start) / self.speed
+
+    def day_now(self) -> float:
+        return self.day_start + (time.perf_counter() - self.real_start) * self.speed
+
+    async def sleep_until(self, day_s: float) -> None:
+        delay = self.real_at(day_s) - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def sleep_day(self, seconds: float) -> None:
+        await asyncio.sleep(seconds / self.speed)
+
+    # --------------------------------------------------------------- set-up
+    async def _post(self, client: httpx.AsyncClient, path: str, headers: dict[str, str], json: Any = None) -> httpx.Response:
+        return await client.post(path, json=json, headers=headers)
+
+    async def setup(self, client: httpx.AsyncClient) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+        r = await client.post("/api/auth/login", json={"username": self.admin[0], "password": self.admin[1]})
+        if r.status_code != 200:
+            raise ReplayError(f"admin sign-in failed: {r.json()['error']['message']}")
+        admin = {"Authorization": f"Bearer {r.json()['token']}"}
+        r = await client.post("/api/devices", json={"kind": "kiosk", "name": f"replay kiosk {int(time.time())}"}, headers=admin)
+        r = await client.post("/api/devices/pair", json={"code": r.json()["pairing_code"]})
+        kiosk = {"Authorization": f"Bearer {r.json()['token']}"}
+        state = (await client.get("/api/state")).json()
+        self.mean_service = {q["id"]: q["mean_service_s"] for q in state["queues"]}
+        self.counter_queues = {c["id"]: c["queues"] for c in state["counters"]}
+        for visit in self.plan.visits:
+            for q in (visit.queue, *visit.procedures):
+                if q not in self.mean_service:
+                    raise ReplayError(f"the server's office has no queue {q!r}")
+        r = await client.get("/api/staff", headers=admin)
+        if r.status_code != 200:
+            raise ReplayError(f"cannot list staff: HTTP {r.status_code}")
+        staff = {s["username"]: s["id"] for s in r.json()}
+        clerks: dict[str, dict[str, str]] = {}
+        for counter in sorted({s.counter for s in self.plan.shifts}, key=int):
+            if counter not in self.counter_queues:
+                raise ReplayError(f"the server's office has no counter {counter}")
+            name = f"replay-counter-{counter}"
+            if name in staff:
+                await client.put(f"/api/staff/{staff[name]}/password", json={"password": CLERK_PASSWORD}, headers=admin)
+            else:
+                r = await client.post("/api/staff", json={"username": name, "password": CLERK_PASSWORD, "role": "clerk"}, headers=admin)
+                if r.status_code != 201:
+                    raise ReplayError(f"cannot create clerk {name}: {r.text}")
+            r = await client.post("/api/auth/login", json={"username": name, "password": CLERK_PASSWORD})
+            clerks[counter] = {"Authorization": f"Bearer {r.json()['token']}"}
+        for q in state["queues"]:
+            self.queue_status[q["id"]] = q
+        return kiosk, clerks
+
+    # ------------------------------------------------------------- displays
+    async def display(self, index: int, ready: asyncio.Event) -> None:
+        async with connect(self.ws_url, max_size=None) as ws:
+            await ws.send(orjson.dumps({"type": "subscribe", "topics": ["office"]}).decode())
+            ready.set()
+            async for raw in ws:
+                received = time.perf_counter()
+                msg = orjson.loads(raw)
+                kind = msg["type"]
+                if kind == "event":
+                    ev = msg["event"]
+                    if ev["type"] in ("ticket.called", "ticket.recalled"):
+                        sent = self.sent_at.get(ev["counter"])
+                        if ev["type"] == "ticket.called" and sent is not None:
+                            self.results.push_ms.append((received - sent) * 1000)
+                            self.results.calls_seen += 1
+                    elif index == 0 and (ev["type"] in ("ticket.issued", "ticket.transferred", "ticket.reinstated")
+                                         or (ev["type"] == "ticket.finished" and ev.get("next_queue"))):
+                        self.wake.set()
+                        self.wake = asyncio.Event()
+                elif kind == "queue_status" and index == 0:
+                    self.queue_status[msg["queue"]] = msg
+                elif kind == "snapshot" and index == 0:
+                    for q in msg["data"]["queues"]:
+                        self.queue_status[q["id"]] = q
+
+    # ------------------------------------------------------------- visitors
+    async def visitor(self, client: httpx.AsyncClient, kiosk: dict[str, str], visit: Visit, key: str) -> None:
+        await self.sleep_until(visit.arrival_s)
+        body = {"queue": visit.queue, "procedures": list(visit.procedures), "idempotency_key": key}
+        r = await client.post("/api/tickets", json=body, headers=kiosk)
+        if r.status_code != 201:
+            raise ReplayError(f"ticket refused: {r.text}")
+        t = r.json()
+        status = self.queue_status.get(visit.queue, {})
+        open_counters = status.get("open_counters", 0)
+        estimate = t["wait_s"] * self.speed if t["wait_s"] is not None else None
+        naive = t["ahead"] * self.mean_service[visit.queue] / open_counters if open_counters else None
+        self.tickets[t["ticket"]] = Ticket(visit, t["ticket"], time.perf_counter(), estimate, naive)
+        self.results.tickets += 1
+        self.arrived += 1
+
+    # --------------------------------------------------------------- clerks
+    def remaining_for(self, queues: list[str]) -> int:
+        """Tickets not yet resolved plus visitors still to come, for ``queues``."""
+        pending = sum(1 for t in self.tickets.values() if not t.resolved)
+        future = len(self.plan.visits) - self.arrived
+        return pending + future if set(queues) else 0
+
+    def others_open(self, counter: str) -> bool:
+        mine = set(self.counter_queues[counter])
+        return any(c != counter and mine & set(self.counter_queues[c]) for c in self.open_counters)
+
+    def all_done(self) -> bool:
+        return self.arrived == len(self.plan.visits) and all(t.resolved for t in self.tickets.values())
+
+    async def clerk(self, client: httpx.AsyncClient, shift: Shift, headers: dict[str, str]) -> None:
+        counter = shift.counter
+        base = f"/api/counters/{counter}"
+        await self.sleep_until(shift.start_s)
+        r = await client.post(f"{base}/sign-in", headers=headers)
+        if r.status_code != 200:
+            raise ReplayError(f"counter {counter}: sign-in refused: {r.text}")
+        self.open_counters.add(counter)
+        breaks = list(shift.breaks)
+        poll_real = min(1.0, max(0.01, 120 / self.speed))
+        while not self.all_done():
+            now = self.day_now()
+            if breaks and now >= breaks[0][0]:
+                start, end = breaks.pop(0)
+                if end > now and self.others_open(counter):
+                    await client.post(f"{base}/pause", headers=headers)
+                    self.open_counters.discard(counter)
+                    await self.sleep_until(end)
+                    await client.post(f"{base}/resume", headers=headers)
+                    self.open_counters.add(counter)
+                continue
+            if now >= shift.end_s and (self.others_open(counter) or self.remaining_for(self.counter_queues[counter]) == 0):
+                break
+            wake = self.wake
+            self.sent_at[counter] = time.perf_counter()
+            r = await client.post(f"{base}/call-next", headers=headers)
+            if r.status_code == 409 and r.json()["error"]["code"] == "no_waiting":
+                try:
+                    await asyncio.wait_for(wake.wait(), poll_real)
+                except (asyncio.TimeoutError, TimeoutError):
+                    pass
+                continue
+            if r.status_code != 200:
+                raise ReplayError(f"counter {counter}: call-next: {r.text}")
+            self.results.calls += 1
+            await self.serve(client, base, headers, r.json()["ticket"])
+        self.open_counters.discard(counter)
+        await client.post(f"{base}/sign-out", headers=headers)
+
+    async def serve(self, client: httpx.AsyncClient, base: str, headers: dict[str, str], called: dict[str, Any]) -> None:
+        ticket = self.tickets.get(called["id"])
+        if ticket is None:
+            # A ticket this replay did not issue (someone else's): hand it back untouched.
+            await client.post(f"{base}/hold", headers=headers)
+            return
+        now = time.perf_counter()
+        if ticket.first_call_real is None:
+            ticket.first_call_real = now
+            actual = (now - ticket.issued_real) * self.speed
+            self.results.waits.append(actual)
+            if ticket.estimate_s is not None and ticket.naive_s is not None:
+                self.results.est_err.append(abs(ticket.estimate_s - actual))
+                self.results.naive_err.append(abs(ticket.naive_s - actual))
+        visit = ticket.visit
+        if visit.no_show and ticket.steps_done == 0:
+            await self.sleep_day(10)
+            await client.post(f"{base}/recall", headers=headers)
+            await self.sleep_day(10)
+            await client.post(f"{base}/no-show", headers=headers)
+            ticket.resolved = True
+            self.results.no_show += 1
+            return
+        queue = called["queue"]
+        service = visit.service_s if ticket.steps_done == 0 else (
+            self.plan.handover_service_s if queue == "kofu" else self.plan.service_s_by_queue.get(queue, 300.0))
+        await client.post(f"{base}/start", headers=headers)
+        await self.sleep_day(service)
+        r = await client.post(f"{base}/finish", json={}, headers=headers)
+        if r.status_code != 200:
+            raise ReplayError(f"finish: {r.text}")
+        ticket.steps_done += 1
+        if r.json()["ticket"]["status"] == "done":
+            ticket.resolved = True
+            self.results.served += 1
+
+    # ------------------------------------------------------------------ run
+    async def run(self) -> Results:
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        async with httpx.AsyncClient(base_url=self.url, timeout=30, limits=limits) as client:
+            kiosk, clerks = await self.setup(client)
+            readies = [asyncio.Event() for _ in range(self.n_displays)]
+            displays = [asyncio.create_task(self.display(i, e)) for i, e in enumerate(readies)]
+            await asyncio.gather(*(e.wait() for e in readies))
+            await asyncio.sleep(0.2)
+            first = min([v.arrival_s for v in self.plan.visits] + [s.start_s for s in self.plan.shifts])
+            self.day_start = first - 1
+            self.real_start = time.perf_counter()
+            run_id = f"{os.getpid()}-{int(time.time())}"
+            tasks = [asyncio.create_task(self.visitor(client, kiosk, v, f"replay-{run_id}-{i}"))
+                     for i, v in enumerate(self.plan.visits)]
+            tasks += [asyncio.create_task(self.clerk(client, s, clerks[s.counter])) for s in self.plan.shifts]
+            try:
+                await asyncio.gather(*tasks)
+            finally:
+                for t in tasks + displays:
+                    t.cancel()
+                await asyncio.gather(*tasks, *displays, return_exceptions=True)
+        return self.results
+
+
+def _mean(xs: list[float]) -> float:
+    return statistics.fmean(xs) if xs else math.nan
+
+
+def _p99(xs: list[float]) -> float:
+    if not xs:
+        return math.nan
+    ordered = sorted(xs)
+    return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
+
+
+def summary_line(r: Results) -> str:
+    """The last line the replay prints."""
+    return (f"tickets={r.tickets} served={r.served} no_show={r.no_show} mean_wait_s={_mean(r.waits):.1f} "
+            f"estimate_mae_s={_mean(r.est_err):.1f} naive_mae_s={_mean(r.naive_err):.1f} push_p99_ms={_p99(r.push_ms):.2f}")
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    """The CLI entry: exit 0 done, 1 the server failed or refused, 2 bad arguments."""
+    password = args.admin_password or os.environ.get("MADOGUCHI_ADMIN_PASSWORD")
+    if not password:
+        print("madoguchi replay: error: give --admin-password or set MADOGUCHI_ADMIN_PASSWORD", file=sys.stderr)
+        return 2
+    if not args.speed > 0:
+        print("madoguchi replay: error: --speed must be positive", file=sys.stderr)
+        return 2
+    try:
+        if args.day is not None:
+            from . import bank_day
+            plan = bank_day.load(args.day)
+        else:
+            from . import synthetic
+            plan = synthetic.generate(args.seed)
+    except (OSError, ValueError) as exc:
+        print(f"madoguchi replay: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"replaying {plan.name}: visits={len(plan.visits)} shifts={len(plan.shifts)} speed={args.speed:g}x "
+          f"displays={args.displays}", flush=True)
+    for note in plan.notes:
+        print(note)
+    replay = Replay(args.url, plan, args.speed, (args.admin_user, password), args.displays)
+    started = time.perf_counter()
+    try:
+        results = asyncio.run(replay.run())
+    except ReplayError as exc:
+        print(f"madoguchi replay: error: {exc}", file=sys.stderr)
+        return 1
+    except (httpx.HTTPError, OSError) as exc:
+        print(f"madoguchi replay: error: cannot reach {args.url}: {exc}", file=sys.stderr)
+        return 1
+    print(f"real_seconds={time.perf_counter() - started:.1f} calls={results.calls} "
+          f"calls_seen_by_displays={results.calls_seen}/{results.calls * args.displays} "
+          f"push_p50_ms={statistics.median(results.push_ms) if results.push_ms else math.nan:.2f} "
+          f"push_max_ms={max(results.push_ms, default=math.nan):.2f}")
+    print(summary_line(results), flush=True)
+    return 0
