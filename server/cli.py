@@ -128,6 +128,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--admin-user", default="admin")
     r.add_argument("--admin-password", help="admin password (default: $MADOGUCHI_ADMIN_PASSWORD)")
     r.add_argument("--displays", type=int, default=3, help="WebSocket display clients to connect (default 3)")
+    r.add_argument("--details", type=Path, help="also write one CSV row per ticket (estimate, naive, actual wait)")
     r.set_defaults(func=_replay)
     k = sub.add_parser("check-config", help="validate an office TOML file")
     k.add_argument("file", type=Path)

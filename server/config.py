@@ -42,6 +42,7 @@ class OfficeModel(_Model):
     policy: CallPolicy = CallPolicy.OLDEST
     interleave_n: int = Field(3, ge=1, le=100)
     priority_boost_s: float = Field(600.0, ge=0, le=86400)
+    reinstate_window_s: float = Field(3600.0, ge=0, le=86400)
 
 
 class FlowModel(_Model):
@@ -213,7 +214,7 @@ def _build(m: OfficeFile, rehearsal: bool) -> tuple[Layout, OfficeCalendar]:
             counters[cid] = Counter(cid, number, cm.section, tuple(cm.queues))
     layout = Layout(
         m.office.id, Text(m.office.name.ja, m.office.name.en), flows, sections, queues, counters,
-        m.office.policy, m.office.interleave_n, m.office.priority_boost_s,
+        m.office.policy, m.office.interleave_n, m.office.priority_boost_s, m.office.reinstate_window_s,
     )
     return layout, _calendar(m.calendar, queue_ids, rehearsal)
 

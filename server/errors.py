@@ -43,6 +43,7 @@ CODES: dict[str, int] = {
     "counter_in_use": 409,
     "no_waiting": 409,
     "invalid_transition": 409,
+    "reinstate_expired": 409,
     "ticket_not_at_counter": 409,
     "queue_not_served": 409,
     "wrong_business_day": 409,

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from .core.calendar import TOKYO
-from .core.estimate import Estimate, estimates, outlook, wait_for
+from .core.estimate import Estimate, estimates, outlook, ticket_estimate
 from .core.floor import Floor
 from .core.layout import Text
 from .core.tickets import Status, Ticket
@@ -153,7 +153,7 @@ def ticket_public(ticket: Ticket, floor: Floor, now: datetime) -> dict[str, Any]
     }
     if ticket.counter is not None:
         out["counter_number"] = floor.layout.counters[ticket.counter].number
-    if ticket.status is Status.WAITING:
-        view = outlook(floor, ticket.queue, now)
-        out.update(estimate_fields(wait_for(floor.position(ticket), view.idle_counters, view.rate_per_s)))
+    estimate = ticket_estimate(floor, ticket.id, now)
+    if estimate is not None:
+        out.update(estimate_fields(estimate))
     return out

@@ -51,7 +51,7 @@ def test_a_move_in_visit_keeps_its_number_across_counters_and_shows_progress():
     day.do(c.CallNext("11"))
     day.do(c.Transfer(tid, "koseki", front=True))
     assert day.ticket(tid).queue == "koseki" and day.floor.counters["11"].ticket is None
-    assert day.ticket(tid).display == "1001"
+    assert day.ticket(tid).display == "3001"
 
 
 def test_no_show_then_the_visitor_turns_up_and_is_reinstated_at_their_place():

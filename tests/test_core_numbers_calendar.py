@@ -18,7 +18,7 @@ from .floorkit import Day
 def test_numbers_count_up_per_queue_with_their_own_ranges():
     day = Day()
     shown = [day.ticket(day.issue(q)).display for q in ("shomei", "koseki", "shomei", "idou", "koseki")]
-    assert shown == ["1", "501", "2", "1001", "502"]
+    assert shown == ["1", "2001", "2", "3001", "2002"]
 
 
 def test_wrap_around_skips_numbers_still_active():
@@ -96,7 +96,7 @@ def test_opening_calendar(when, open_):
 def test_fourth_saturday_only_issues_my_number_card_tickets():
     saturday = Day(day=date(2026, 11, 28))
     saturday.tick(3600)
-    assert saturday.ticket(saturday.issue("mynumber")).number == 1701
+    assert saturday.ticket(saturday.issue("mynumber")).number == 5001
     with pytest.raises(DomainError) as err:
         saturday.issue("shomei")
     assert err.value.code == "queue_closed"
@@ -116,3 +116,37 @@ def test_the_hand_over_queue_issues_no_tickets():
     with pytest.raises(DomainError) as err:
         day.issue("kofu")
     assert err.value.code == "queue_not_issuable"
+
+
+def test_a_no_show_keeps_its_number_for_the_reinstatement_window_only():
+    day = Day()
+    layout = day.floor.layout
+    small = replace(layout.queues["koseki"], number_range=(1, 2))
+    day.floor.layout = replace(layout, queues={**layout.queues, "koseki": small}, reinstate_window_s=600)
+    day.open("1")
+    late, other = day.issue("koseki"), day.issue("koseki")
+    day.do(c.CallNext("1"))
+    day.do(c.NoShow("1"))
+    with pytest.raises(DomainError) as err:
+        day.issue("koseki")                       # both numbers still held
+    assert err.value.code == "numbers_exhausted"
+    day.tick(601)
+    newcomer = day.issue("koseki")                # the no-show's number is free again
+    assert day.ticket(newcomer).number == day.ticket(late).number
+    with pytest.raises(DomainError) as err:
+        day.do(c.Reinstate(late))
+    assert err.value.code == "reinstate_expired"
+    day.do(c.CallTicket("1", newcomer))
+    day.do(c.Finish("1"))
+    assert day.ticket(other).status.value == "waiting"
+
+
+def test_reinstating_within_the_window_works():
+    day = Day()
+    day.open("1")
+    tid = day.issue("koseki")
+    day.do(c.CallNext("1"))
+    day.do(c.NoShow("1"))
+    day.tick(3000)
+    day.do(c.Reinstate(tid))
+    assert day.ticket(tid).status.value == "waiting"

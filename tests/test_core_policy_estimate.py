@@ -127,8 +127,26 @@ def test_the_estimate_learns_the_days_real_service_time():
         day.tick(99)
         day.do(c.Finish("10"))
     view = outlook(day.floor, "idou", day.now)
-    assert 80 < 1 / view.rate_per_s < 130
-    assert day.floor.history["idou"].service_s < 200
+    assert 95 < 1 / view.rate_per_s < 105
+    assert day.floor.counters["10"].service_s == 100
+
+
+def test_tickets_of_other_queues_the_pool_serves_count_as_ahead():
+    day = Day()
+    day.open("10")                          # serves idou, inkan, mynumber
+    busy = day.issue("inkan")
+    day.do(c.CallNext("10"))                # counter 10 busy
+    older = [day.issue("inkan") for _ in range(3)]
+    mine = day.issue("idou")
+    est = ticket_estimate(day.floor, mine, day.now)
+    assert est.ahead == 0                   # nobody ahead in its own queue …
+    alone = Day()
+    alone.open("10")
+    alone.issue("inkan")
+    alone.do(c.CallNext("10"))
+    solo = ticket_estimate(alone.floor, alone.issue("idou"), alone.now)
+    assert est.wait_s == 4 * solo.wait_s    # … but three older inkan tickets go first
+    assert busy and older
 
 
 def test_wait_for_and_naive():

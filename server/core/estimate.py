@@ -1,38 +1,33 @@
 """Wait estimates (待ち時間の見込み) for every waiting ticket.
 
-Method: a queue-length (QL) predictor with an observed departure rate.
+Method: the queue-length (QL) predictor of Ibrahim & Whitt ("Real-time delay
+estimation in overloaded multiserver queues with abandonments", Management
+Science 55(10), 2009; "Wait-time predictors for customer service systems with
+time-varying demand and capacity", Operations Research 59(5), 2011): a
+customer with ``n`` ahead in an ``s``-server queue with service rate ``μ``
+waits about ``(n + 1) / (s·μ)``. Two refinements fit a city-hall floor:
 
-For a ticket with ``k`` people ahead in queue ``q``, it needs ``m = k + 1 - i``
-more calls from ``q`` before its own, where ``i`` is the number of counters that
-serve ``q`` and are open and idle now (they can call at once). Calls from ``q``
-come at rate ``r``; the wait is then the time of ``m`` such calls, with mean
-``m / r`` and, taking calls as a Poisson stream (an Erlang(m, r) wait),
-standard deviation ``sqrt(m) / r``; the range given is mean ± 1.28 sd (an
-80 % band, clipped at 0).
+- **Pooled counters.** The counters open now that serve queue ``q`` form its
+  pool; they also serve other queues, oldest first. The people ahead that the
+  pool must call first are the tickets of ``q`` ahead of ours plus, for every
+  other queue ``q'`` the pool serves, its tickets with an earlier place,
+  weighted by the pool's share of ``q'``'s open counters.
+- **Rates learned from the day, time-varying capacity.** Each counter's rate
+  is ``1 / S_c`` where ``S_c`` is a moving average of that counter's occupancy
+  per ticket today (call to free again, so no-shows cost what they really
+  cost; the configured mean service time of its queues until observed). Only
+  counters open now count, so the estimate follows staffing through the day.
 
-The rate blends two estimates:
-
-- capacity ``r_cap = s / S``: ``s`` counters open now that serve ``q``, each
-  counted as a share ``1 / n`` when it serves ``n`` queues that have people
-  waiting; ``S`` is a moving average of recent counter occupancy per ticket of
-  ``q`` (call to free again, so no-shows cost what they really cost), or the
-  configured mean service time until one is observed. This is the QL predictor
-  ``(k + 1) / (s·μ)`` of Ibrahim & Whitt, "Real-time delay estimation in
-  overloaded multiserver queues with abandonments", Management Science 55(10),
-  2009, with the service rate learned from the day;
-- history ``r_obs = (n - 1) / (now - t_1)`` over the last ``n`` (≤ 20) calls from
-  ``q``: the delay-history idea of Ibrahim & Whitt, "Real-time delay estimation
-  based on delay history", MSOM 11(3), 2009, expressed as a rate so that it
-  accounts for counters shared between queues and for abandonments.
-
-``r = w·r_obs + (1 - w)·r_cap`` with ``w = 0.5·min(1, (n - 1) / 10)`` (no
-history weight before two calls, nor while no counter serving ``q`` is open). The naive
-estimate it is compared with (``k × configured mean ÷ open counters``) is
-:func:`naive_wait`. All times are seconds.
+With ``i`` idle counters in the pool the ticket needs ``m = n + 1 - i`` more
+calls; calls come at ``r = Σ 1/S_c``; the wait is ``m / r``, and taking calls as
+a Poisson stream (an Erlang(m, r) wait) the 80 % range is mean ± 1.28·√m / r,
+clipped at 0. The naive estimate it is compared with (people ahead ×
+configured mean ÷ open counters) is :func:`naive_wait`. Times are seconds.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,16 +35,14 @@ from datetime import datetime
 from .floor import Floor
 from .tickets import Status
 
-#: Number of call intervals at which the observed rate gets its full weight.
-FULL_WEIGHT_CALLS = 10
-#: The full weight of the observed call rate against the capacity rate.
-HISTORY_WEIGHT = 0.5
 Z80 = 1.2816
+_LAST = (math.inf, 0)
 
 
 @dataclass(frozen=True, slots=True)
 class Estimate:
-    """People ahead, and the expected wait in seconds with an 80 % range."""
+    """People ahead in the ticket's own queue (待ち人数), and the expected wait
+    in seconds with an 80 % range (``math.inf`` when no counter is open)."""
 
     ahead: int
     wait_s: float
@@ -58,9 +51,21 @@ class Estimate:
 
 
 @dataclass(frozen=True, slots=True)
+class Pool:
+    """The open counters serving a queue: how many, how many idle, their
+    combined call rate (per second) and the weight of each queue they serve."""
+
+    queue: str
+    counters: tuple[str, ...]
+    idle: int
+    rate_per_s: float
+    weights: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
 class QueueOutlook:
-    """One queue now: people waiting, counters open and idle, the call rate
-    (calls per second, 0 when unknown) and the estimate for a new arrival."""
+    """One queue now: people waiting, counters open and idle, the pool's call
+    rate and the estimate for a new arrival."""
 
     queue: str
     waiting: int
@@ -70,56 +75,70 @@ class QueueOutlook:
     next_arrival: Estimate
 
 
-def call_rate(floor: Floor, queue: str, now: datetime) -> float:
-    """Expected calls per second from ``queue`` (the blend described above)."""
-    layout = floor.layout
-    hist = floor.history[queue]
-    service_s = hist.service_s if hist.service_s is not None else layout.queues[queue].mean_service_s
-    share = 0.0
-    for cid in floor.serving_counters(queue):
-        busy = sum(1 for q in layout.counters[cid].queues if floor.waiting[q]) or 1
-        share += 1.0 / busy
-    r_cap = share / max(service_s, 1e-3)
-    n = len(hist.calls)
-    if r_cap == 0.0 or n < 2:
-        # No counter serves the queue now (no call can come until one opens),
-        # or no interval between calls observed yet.
-        return r_cap
-    r_obs = (n - 1) / max(now.timestamp() - hist.calls[0], 1e-3)
-    w = HISTORY_WEIGHT * min(1.0, (n - 1) / FULL_WEIGHT_CALLS)
-    return w * r_obs + (1 - w) * r_cap
+def counter_service_s(floor: Floor, counter: str) -> float:
+    """Seconds a counter is occupied per ticket: today's moving average, or the
+    mean configured service time of its queues until one is observed."""
+    state = floor.counters[counter]
+    if state.service_s is not None:
+        return max(state.service_s, 1e-3)
+    queues = floor.layout.counters[counter].queues
+    return sum(floor.layout.queues[q].mean_service_s for q in queues) / len(queues)
 
 
-def wait_for(ahead: int, idle: int, rate: float) -> Estimate:
-    """The estimate for a ticket with ``ahead`` people in front, ``idle`` idle
-    counters and ``rate`` calls per second. An unknown rate (0) gives an
-    infinite wait (``math.inf``)."""
-    m = max(0, ahead + 1 - idle)
+def pool(floor: Floor, queue: str) -> Pool:
+    """The :class:`Pool` of ``queue`` now."""
+    members = floor.serving_counters(queue)
+    idle = sum(1 for cid in members if floor.counters[cid].ticket is None)
+    rate = sum(1.0 / counter_service_s(floor, cid) for cid in members)
+    member_set = set(members)
+    weights: dict[str, float] = {}
+    for cid in members:
+        for q in floor.layout.counters[cid].queues:
+            if q not in weights:
+                open_q = floor.serving_counters(q)
+                weights[q] = sum(1 for c in open_q if c in member_set) / len(open_q)
+    weights[queue] = 1.0
+    return Pool(queue, tuple(members), idle, rate, weights)
+
+
+def _ahead_in_pool(floor: Floor, p: Pool, order: tuple[float, int], own: int) -> float:
+    total = float(own)
+    for q, w in p.weights.items():
+        if q != p.queue and floor.waiting[q]:
+            total += w * bisect.bisect_left(floor.waiting[q], (order, ""))
+    return total
+
+
+def wait_for(ahead: float, idle: int, rate: float, shown_ahead: int | None = None) -> Estimate:
+    """The estimate with ``ahead`` (pool-weighted) people in front, ``idle``
+    idle counters and ``rate`` calls per second; ``shown_ahead`` is the people
+    ahead reported to the visitor (default ``ahead``)."""
+    shown = int(round(ahead)) if shown_ahead is None else shown_ahead
+    m = max(0.0, ahead + 1 - idle)
     if m == 0:
-        return Estimate(ahead, 0.0, 0.0, 0.0)
+        return Estimate(shown, 0.0, 0.0, 0.0)
     if rate <= 0.0:
-        return Estimate(ahead, math.inf, math.inf, math.inf)
+        return Estimate(shown, math.inf, math.inf, math.inf)
     mean = m / rate
     sd = math.sqrt(m) / rate
-    return Estimate(ahead, mean, max(0.0, mean - Z80 * sd), mean + Z80 * sd)
+    return Estimate(shown, mean, max(0.0, mean - Z80 * sd), mean + Z80 * sd)
 
 
 def outlook(floor: Floor, queue: str, now: datetime) -> QueueOutlook:
     """The :class:`QueueOutlook` of ``queue`` at ``now``."""
-    open_ids = floor.serving_counters(queue)
-    idle = sum(1 for cid in open_ids if floor.counters[cid].ticket is None)
-    rate = call_rate(floor, queue, now)
+    p = pool(floor, queue)
     waiting = len(floor.waiting[queue])
-    return QueueOutlook(queue, waiting, len(open_ids), idle, rate, wait_for(waiting, idle, rate))
+    est = wait_for(_ahead_in_pool(floor, p, _LAST, waiting), p.idle, p.rate_per_s, waiting)
+    return QueueOutlook(queue, waiting, len(p.counters), p.idle, p.rate_per_s, est)
 
 
 def estimates(floor: Floor, queue: str, now: datetime) -> dict[str, Estimate]:
     """Every waiting ticket of ``queue``: ticket id → :class:`Estimate`."""
-    view = outlook(floor, queue, now)
-    return {
-        tid: wait_for(i, view.idle_counters, view.rate_per_s)
-        for i, (_, tid) in enumerate(floor.waiting[queue])
-    }
+    p = pool(floor, queue)
+    out = {}
+    for i, (order, tid) in enumerate(floor.waiting[queue]):
+        out[tid] = wait_for(_ahead_in_pool(floor, p, order, i), p.idle, p.rate_per_s, i)
+    return out
 
 
 def ticket_estimate(floor: Floor, ticket_id: str, now: datetime) -> Estimate | None:
@@ -127,13 +146,14 @@ def ticket_estimate(floor: Floor, ticket_id: str, now: datetime) -> Estimate | N
     ticket = floor.tickets[ticket_id]
     if ticket.status is not Status.WAITING:
         return None
-    view = outlook(floor, ticket.queue, now)
-    return wait_for(floor.position(ticket), view.idle_counters, view.rate_per_s)
+    p = pool(floor, ticket.queue)
+    own = floor.position(ticket)
+    return wait_for(_ahead_in_pool(floor, p, ticket.order, own), p.idle, p.rate_per_s, own)
 
 
 def naive_wait(ahead: int, mean_service_s: float, open_counters: int) -> float:
     """The naive estimate: people ahead × configured mean service ÷ open counters
-    (seconds; ``math.inf`` with no counter open)."""
+    (seconds; ``math.inf`` with people ahead and no counter open)."""
     if open_counters <= 0:
         return math.inf if ahead else 0.0
     return ahead * mean_service_s / open_counters

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -24,31 +24,22 @@ from .layout import CallPolicy, Layout
 from .numbering import next_number
 from .tickets import ACTIVE, AT_COUNTER, Status, Step, Ticket
 
-#: How many recent calls per queue the wait estimate looks at.
-RECENT_CALLS = 20
-#: Weight of the newest observation in the service-time moving average.
+#: Weight of the newest observation in the occupancy moving average.
 SERVICE_EWMA_ALPHA = 0.2
 
 
 @dataclass(slots=True)
 class CounterState:
     """A counter's live state: ``closed``, ``open`` or ``paused``; who staffs it;
-    the ticket at it (called or serving); and for N-then-1 interleaving how many
-    tickets in a row it took from its first queue."""
+    the ticket at it (called or serving); for N-then-1 interleaving how many
+    tickets in a row it took from its first queue; and what the wait estimate
+    learns from: a moving average of its occupancy per ticket (call to free
+    again, seconds; ``None`` until observed today)."""
 
     status: str = "closed"
     staff: str | None = None
     ticket: str | None = None
     streak: int = 0
-
-
-@dataclass(slots=True)
-class QueueHistory:
-    """What the wait estimate learns from: recent call moments (epoch seconds)
-    and a moving average of counter occupancy per ticket (call to the counter
-    being free again, seconds)."""
-
-    calls: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_CALLS))
     service_s: float | None = None
     observations: int = 0
 
@@ -77,9 +68,9 @@ class Floor:
         self.by_token: dict[str, str] = {}
         self.waiting: dict[str, list[tuple[tuple[float, int], str]]] = {q: [] for q in layout.queues}
         self.counters: dict[str, CounterState] = {cid: CounterState() for cid in layout.counters}
-        self.history: dict[str, QueueHistory] = {q: QueueHistory() for q in layout.queues}
         self.last_number: dict[str, int] = {}
         self.active_numbers: dict[str, set[int]] = {q: set() for q in layout.queues}
+        self.holders: dict[tuple[str, int], str] = {}
         self.idempotency: dict[tuple[str | None, str], str] = {}
         self.recent_calls: deque[dict[str, Any]] = deque(maxlen=20)
         self._serial = 0
@@ -184,7 +175,7 @@ class Floor:
         if cmd.token in self.by_token:
             raise DomainError("duplicate_token", "token already in use")
         first, final = queue.number_range
-        number = next_number(self.last_number.get(cmd.queue), first, final, self.active_numbers[cmd.queue])
+        number = next_number(self.last_number.get(cmd.queue), first, final, self._held_numbers(cmd.queue, now))
         ticket_id = f"{self.day:%Y%m%d}-{self._serial + 1:05d}"
         event = self._event(
             ev.TICKET_ISSUED, now, ticket=ticket_id, token=cmd.token, number=number,
@@ -192,6 +183,19 @@ class Floor:
             priority=cmd.priority, device=cmd.device, idempotency_key=cmd.idempotency_key,
         )
         return Outcome([event], ticket_id)
+
+    def _reinstatable(self, ticket: Ticket, now: datetime) -> bool:
+        return ticket.left_at is not None and (now - ticket.left_at).total_seconds() <= self.layout.reinstate_window_s
+
+    def _held_numbers(self, series: str, now: datetime) -> set[int]:
+        """Numbers of ``series`` still held: active tickets, except no-shows
+        whose reinstatement window has passed."""
+        held = set()
+        for number in self.active_numbers[series]:
+            ticket = self.tickets[self.holders[(series, number)]]
+            if ticket.status is not Status.NO_SHOW or self._reinstatable(ticket, now):
+                held.add(number)
+        return held
 
     def _choose(self, counter_id: str) -> str | None:
         counter = self.layout.counters[counter_id]
@@ -274,6 +278,8 @@ class Floor:
         ticket = self._ticket(cmd.ticket)
         if ticket.status is not Status.NO_SHOW:
             raise DomainError("invalid_transition", f"ticket {ticket.display} is {ticket.status.value}, not no_show")
+        if not self._reinstatable(ticket, now) or self.holders.get((ticket.series, ticket.number)) != ticket.id:
+            raise DomainError("reinstate_expired", f"ticket {ticket.display} was a no-show too long ago; issue a new ticket")
         event = self._event(ev.TICKET_REINSTATED, now, **self._ticket_fields(ticket), staff=cmd.staff)
         return Outcome([event], ticket.id)
 
@@ -368,17 +374,13 @@ class Floor:
         if state.ticket == ticket.id:
             state.ticket = None
         if ticket.called_at is not None:
-            self._observe_service(ticket.queue, (now - ticket.called_at).total_seconds())
+            seconds = max((now - ticket.called_at).total_seconds(), 0.0)
+            state.observations += 1
+            if state.service_s is None:
+                state.service_s = seconds
+            else:
+                state.service_s += SERVICE_EWMA_ALPHA * (seconds - state.service_s)
         ticket.counter = None
-
-    def _observe_service(self, queue: str, seconds: float) -> None:
-        hist = self.history[queue]
-        seconds = max(seconds, 0.0)
-        hist.observations += 1
-        if hist.service_s is None:
-            hist.service_s = seconds
-        else:
-            hist.service_s += SERVICE_EWMA_ALPHA * (seconds - hist.service_s)
 
     def _on_ticket_issued(self, e: Event, d: dict[str, Any]) -> None:
         self._serial += 1
@@ -392,6 +394,8 @@ class Floor:
         self.by_token[ticket.token] = ticket.id
         self.last_number[ticket.series] = ticket.number
         self.active_numbers[ticket.series].add(ticket.number)
+        # Taking over a number from an expired no-show ends that ticket's chance to come back.
+        self.holders[(ticket.series, ticket.number)] = ticket.id
         if d.get("idempotency_key") is not None:
             self.idempotency[(d.get("device"), d["idempotency_key"])] = ticket.id
         self._enqueue(ticket, d["queue"], e.at)
@@ -406,7 +410,6 @@ class Floor:
         state.streak = state.streak + 1 if ticket.queue == counter.queues[0] else 0
         ticket.status, ticket.counter, ticket.called_at, ticket.recalls = Status.CALLED, counter.id, e.at, 0
         ticket.current_step().counter = counter.id
-        self.history[ticket.queue].calls.append(e.at.timestamp())
         self.recent_calls.appendleft({
             "ticket": ticket.id, "display": ticket.display, "queue": ticket.queue,
             "counter": counter.id, "counter_number": counter.number, "at": e.at.isoformat(),
@@ -436,12 +439,13 @@ class Floor:
 
     def _end(self, ticket: Ticket, status: Status) -> None:
         ticket.status, ticket.counter = status, None
-        self.active_numbers[ticket.series].discard(ticket.number)
+        if self.holders.get((ticket.series, ticket.number)) == ticket.id:
+            self.active_numbers[ticket.series].discard(ticket.number)
 
     def _on_ticket_no_show(self, e: Event, d: dict[str, Any]) -> None:
         ticket = self.tickets[d["ticket"]]
         self._free_counter(ticket, e.at)
-        ticket.status = Status.NO_SHOW
+        ticket.status, ticket.left_at = Status.NO_SHOW, e.at
 
     def _on_ticket_reinstated(self, e: Event, d: dict[str, Any]) -> None:
         ticket = self.tickets[d["ticket"]]

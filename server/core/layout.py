@@ -108,6 +108,8 @@ class Layout:
     is how many seconds a priority ticket (assistance needed) is treated as having
     waited already: it jumps ahead of later arrivals but never ahead of a ticket
     that has waited longer than the boost, so priority never starves others.
+    ``reinstate_window_s`` is how long after a no-show (不在) the visitor can
+    still be reinstated; until then the ticket keeps its number.
     """
 
     office_id: str
@@ -119,6 +121,7 @@ class Layout:
     policy: CallPolicy = CallPolicy.OLDEST
     interleave_n: int = 3
     priority_boost_s: float = 600.0
+    reinstate_window_s: float = 3600.0
     counters_by_queue: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -71,6 +71,7 @@ class Ticket:
     called_at: datetime | None = None
     started_at: datetime | None = None
     recalls: int = 0
+    left_at: datetime | None = None
     steps: list[Step] = field(default_factory=list)
     device: str | None = None
 

@@ -46,6 +46,8 @@ class Ticket:
     issued_real: float
     estimate_s: float | None
     naive_s: float | None
+    ahead: int = 0
+    actual_s: float | None = None
     first_call_real: float | None = None
     steps_done: int = 0
     resolved: bool = False
@@ -179,7 +181,7 @@ class Replay:
         open_counters = status.get("open_counters", 0)
         estimate = t["wait_s"] * self.speed if t["wait_s"] is not None else None
         naive = t["ahead"] * self.mean_service[visit.queue] / open_counters if open_counters else None
-        self.tickets[t["ticket"]] = Ticket(visit, t["ticket"], time.perf_counter(), estimate, naive)
+        self.tickets[t["ticket"]] = Ticket(visit, t["ticket"], time.perf_counter(), estimate, naive, t["ahead"] or 0)
         self.results.tickets += 1
         self.arrived += 1
 
@@ -197,6 +199,12 @@ class Replay:
     def all_done(self) -> bool:
         return self.arrived == len(self.plan.visits) and all(t.resolved for t in self.tickets.values())
 
+    async def staff_counter(self, client: httpx.AsyncClient, shifts: list[Shift], headers: dict[str, str]) -> None:
+        """One counter through the day: its shifts one after another (a shift
+        that runs over delays the next one at the same counter)."""
+        for shift in shifts:
+            await self.clerk(client, shift, headers)
+
     async def clerk(self, client: httpx.AsyncClient, shift: Shift, headers: dict[str, str]) -> None:
         counter = shift.counter
         base = f"/api/counters/{counter}"
@@ -204,6 +212,9 @@ class Replay:
         r = await client.post(f"{base}/sign-in", headers=headers)
         if r.status_code != 200:
             raise ReplayError(f"counter {counter}: sign-in refused: {r.text}")
+        if r.json()["counter"]["ticket"] is not None:
+            # A ticket left at the counter by an earlier, interrupted run: hand it back.
+            await client.post(f"{base}/hold", headers=headers)
         self.open_counters.add(counter)
         breaks = list(shift.breaks)
         poll_real = min(1.0, max(0.01, 120 / self.speed))
@@ -246,6 +257,7 @@ class Replay:
         if ticket.first_call_real is None:
             ticket.first_call_real = now
             actual = (now - ticket.issued_real) * self.speed
+            ticket.actual_s = actual
             self.results.waits.append(actual)
             if ticket.estimate_s is not None and ticket.naive_s is not None:
                 self.results.est_err.append(abs(ticket.estimate_s - actual))
@@ -287,7 +299,10 @@ class Replay:
             run_id = f"{os.getpid()}-{int(time.time())}"
             tasks = [asyncio.create_task(self.visitor(client, kiosk, v, f"replay-{run_id}-{i}"))
                      for i, v in enumerate(self.plan.visits)]
-            tasks += [asyncio.create_task(self.clerk(client, s, clerks[s.counter])) for s in self.plan.shifts]
+            by_counter: dict[str, list[Shift]] = {}
+            for shift in sorted(self.plan.shifts, key=lambda s: s.start_s):
+                by_counter.setdefault(shift.counter, []).append(shift)
+            tasks += [asyncio.create_task(self.staff_counter(client, shifts, clerks[c])) for c, shifts in by_counter.items()]
             try:
                 await asyncio.gather(*tasks)
             finally:
@@ -351,5 +366,15 @@ def run_replay(args: argparse.Namespace) -> int:
           f"calls_seen_by_displays={results.calls_seen}/{results.calls * args.displays} "
           f"push_p50_ms={statistics.median(results.push_ms) if results.push_ms else math.nan:.2f} "
           f"push_max_ms={max(results.push_ms, default=math.nan):.2f}")
+    if args.details is not None:
+        import csv
+        with args.details.open("w", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(["ticket", "queue", "arrival_s", "ahead", "estimate_s", "naive_s", "actual_s", "no_show"])
+            for t in replay.tickets.values():
+                out.writerow([t.id, t.visit.queue, round(t.visit.arrival_s), t.ahead,
+                              None if t.estimate_s is None else round(t.estimate_s, 1),
+                              None if t.naive_s is None else round(t.naive_s, 1),
+                              None if t.actual_s is None else round(t.actual_s, 1), t.visit.no_show])
     print(summary_line(results), flush=True)
     return 0
