@@ -15,7 +15,8 @@ waits about ``(n + 1) / (s·μ)``. Two refinements fit a city-hall floor:
 - **Rates learned from the day, time-varying capacity.** Each counter's rate
   is ``1 / S_c`` where ``S_c`` is a moving average of that counter's occupancy
   per ticket today (call to free again, so no-shows cost what they really
-  cost; the configured mean service time of its queues until observed). Only
+  cost; until observed, its colleagues' average today, else the configured
+  mean service time of its queues). Only
   counters open now count, so the estimate follows staffing through the day.
 
 With ``i`` idle counters in the pool the ticket needs ``m = n + 1 - i`` more
@@ -76,12 +77,19 @@ class QueueOutlook:
 
 
 def counter_service_s(floor: Floor, counter: str) -> float:
-    """Seconds a counter is occupied per ticket: today's moving average, or the
-    mean configured service time of its queues until one is observed."""
+    """Seconds a counter is occupied per ticket: its own moving average today;
+    before its first ticket, the average of today's counters that serve the
+    same queues; before any, the mean configured service time of its queues."""
     state = floor.counters[counter]
     if state.service_s is not None:
         return max(state.service_s, 1e-3)
     queues = floor.layout.counters[counter].queues
+    peers = [
+        floor.counters[c].service_s for c, spec in floor.layout.counters.items()
+        if floor.counters[c].service_s is not None and set(spec.queues) & set(queues)
+    ]
+    if peers:
+        return max(sum(peers) / len(peers), 1e-3)  # type: ignore[arg-type]
     return sum(floor.layout.queues[q].mean_service_s for q in queues) / len(queues)
 
 
