@@ -82,6 +82,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     server = uvicorn.Server(uvicorn.Config(
         app, log_level=args.log_level, server_header=False, ws_max_size=1 << 20, ws_ping_interval=20,
+        # Compression would run zlib once per client per message; events are small and serialised once.
+        ws_per_message_deflate=False,
         lifespan="on", access_log=False, timeout_graceful_shutdown=3,
     ))
     asyncio.run(server.serve(sockets=[sock]))

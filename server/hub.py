@@ -166,52 +166,58 @@ class Hub:
 
     # ------------------------------------------------------------- publishing
     def publish(self, records: list[StoredEvent], floor: Floor, now: datetime) -> None:
-        """Send ``records`` (already committed) to every interested subscriber,
-        then the new status of every queue they touched and of every
-        subscribed ticket in those queues."""
+        """Send ``records`` (already committed) to every interested subscriber.
+
+        Each event goes out as one frame carrying the new status of the queues
+        it touched (people waiting, expected wait), so a screen needs one
+        message per event; then every subscribed ticket in those queues gets
+        its new status.
+        """
         if not records:
             return
-        touched: dict[str, None] = {}
+        statuses: dict[str, dict[str, Any]] = {}
         tickets: set[str] = set()
         for record in records:
-            pub = self.published(record)
+            for q in _queues_of_event(record):
+                if q not in statuses:
+                    statuses[q] = views.queue_status(floor, q, now)
+        for record in records:
+            pub = self.published(record, statuses)
             self.seq = pub.seq
             self.ring.append(pub)
-            for q in pub.queues:
-                touched[q] = None
             if pub.ticket:
                 tickets.add(pub.ticket)
             for sub in self.subscribers:
                 text = sub.wants(pub)
                 if text is not None:
                     sub.offer(text)
-        for queue in touched:
-            status = views.queue_status(floor, queue, now)
-            text = dumps({"type": "queue_status", "seq": self.seq, **status})
-            topic = f"queue:{queue}"
-            for sub in self.subscribers:
-                if "office" in sub.topics or "staff" in sub.topics or topic in sub.topics:
-                    sub.offer(text)
         for token, subs in self.by_token.items():
             ticket = floor.ticket_by_token(token)
-            if ticket is None or not (ticket.queue in touched or ticket.id in tickets):
+            if ticket is None or not (ticket.queue in statuses or ticket.id in tickets):
                 continue
             text = dumps({"type": "ticket_status", "seq": self.seq, "ticket": views.ticket_public(ticket, floor, now)})
             for sub in list(subs):
                 sub.offer(text)
 
-    def published(self, record: StoredEvent) -> Published:
-        """Serialise a stored event once for each audience."""
+    def published(self, record: StoredEvent, statuses: dict[str, dict[str, Any]] | None = None) -> Published:
+        """Serialise a stored event once for each audience, with the status of
+        the queues it touched (from ``statuses``; none for a rebuilt history)."""
         e = record.event
-        queues = tuple(dict.fromkeys(q for q in (e.data.get("queue"), e.data.get("to_queue"), e.data.get("next_queue")) if q))
+        queues = _queues_of_event(record)
         topics = {"office", *(f"queue:{q}" for q in queues)}
         if e.data.get("counter"):
             topics.add(f"counter:{e.data['counter']}")
         at = views.iso(e.at)
-        public = dumps({"type": "event", "seq": record.seq, "event": {"type": e.type, "at": at, **e.public_data()}})
-        staff = dumps({"type": "event", "seq": record.seq, "event": {"type": e.type, "at": at, **e.data}})
+        status = [statuses[q] for q in queues if q in statuses] if statuses else []
+        public = dumps({"type": "event", "seq": record.seq, "event": {"type": e.type, "at": at, **e.public_data()}, "queues": status})
+        staff = dumps({"type": "event", "seq": record.seq, "event": {"type": e.type, "at": at, **e.data}, "queues": status})
         return Published(record.seq, frozenset(topics), public, staff, queues, e.data.get("ticket"))
 
     def heartbeat(self) -> str:
         """A heartbeat message carrying the latest sequence number."""
         return dumps({"type": "heartbeat", "seq": self.seq})
+
+
+def _queues_of_event(record: StoredEvent) -> tuple[str, ...]:
+    d = record.event.data
+    return tuple(dict.fromkeys(q for q in (d.get("queue"), d.get("to_queue"), d.get("next_queue")) if q))

@@ -8,7 +8,8 @@ Client → server messages (JSON objects, at most ``ws_max_message_bytes``):
 - ``{"type": "ping", "id": 4}``
 
 Server → client: ``result`` and ``error`` (answers by ``id``), ``snapshot``,
-``event``, ``queue_status``, ``ticket_status`` and ``heartbeat``. A bad message
+``event`` (with ``queues``: the new status of the queues it touched),
+``queue_status`` (after a resume), ``ticket_status`` and ``heartbeat``. A bad message
 gets an error and the connection stays open (STYLE.md 4); a client that falls
 behind is closed with code 1013 and reconnects with ``since``.
 """

@@ -35,8 +35,8 @@ async def test_a_display_gets_a_snapshot_then_every_call_as_numbered_events(serv
     called = await d.until(lambda m: m["type"] == "event" and m["event"]["type"] == "ticket.called")
     assert called["event"]["counter_number"] == 10 and called["event"]["display"] == issued["display"]
     assert called["seq"] > ev["seq"]
-    status = await d.until(lambda m: m["type"] == "queue_status" and m["queue"] == "idou")
-    assert "waiting" in status and "wait_s" in status
+    status = called["queues"][0]
+    assert status["queue"] == "idou" and "waiting" in status and "wait_s" in status and "open_counters" in status
     for m in d.messages:
         if m["type"] == "event":
             assert not set(PRIVATE) & set(m["event"]), m

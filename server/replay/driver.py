@@ -158,6 +158,9 @@ class Replay:
                 kind = msg["type"]
                 if kind == "event":
                     ev = msg["event"]
+                    if index == 0:
+                        for status in msg.get("queues", ()):
+                            self.queue_status[status["queue"]] = status
                     if ev["type"] in ("ticket.called", "ticket.recalled"):
                         sent = self.sent_at.get(ev["counter"])
                         if ev["type"] == "ticket.called" and sent is not None:
@@ -167,8 +170,6 @@ class Replay:
                                          or (ev["type"] == "ticket.finished" and ev.get("next_queue"))):
                         self.wake.set()
                         self.wake = asyncio.Event()
-                elif kind == "queue_status" and index == 0:
-                    self.queue_status[msg["queue"]] = msg
                 elif kind == "snapshot" and index == 0:
                     for q in msg["data"]["queues"]:
                         self.queue_status[q["id"]] = q

@@ -1,0 +1,147 @@
+"""Push latency: a clerk's call command sent → the last of N subscribers has it.
+
+Usage: python bench/push_latency.py --subscribers 100 --calls 200 [--url URL] [--procs P]
+
+Subscribers are WebSocket clients subscribed to ``office`` (the guidance
+display's topic), spread over P client processes; times use the machine-wide
+monotonic clock so they compare across processes. Starts its own server on a
+free port unless given --url (then set MADOGUCHI_ADMIN_PASSWORD and
+MADOGUCHI_KIOSK_TOKEN). Last line:
+``subscribers=N calls=K p50_ms=… p99_ms=… max_ms=… server_peak_rss_mb=…``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import httpx  # noqa: E402
+import orjson  # noqa: E402
+
+from bench._server import admin_password, connect, percentile  # noqa: E402
+
+
+def subscriber_process(ws_url: str, count: int, ready: mp.Queue, out: mp.Queue, calls: int) -> None:
+    """Open ``count`` connections; report, per call, when the last of them got it."""
+    from websockets.asyncio.client import connect as ws_connect
+
+    async def main() -> None:
+        got: dict[str, list[float]] = {}
+        done_calls = 0
+        finished = asyncio.Event()
+
+        async def one(i: int) -> None:
+            nonlocal done_calls
+            async with ws_connect(ws_url, max_size=None, open_timeout=60) as ws:
+                await ws.send('{"type":"subscribe","topics":["office"]}')
+                ready.put(1)
+                async for raw in ws:
+                    if b'"ticket.called"' not in (raw if isinstance(raw, bytes) else raw.encode()):
+                        continue
+                    t = time.monotonic()
+                    msg = orjson.loads(raw)
+                    key = msg["event"]["ticket"]
+                    times = got.setdefault(key, [])
+                    times.append(t)
+                    if len(times) == count:
+                        out.put((key, max(times)))
+                        del got[key]
+                        done_calls += 1
+                        if done_calls >= calls:
+                            finished.set()
+
+        tasks = []
+        for i in range(count):
+            tasks.append(asyncio.create_task(one(i)))
+            if i % 50 == 49:
+                await asyncio.sleep(0.05)
+        await finished.wait()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(main())
+
+
+def rss_sampler(pid: int, stop: threading.Event, peak: list[float]) -> None:
+    import psutil
+    proc = psutil.Process(pid)
+    while not stop.is_set():
+        try:
+            peak[0] = max(peak[0], proc.memory_info().rss / 2**20)
+        except psutil.Error:
+            return
+        time.sleep(0.05)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--subscribers", type=int, default=100)
+    p.add_argument("--calls", type=int, default=200)
+    p.add_argument("--procs", type=int, default=0, help="client processes (default: 1 per 250 subscribers, at least 1)")
+    p.add_argument("--url")
+    args = p.parse_args()
+    procs = args.procs or max(1, min(4, (args.subscribers + 249) // 250))
+    server = connect(args.url)
+    stop, peak = threading.Event(), [0.0]
+    if server.proc is not None:
+        threading.Thread(target=rss_sampler, args=(server.proc.pid, stop, peak), daemon=True).start()
+    try:
+        client = httpx.Client(base_url=server.url, timeout=30)
+        tok = client.post("/api/auth/login", json={"username": "admin", "password": admin_password()}).json()["token"]
+        admin = {"Authorization": f"Bearer {tok}"}
+        client.post("/api/staff", json={"username": "bench-clerk", "password": "bench-clerk-password", "role": "clerk"}, headers=admin)
+        tok = client.post("/api/auth/login", json={"username": "bench-clerk", "password": "bench-clerk-password"}).json()["token"]
+        clerk = {"Authorization": f"Bearer {tok}"}
+        counter = "4"
+        r = client.post(f"/api/counters/{counter}/sign-in", headers=clerk)
+        r.raise_for_status()
+        if r.json()["counter"]["ticket"]:
+            client.post(f"/api/counters/{counter}/hold", headers=clerk)
+        kiosk = {"Authorization": f"Bearer {server.kiosk}"}
+        for _ in range(args.calls):
+            client.post("/api/tickets", json={"queue": "shomei"}, headers=kiosk).raise_for_status()
+        ws_url = server.url.replace("http", "ws", 1) + "/ws"
+        ctx = mp.get_context("spawn")
+        ready, out = ctx.Queue(), ctx.Queue()
+        shares = [args.subscribers // procs + (1 if i < args.subscribers % procs else 0) for i in range(procs)]
+        workers = [ctx.Process(target=subscriber_process, args=(ws_url, n, ready, out, args.calls)) for n in shares if n]
+        for w in workers:
+            w.start()
+        for _ in range(args.subscribers):
+            ready.get(timeout=120)
+        time.sleep(1.0)
+        latencies = []
+        for _ in range(args.calls):
+            sent = time.monotonic()
+            r = client.post(f"/api/counters/{counter}/call-next", headers=clerk)
+            r.raise_for_status()
+            ticket = r.json()["ticket"]["id"]
+            last = 0.0
+            for _ in workers:
+                key, at = out.get(timeout=60)
+                assert key == ticket, (key, ticket)
+                last = max(last, at)
+            latencies.append((last - sent) * 1000)
+            client.post(f"/api/counters/{counter}/finish", json={"handover": False}, headers=clerk).raise_for_status()
+        for w in workers:
+            w.join(30)
+        health = client.get("/api/health").json()
+    finally:
+        stop.set()
+        server.stop()
+    print(f"client_procs={len(workers)} ws_clients_at_end={health.get('ws_clients')}")
+    rss = f" server_peak_rss_mb={peak[0]:.1f}" if server.proc is not None else ""
+    print(f"subscribers={args.subscribers} calls={args.calls} p50_ms={percentile(latencies, 0.5):.2f} "
+          f"p99_ms={percentile(latencies, 0.99):.2f} max_ms={max(latencies):.2f}{rss}")
+
+
+if __name__ == "__main__":
+    main()
