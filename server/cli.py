@@ -86,7 +86,7 @@ def _serve(args: argparse.Namespace) -> int:
         ws_per_message_deflate=False,
         lifespan="on", access_log=False, timeout_graceful_shutdown=3,
     ))
-    asyncio.run(server.serve(sockets=[sock]))
+    server.run(sockets=[sock])  # uvicorn picks the event loop (uvloop when installed)
     return 0 if server.started else 1
 
 
