@@ -95,13 +95,21 @@ class Hub:
     def remove(self, sub: Subscriber) -> None:
         """Forget a client (called in ``finally`` when its socket ends)."""
         self.subscribers.discard(sub)
-        for token in sub.tokens:
-            subs = self.by_token.get(token)
-            if subs is not None:
-                subs.discard(sub)
-                if not subs:
-                    del self.by_token[token]
-        sub.tokens.clear()
+        self.unsubscribe(sub, [f"ticket:{t}" for t in list(sub.tokens)])
+
+    def unsubscribe(self, sub: Subscriber, topics: Iterable[str]) -> None:
+        """Remove ``topics`` (including ``ticket:`` topics) from ``sub``."""
+        for topic in topics:
+            if topic.startswith("ticket:"):
+                token = topic.split(":", 1)[1]
+                sub.tokens.discard(token)
+                subs = self.by_token.get(token)
+                if subs is not None:
+                    subs.discard(sub)
+                    if not subs:
+                        del self.by_token[token]
+            else:
+                sub.topics.discard(topic)
 
     def subscribe(self, sub: Subscriber, topics: Iterable[str], since: int | None, floor: Floor, now: datetime) -> dict[str, Any]:
         """Add ``topics`` to ``sub`` and queue what it needs first.

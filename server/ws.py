@@ -170,9 +170,8 @@ class Connection:
             self.sub.staff = self.principal.may_read_staff_topic()
             return {"kind": self.principal.kind}
         if isinstance(msg, UnsubscribeMsg):
-            for topic in msg.topics:
-                self.sub.topics.discard(topic)
-            return {"topics": sorted(self.sub.topics)}
+            services.hub.unsubscribe(self.sub, msg.topics)
+            return {"topics": sorted(self.sub.topics | {f"ticket:{t}" for t in self.sub.tokens})}
         floor = services.processor.current_floor()
         for topic in msg.topics:
             self._check_topic(topic, floor)

@@ -223,3 +223,19 @@ async def test_a_clerk_signing_out_with_a_ticket_is_refused(server, client):
     assert (await client.post("/api/counters/8/sign-out", headers=desk)).status_code == 200
     me = (await client.get("/api/auth/me", headers=desk)).json()
     assert me["counter"] is None and me["role"] == "clerk"
+
+
+async def test_public_status_is_rate_limited_per_address(tmp_path):
+    from .serverkit import ServerProcess
+    proc = ServerProcess(tmp_path, env={"MADOGUCHI_PUBLIC_RATE": "10/minute"}).start()
+    try:
+        async with httpx.AsyncClient(base_url=proc.url) as c:
+            issued = (await c.post("/api/tickets", json={"queue": "shomei"}, headers=bearer(proc.kiosk))).json()
+            codes = [(await c.get(f"/api/public/tickets/{issued['token']}")).status_code for _ in range(12)]
+            assert codes[:10] == [200] * 10
+            assert_envelope(await c.get(f"/api/public/tickets/{issued['token']}"), 429, "rate_limited")
+            # Staff work is not limited by it.
+            a = await admin(c)
+            assert (await c.get("/api/staff/state", headers=a)).status_code == 200
+    finally:
+        proc.stop()

@@ -167,3 +167,26 @@ async def test_heartbeats_arrive_on_an_idle_connection(tmp_path):
         await d.close()
     finally:
         proc.stop()
+
+
+async def test_unsubscribing_stops_the_messages(server, client):
+    kiosk = bearer(server.kiosk)
+    mine = (await client.post("/api/tickets", json={"queue": "koseki"}, headers=kiosk)).json()
+    d = await subscribe(server.ws_url, ["queue:koseki", f"ticket:{mine['token']}"])
+    await d.drain(0.2)
+    await d.send({"type": "unsubscribe", "id": 2, "topics": ["queue:koseki", f"ticket:{mine['token']}"]})
+    assert (await d.next())["result"]["topics"] == []
+    await client.post("/api/tickets", json={"queue": "koseki"}, headers=kiosk)
+    await client.post(f"/api/tickets/{mine['ticket']}/cancel", json={"reason": "visitor left"}, headers=await admin(client))
+    assert await d.drain(0.3) == []
+    await d.close()
+
+
+async def test_public_events_leave_out_staff_written_reasons(server, client):
+    a = await admin(client)
+    d = await subscribe(server.ws_url, ["office"])
+    t = (await client.post("/api/tickets", json={"queue": "koseki"}, headers=bearer(server.kiosk))).json()
+    await client.post(f"/api/tickets/{t['ticket']}/cancel", json={"reason": "田中様 お帰り"}, headers=a)
+    ev = await d.until(lambda m: m["type"] == "event" and m["event"]["type"] == "ticket.cancelled")
+    assert "reason" not in ev["event"] and "田中" not in str(d.messages)
+    await d.close()

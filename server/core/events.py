@@ -33,7 +33,7 @@ ALL_TYPES = (
 )
 
 #: Keys that never leave on a public topic (personal or secret data).
-PRIVATE_KEYS = frozenset({"token", "staff", "device", "idempotency_key"})
+PRIVATE_KEYS = frozenset({"token", "staff", "device", "idempotency_key", "reason"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,5 +46,5 @@ class Event:
     data: dict[str, Any]
 
     def public_data(self) -> dict[str, Any]:
-        """``data`` without staff ids, device ids, tokens and idempotency keys."""
+        """``data`` without staff ids, device ids, tokens, idempotency keys and staff-written reasons."""
         return {k: v for k, v in self.data.items() if k not in PRIVATE_KEYS}
