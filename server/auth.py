@@ -69,6 +69,7 @@ class Principal:
 
     @property
     def is_staff(self) -> bool:
+        """Whether this is a signed-in staff member."""
         return self.kind == "staff"
 
     def may_read_staff_topic(self) -> bool:

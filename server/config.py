@@ -32,11 +32,15 @@ class _Model(BaseModel):
 
 
 class TextModel(_Model):
+    """A label in Japanese and English."""
+
     ja: str = Field(min_length=1)
     en: str = Field(min_length=1)
 
 
 class OfficeModel(_Model):
+    """[office]: id, name and call policy."""
+
     id: Id
     name: TextModel
     policy: CallPolicy = CallPolicy.OLDEST
@@ -46,6 +50,8 @@ class OfficeModel(_Model):
 
 
 class FlowModel(_Model):
+    """[[flows]]: a guidance-display column (colour and symbol)."""
+
     id: Id
     name: TextModel
     colour: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
@@ -54,11 +60,15 @@ class FlowModel(_Model):
 
 
 class SectionModel(_Model):
+    """[[sections]]: a section (係)."""
+
     id: Id
     name: TextModel
 
 
 class QueueModel(_Model):
+    """[[queues]]: a procedure queue (業種) and its number range."""
+
     id: Id
     name: TextModel
     flow: Id
@@ -82,6 +92,8 @@ class QueueModel(_Model):
 
 
 class CounterModel(_Model):
+    """[[counters]]: counters first..last of a section and the queues they serve."""
+
     first: int = Field(ge=1, le=999)
     last: int | None = Field(None, ge=1, le=999)
     section: Id
@@ -89,6 +101,8 @@ class CounterModel(_Model):
 
 
 class ExtraModel(_Model):
+    """[[calendar.extra]]: a recurring extra opening."""
+
     weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
     nth: int = Field(ge=-1, le=5)
     months: list[int] = []
@@ -98,6 +112,8 @@ class ExtraModel(_Model):
 
 
 class CalendarModel(_Model):
+    """[calendar]: weekday hours, closures and extra openings."""
+
     national_holidays: bool = True
     closed_month_days: list[str] = []
     closed_dates: list[date] = []
@@ -107,6 +123,8 @@ class CalendarModel(_Model):
 
 
 class OfficeFile(_Model):
+    """The whole office file."""
+
     office: OfficeModel
     flows: list[FlowModel] = Field(min_length=1)
     sections: list[SectionModel] = Field(min_length=1)

@@ -40,22 +40,30 @@ class _Msg(BaseModel):
 
 
 class SubscribeMsg(_Msg):
+    """Subscribe to topics, optionally resuming after sequence number ``since``."""
+
     type: Literal["subscribe"]
     topics: list[str] = Field(min_length=1, max_length=50)
     since: int | None = Field(None, ge=0)
 
 
 class UnsubscribeMsg(_Msg):
+    """Stop receiving topics."""
+
     type: Literal["unsubscribe"]
     topics: list[str] = Field(min_length=1, max_length=50)
 
 
 class AuthMsg(_Msg):
+    """Authenticate the connection with a bearer token."""
+
     type: Literal["auth"]
     token: str = Field(min_length=1, max_length=200)
 
 
 class PingMsg(_Msg):
+    """Ask for a pong (with the latest sequence number)."""
+
     type: Literal["ping"]
 
 

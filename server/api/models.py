@@ -16,11 +16,15 @@ class Body(BaseModel):
 
 
 class LoginIn(Body):
+    """Staff sign-in: user name and password."""
+
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=200)
 
 
 class IssueIn(Body):
+    """A ticket request from a kiosk (or staff at a counter)."""
+
     queue: str = Field(pattern=r"^[a-z0-9_]{1,32}$", description="Queue (業種) id.")
     procedures: list[str] = Field(default_factory=list, max_length=10, description="Further queues of the same visit, in order.")
     priority: bool = Field(False, description="Assistance needed: called sooner, without starving others.")
@@ -28,23 +32,33 @@ class IssueIn(Body):
 
 
 class CallTicketIn(Body):
+    """Which ticket to call by number (個別呼出)."""
+
     ticket: str = Field(min_length=1, max_length=32, description="Ticket id to call (a waiting or held ticket).")
 
 
 class FinishIn(Body):
+    """How service ends."""
+
     handover: bool = Field(True, description="Send a certificate ticket on to the hand-over queue (証明の交付).")
 
 
 class TransferIn(Body):
+    """Where a ticket goes (転送), keeping its number."""
+
     to_queue: str = Field(pattern=r"^[a-z0-9_]{1,32}$")
     front: bool = Field(False, description="Keep the original issue time as its place in the new queue.")
 
 
 class CancelIn(Body):
+    """Why a ticket is cancelled (staff only; never shown in public)."""
+
     reason: str = Field("cancelled", min_length=1, max_length=100)
 
 
 class StaffIn(Body):
+    """A new staff account."""
+
     username: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     password: str = Field(min_length=10, max_length=200)
     role: Literal["admin", "supervisor", "clerk"]
@@ -52,19 +66,27 @@ class StaffIn(Body):
 
 
 class PasswordIn(Body):
+    """A new password (at least 10 characters)."""
+
     password: str = Field(min_length=10, max_length=200)
 
 
 class DeviceIn(Body):
+    """A kiosk or display to register."""
+
     kind: Literal["kiosk", "display"]
     name: str = Field(min_length=1, max_length=100)
 
 
 class PairIn(Body):
+    """The one-time pairing code an admin was given."""
+
     code: str = Field(min_length=10, max_length=200)
 
 
 class Estimate(BaseModel):
+    """People ahead and expected wait in seconds with an 80 % range."""
+
     ahead: int | None = Field(description="People ahead (待ち人数).")
     wait_s: float | None = Field(description="Expected wait in seconds (null: no counter open).")
     low_s: float | None
@@ -72,6 +94,8 @@ class Estimate(BaseModel):
 
 
 class IssuedTicket(Estimate):
+    """The ticket just issued, with what was true at issue time."""
+
     ticket: str = Field(description="Ticket id (staff use).")
     display: str = Field(description="The number as printed, e.g. '12' or 'A12'.")
     number: int
@@ -82,10 +106,14 @@ class IssuedTicket(Estimate):
 
 
 class Error(BaseModel):
+    """An error: stable code, message for people, optional field details."""
+
     code: str
     message: str
     details: list[dict[str, str]] | None = None
 
 
 class ErrorEnvelope(BaseModel):
+    """Every error response body."""
+
     error: Error

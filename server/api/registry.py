@@ -38,6 +38,7 @@ class JSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
+        """JSON bytes (orjson)."""
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
 
 
@@ -57,6 +58,7 @@ class Ctx:
 
     @property
     def path(self) -> dict[str, str]:
+        """The path parameters (e.g. ``counter``)."""
         return self.request.path_params
 
 

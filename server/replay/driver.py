@@ -43,6 +43,8 @@ class ReplayError(Exception):
 
 @dataclass
 class Ticket:
+    """A ticket this replay issued: its visit, estimate at issue and what happened."""
+
     visit: Visit
     id: str
     issued_real: float
@@ -57,6 +59,8 @@ class Ticket:
 
 @dataclass
 class Results:
+    """What the replay measured (day seconds, milliseconds for push)."""
+
     tickets: int = 0
     served: int = 0
     no_show: int = 0
@@ -94,17 +98,21 @@ class Replay:
 
     # ---------------------------------------------------------------- time
     def real_at(self, day_s: float) -> float:
+        """The perf_counter moment of day second ``day_s``."""
         return self.real_start + (day_s - self.day_start) / self.speed
 
     def day_now(self) -> float:
+        """The day second now."""
         return self.day_start + (time.perf_counter() - self.real_start) * self.speed
 
     async def sleep_until(self, day_s: float) -> None:
+        """Sleep until day second ``day_s``."""
         delay = self.real_at(day_s) - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
 
     async def sleep_day(self, seconds: float) -> None:
+        """Sleep ``seconds`` of day time."""
         await asyncio.sleep(seconds / self.speed)
 
     # --------------------------------------------------------------- set-up
@@ -112,6 +120,7 @@ class Replay:
         return await client.post(path, json=json, headers=headers)
 
     async def setup(self, client: httpx.AsyncClient) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+        """Sign in as admin, pair a kiosk, create and sign in one clerk per staffed counter."""
         r = await client.post("/api/auth/login", json={"username": self.admin[0], "password": self.admin[1]})
         if r.status_code != 200:
             raise ReplayError(f"admin sign-in failed: {r.json()['error']['message']}")
@@ -149,6 +158,7 @@ class Replay:
 
     # ------------------------------------------------------------- displays
     async def display(self, index: int, ready: asyncio.Event) -> None:
+        """A WebSocket display: times every call; display 0 also tracks queue status and wakes idle clerks."""
         async with connect(self.ws_url, max_size=None) as ws:
             await ws.send(orjson.dumps({"type": "subscribe", "topics": ["office"]}).decode())
             ready.set()
@@ -176,6 +186,7 @@ class Replay:
 
     # ------------------------------------------------------------- visitors
     async def visitor(self, client: httpx.AsyncClient, kiosk: dict[str, str], visit: Visit, key: str) -> None:
+        """One visitor: takes a ticket at the kiosk at its arrival time."""
         await self.sleep_until(visit.arrival_s)
         body = {"queue": visit.queue, "procedures": list(visit.procedures), "idempotency_key": key}
         r = await client.post("/api/tickets", json=body, headers=kiosk)
@@ -204,10 +215,12 @@ class Replay:
         return pending + future if set(queues) else 0
 
     def others_open(self, counter: str) -> bool:
+        """Whether another open counter serves one of this counter's queues."""
         mine = set(self.counter_queues[counter])
         return any(c != counter and mine & set(self.counter_queues[c]) for c in self.open_counters)
 
     def all_done(self) -> bool:
+        """Every visitor has arrived and every ticket is resolved."""
         return self.arrived == len(self.plan.visits) and all(t.resolved for t in self.tickets.values())
 
     async def staff_counter(self, client: httpx.AsyncClient, shifts: list[Shift], headers: dict[str, str]) -> None:
@@ -217,6 +230,7 @@ class Replay:
             await self.clerk(client, shift, headers)
 
     async def clerk(self, client: httpx.AsyncClient, shift: Shift, headers: dict[str, str]) -> None:
+        """One shift at a counter: sign in, call and serve, pause for breaks, sign out."""
         counter = shift.counter
         base = f"/api/counters/{counter}"
         await self.sleep_until(shift.start_s)
@@ -259,6 +273,7 @@ class Replay:
         await client.post(f"{base}/sign-out", headers=headers)
 
     async def serve(self, client: httpx.AsyncClient, base: str, headers: dict[str, str], called: dict[str, Any]) -> None:
+        """Serve one called ticket: no-show after a recall, or start, service time, finish."""
         ticket = self.tickets.get(called["id"])
         deadline = time.perf_counter() + 2.0
         while ticket is None and time.perf_counter() < deadline:
@@ -306,6 +321,7 @@ class Replay:
 
     # ------------------------------------------------------------------ run
     async def run(self) -> Results:
+        """Run the whole day; returns the measured :class:`Results`."""
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
         async with httpx.AsyncClient(base_url=self.url, timeout=30, limits=limits) as client:
             kiosk, clerks = await self.setup(client)
