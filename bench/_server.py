@@ -80,3 +80,22 @@ def percentile(values: list[float], q: float) -> float:
     if not ordered:
         return float("nan")
     return ordered[min(len(ordered) - 1, max(0, int(round(q * len(ordered) + 0.5)) - 1))]
+
+
+def admin_headers(client: httpx.Client) -> dict[str, str]:
+    """Sign in as admin; bearer headers."""
+    r = client.post("/api/auth/login", json={"username": "admin", "password": admin_password()})
+    r.raise_for_status()
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def clerk_token(client: httpx.Client, admin: dict[str, str], name: str, counter: str) -> str:
+    """Create (or reuse) clerk ``name``, sign in and open ``counter``; the bearer token."""
+    password = f"{name}-password"
+    client.post("/api/staff", json={"username": name, "password": password, "role": "clerk"}, headers=admin)
+    token = client.post("/api/auth/login", json={"username": name, "password": password}).json()["token"]
+    r = client.post(f"/api/counters/{counter}/sign-in", headers={"Authorization": f"Bearer {token}"})
+    r.raise_for_status()
+    if r.json()["counter"]["ticket"]:
+        client.post(f"/api/counters/{counter}/hold", headers={"Authorization": f"Bearer {token}"})
+    return str(token)

@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import httpx  # noqa: E402
 
-from bench._server import admin_password, connect, percentile  # noqa: E402
+from bench._server import admin_headers, clerk_token, connect, percentile  # noqa: E402
 
 QUEUES = ("shomei", "idou", "koseki", "inkan")
 
@@ -87,18 +87,11 @@ def main() -> None:
     server = connect(args.url)
     try:
         client = httpx.Client(base_url=server.url, timeout=30)
-        tok = client.post("/api/auth/login", json={"username": "admin", "password": admin_password()}).json()["token"]
-        admin = {"Authorization": f"Bearer {tok}"}
+        admin = admin_headers(client)
         # Counters 1-9 serve shomei/koseki, 10-23 idou/inkan/mynumber: take some of each.
         pairs = zip(range(1, 10), range(10, 19))
         counters = [str(n) for pair in pairs for n in pair][: args.procs * args.workers]
-        clerks = []
-        for counter in counters:
-            name = f"bench-{counter}"
-            client.post("/api/staff", json={"username": name, "password": "bench-password-1", "role": "clerk"}, headers=admin)
-            token = client.post("/api/auth/login", json={"username": name, "password": "bench-password-1"}).json()["token"]
-            client.post(f"/api/counters/{counter}/sign-in", headers={"Authorization": f"Bearer {token}"}).raise_for_status()
-            clerks.append((counter, token))
+        clerks = [(counter, clerk_token(client, admin, f"bench-{counter}", counter)) for counter in counters]
         ctx = mp.get_context("spawn")
         out = ctx.Queue()
         shares = [clerks[i * args.workers:(i + 1) * args.workers] for i in range(args.procs)]

@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import httpx  # noqa: E402
 import orjson  # noqa: E402
 
-from bench._server import admin_password, connect, percentile  # noqa: E402
+from bench._server import admin_headers, clerk_token, connect, percentile  # noqa: E402
 
 
 def subscriber_process(ws_url: str, count: int, ready: mp.Queue, out: mp.Queue, calls: int) -> None:
@@ -95,16 +95,8 @@ def main() -> None:
         threading.Thread(target=rss_sampler, args=(server.proc.pid, stop, peak), daemon=True).start()
     try:
         client = httpx.Client(base_url=server.url, timeout=30)
-        tok = client.post("/api/auth/login", json={"username": "admin", "password": admin_password()}).json()["token"]
-        admin = {"Authorization": f"Bearer {tok}"}
-        client.post("/api/staff", json={"username": "bench-clerk", "password": "bench-clerk-password", "role": "clerk"}, headers=admin)
-        tok = client.post("/api/auth/login", json={"username": "bench-clerk", "password": "bench-clerk-password"}).json()["token"]
-        clerk = {"Authorization": f"Bearer {tok}"}
         counter = "4"
-        r = client.post(f"/api/counters/{counter}/sign-in", headers=clerk)
-        r.raise_for_status()
-        if r.json()["counter"]["ticket"]:
-            client.post(f"/api/counters/{counter}/hold", headers=clerk)
+        clerk = {"Authorization": f"Bearer {clerk_token(client, admin_headers(client), 'bench-clerk', counter)}"}
         kiosk = {"Authorization": f"Bearer {server.kiosk}"}
         for _ in range(args.calls):
             client.post("/api/tickets", json={"queue": "shomei"}, headers=kiosk).raise_for_status()
