@@ -10,6 +10,7 @@ is rebuilt from the log, so nothing unacknowledged survives in memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import date, datetime, timezone
@@ -74,10 +75,8 @@ class Processor:
         """Stop the writer task (pending commands fail with StorageUnavailable)."""
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         while not self._queue.empty():
             _, _, fut = self._queue.get_nowait()
             if not fut.done():

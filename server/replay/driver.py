@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import os
 import statistics
@@ -32,6 +33,7 @@ import httpx
 import orjson
 from websockets.asyncio.client import connect
 
+from ..core.estimate import naive_wait
 from .plan import DayPlan, Shift, Visit
 
 CLERK_PASSWORD = "replay-clerk-password"
@@ -196,7 +198,8 @@ class Replay:
         status = self.queue_status.get(visit.queue, {})
         open_counters = status.get("open_counters", 0)
         estimate = t["wait_s"] * self.speed if t["wait_s"] is not None else None
-        naive = t["ahead"] * self.mean_service[visit.queue] / open_counters if open_counters else None
+        naive_s = naive_wait(t["ahead"], self.mean_service[visit.queue], open_counters)
+        naive = None if math.isinf(naive_s) else naive_s
         if self.first_finish is None:
             # Cold start: the server has observed no service yet and falls back to the
             # configured means, which are day seconds while its clock runs `speed` times
@@ -260,10 +263,8 @@ class Replay:
             self.sent_at[counter] = time.perf_counter()
             r = await client.post(f"{base}/call-next", headers=headers)
             if r.status_code == 409 and r.json()["error"]["code"] == "no_waiting":
-                try:
+                with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
                     await asyncio.wait_for(wake.wait(), poll_real)
-                except (asyncio.TimeoutError, TimeoutError):
-                    pass
                 continue
             if r.status_code != 200:
                 raise ReplayError(f"counter {counter}: call-next: {r.text}")
