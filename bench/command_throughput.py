@@ -81,7 +81,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--procs", type=int, default=2)
-    p.add_argument("--workers", type=int, default=6, help="kiosk loops and counter loops per process")
+    p.add_argument("--workers", type=int, default=3, help="kiosk loops and counter loops per process")
     p.add_argument("--url")
     args = p.parse_args()
     server = connect(args.url)
