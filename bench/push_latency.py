@@ -152,7 +152,8 @@ def main() -> None:
     finally:
         stop.set()
         server.stop()
-    print(f"client_procs={len(workers)} ws_clients_at_end={health.get('ws_clients')}")
+    print(f"client_procs={len(workers)} ws_clients_at_end={health.get('ws_clients')} "
+          f"slowest_calls={sorted(range(len(latencies)), key=lambda i: -latencies[i])[:5]}")
     rss = f" server_peak_rss_mb={peak[0]:.1f}" if server.proc is not None else ""
     print(f"subscribers={args.subscribers} calls={args.calls} p50_ms={percentile(latencies, 0.5):.2f} "
           f"p99_ms={percentile(latencies, 0.99):.2f} max_ms={max(latencies):.2f}{rss}")
