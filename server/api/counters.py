@@ -30,10 +30,6 @@ async def _run(ctx: Ctx, command: c.Command) -> dict[str, Any]:
     return result  # type: ignore[no-any-return]
 
 
-def _staff(ctx: Ctx) -> str | None:
-    return ctx.principal.id
-
-
 @endpoint("POST", "/api/counters/{counter}/sign-in", summary="Sign in to a counter and open it (窓口開始)",
           access="staff", tag="counters", errors=("unknown_counter", "counter_in_use", "conflict"))
 async def sign_in(ctx: Ctx, _: None) -> dict[str, Any]:
@@ -42,7 +38,7 @@ async def sign_in(ctx: Ctx, _: None) -> dict[str, Any]:
     current = ctx.principal.counter
     if current is not None and current != cid:
         raise ApiError("conflict", f"you are signed in to counter {current}; sign out there first")
-    result = await _run(ctx, c.OpenCounter(cid, staff=_staff(ctx)))
+    result = await _run(ctx, c.OpenCounter(cid, staff=ctx.staff))
     await ctx.services.auth.set_counter(ctx.principal, cid)
     return result
 
@@ -51,7 +47,7 @@ async def sign_in(ctx: Ctx, _: None) -> dict[str, Any]:
           access="counter", tag="counters", errors=COUNTER_ERRORS)
 async def sign_out(ctx: Ctx, _: None) -> dict[str, Any]:
     """The counter must have no ticket at it."""
-    result = await _run(ctx, c.CloseCounter(ctx.path["counter"], staff=_staff(ctx)))
+    result = await _run(ctx, c.CloseCounter(ctx.path["counter"], staff=ctx.staff))
     if ctx.principal.counter == ctx.path["counter"]:
         await ctx.services.auth.set_counter(ctx.principal, None)
     return result
@@ -59,7 +55,7 @@ async def sign_out(ctx: Ctx, _: None) -> dict[str, Any]:
 
 def _simple(path: str, summary: str, make: Any, doc: str) -> None:
     async def handler(ctx: Ctx, _: None) -> dict[str, Any]:
-        return await _run(ctx, make(ctx.path["counter"], staff=_staff(ctx)))
+        return await _run(ctx, make(ctx.path["counter"], staff=ctx.staff))
 
     handler.__name__ = path.replace("-", "_")
     handler.__doc__ = doc
@@ -81,14 +77,14 @@ _simple("hold", "Hold the current ticket (保留)", c.Hold, "The counter is free
           tag="counters", body=CallTicketIn, errors=COUNTER_ERRORS + ("unknown_ticket", "queue_not_served"))
 async def call_ticket(ctx: Ctx, body: CallTicketIn) -> dict[str, Any]:
     """Call one waiting or held ticket of a queue this counter serves."""
-    return await _run(ctx, c.CallTicket(ctx.path["counter"], body.ticket, staff=_staff(ctx)))
+    return await _run(ctx, c.CallTicket(ctx.path["counter"], body.ticket, staff=ctx.staff))
 
 
 @endpoint("POST", "/api/counters/{counter}/finish", summary="Finish service (完了)", access="counter",
           tag="counters", body=FinishIn, errors=COUNTER_ERRORS)
 async def finish(ctx: Ctx, body: FinishIn) -> dict[str, Any]:
     """The ticket moves to its next procedure, or the hand-over queue, or is done."""
-    return await _run(ctx, c.Finish(ctx.path["counter"], staff=_staff(ctx), handover=body.handover))
+    return await _run(ctx, c.Finish(ctx.path["counter"], staff=ctx.staff, handover=body.handover))
 
 
 @endpoint("POST", "/api/counters/{counter}/transfer", summary="Transfer the current ticket (転送)", access="counter",
@@ -102,4 +98,4 @@ async def transfer_current(ctx: Ctx, body: TransferIn) -> dict[str, Any]:
     current = floor.counters[cid].ticket
     if current is None:
         raise ApiError("counter_idle", f"counter {cid} has no ticket")
-    return await _run(ctx, c.Transfer(current, body.to_queue, staff=_staff(ctx), front=body.front))
+    return await _run(ctx, c.Transfer(current, body.to_queue, staff=ctx.staff, front=body.front))

@@ -6,9 +6,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-QueueId = Field(pattern=r"^[a-z0-9_]{1,32}$")
-
-
 class Body(BaseModel):
     """Base of every request body: strict types, no unknown fields."""
 

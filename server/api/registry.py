@@ -57,6 +57,11 @@ class Ctx:
     services: Any
 
     @property
+    def staff(self) -> str | None:
+        """The acting staff member's id (``None`` for a device or anonymous)."""
+        return self.principal.id if self.principal.is_staff else None
+
+    @property
     def path(self) -> dict[str, str]:
         """The path parameters (e.g. ``counter``)."""
         return self.request.path_params

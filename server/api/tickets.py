@@ -14,10 +14,6 @@ from .models import CancelIn, IssuedTicket, IssueIn, TransferIn
 from .registry import Ctx, endpoint
 
 
-def _actor(ctx: Ctx) -> str | None:
-    return ctx.principal.id if ctx.principal.is_staff else None
-
-
 @endpoint("POST", "/api/tickets", summary="Issue a ticket (発券)", access="kiosk", tag="tickets", body=IssueIn,
           response=IssuedTicket, status=201,
           errors=("unknown_queue", "queue_not_issuable", "office_closed", "queue_closed", "numbers_exhausted"))
@@ -83,20 +79,20 @@ async def _ticket_command(ctx: Ctx, command: c.Command) -> dict[str, Any]:
           tag="tickets", errors=("unknown_ticket", "invalid_transition"))
 async def reinstate(ctx: Ctx, _: None) -> dict[str, Any]:
     """A visitor marked no-show turned up: back in line at their original place."""
-    return await _ticket_command(ctx, c.Reinstate(ctx.path["ticket"], staff=_actor(ctx)))
+    return await _ticket_command(ctx, c.Reinstate(ctx.path["ticket"], staff=ctx.staff))
 
 
 @endpoint("POST", "/api/tickets/{ticket}/transfer", summary="Transfer a ticket to another queue (転送)", access="desk",
           tag="tickets", body=TransferIn, errors=("unknown_ticket", "unknown_queue", "invalid_transition"))
 async def transfer(ctx: Ctx, body: TransferIn) -> dict[str, Any]:
     """The ticket keeps its number and waits in ``to_queue``."""
-    return await _ticket_command(ctx, c.Transfer(ctx.path["ticket"], body.to_queue, staff=_actor(ctx), front=body.front))
+    return await _ticket_command(ctx, c.Transfer(ctx.path["ticket"], body.to_queue, staff=ctx.staff, front=body.front))
 
 
 @endpoint("POST", "/api/tickets/{ticket}/cancel", summary="Cancel a ticket (取消)", access="desk", tag="tickets",
           body=CancelIn, errors=("unknown_ticket", "invalid_transition"))
 async def cancel(ctx: Ctx, body: CancelIn) -> dict[str, Any]:
     """The ticket leaves the floor without service."""
-    return await _ticket_command(ctx, c.Cancel(ctx.path["ticket"], staff=_actor(ctx), reason=body.reason))
+    return await _ticket_command(ctx, c.Cancel(ctx.path["ticket"], staff=ctx.staff, reason=body.reason))
 
 

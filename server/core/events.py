@@ -26,11 +26,6 @@ COUNTER_CLOSED = "counter.closed"
 COUNTER_PAUSED = "counter.paused"
 COUNTER_RESUMED = "counter.resumed"
 
-ALL_TYPES = (
-    TICKET_ISSUED, TICKET_CALLED, TICKET_RECALLED, TICKET_STARTED, TICKET_FINISHED,
-    TICKET_NO_SHOW, TICKET_REINSTATED, TICKET_TRANSFERRED, TICKET_HELD, TICKET_CANCELLED,
-    COUNTER_OPENED, COUNTER_CLOSED, COUNTER_PAUSED, COUNTER_RESUMED,
-)
 
 #: Keys that never leave on a public topic (personal or secret data).
 PRIVATE_KEYS = frozenset({"token", "staff", "device", "idempotency_key", "reason"})

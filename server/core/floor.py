@@ -22,7 +22,7 @@ from .errors import DomainError
 from .events import Event
 from .layout import CallPolicy, Layout
 from .numbering import next_number
-from .tickets import ACTIVE, AT_COUNTER, Status, Step, Ticket
+from .tickets import ACTIVE, Status, Step, Ticket
 
 #: Weight of the newest observation in the occupancy moving average.
 SERVICE_EWMA_ALPHA = 0.2
@@ -41,7 +41,6 @@ class CounterState:
     ticket: str | None = None
     streak: int = 0
     service_s: float | None = None
-    observations: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,7 +374,6 @@ class Floor:
             state.ticket = None
         if ticket.called_at is not None:
             seconds = max((now - ticket.called_at).total_seconds(), 0.0)
-            state.observations += 1
             if state.service_s is None:
                 state.service_s = seconds
             else:
@@ -425,7 +423,7 @@ class Floor:
 
     def _on_ticket_started(self, e: Event, d: dict[str, Any]) -> None:
         ticket = self.tickets[d["ticket"]]
-        ticket.status, ticket.started_at = Status.SERVING, e.at
+        ticket.status = Status.SERVING
 
     def _on_ticket_finished(self, e: Event, d: dict[str, Any]) -> None:
         ticket = self.tickets[d["ticket"]]

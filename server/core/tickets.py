@@ -26,8 +26,6 @@ class Status(str, Enum):
 
 #: States in which a ticket still owns its number (never reused while active).
 ACTIVE = frozenset({Status.WAITING, Status.CALLED, Status.SERVING, Status.HELD, Status.NO_SHOW})
-#: States in which a ticket occupies a counter.
-AT_COUNTER = frozenset({Status.CALLED, Status.SERVING})
 
 
 @dataclass(slots=True)
@@ -69,7 +67,6 @@ class Ticket:
     status: Status = Status.WAITING
     counter: str | None = None
     called_at: datetime | None = None
-    started_at: datetime | None = None
     recalls: int = 0
     left_at: datetime | None = None
     steps: list[Step] = field(default_factory=list)

@@ -65,13 +65,13 @@ def load(path: Path) -> DayPlan:
             arrival = seconds(row["q_start"] if queued else row["vru_exit"])
             queue = TYPE_TO_QUEUE.get(row["type"], "idou")
             if outcome == "AGENT":
-                visits.append(Visit(arrival, queue, max(1.0, float(row["ser_time"])), source=row["type"]))
+                visits.append(Visit(arrival, queue, max(1.0, float(row["ser_time"]))))
                 if row["server"] != "NO_SERVER" and row["ser_start"] != "0:00:00":
                     span = spans.setdefault(row["server"], [10**9, 0])
                     span[0] = min(span[0], seconds(row["ser_start"]))
                     span[1] = max(span[1], seconds(row["ser_exit"]))
             else:
-                visits.append(Visit(arrival, queue, 0.0, no_show=True, source=row["type"]))
+                visits.append(Visit(arrival, queue, 0.0, no_show=True))
     visits.sort(key=lambda v: v.arrival_s)
     shifts: list[Shift] = []
     busy_until: dict[str, float] = {c: 0.0 for c in COUNTERS}

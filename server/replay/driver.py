@@ -118,9 +118,6 @@ class Replay:
         await asyncio.sleep(seconds / self.speed)
 
     # --------------------------------------------------------------- set-up
-    async def _post(self, client: httpx.AsyncClient, path: str, headers: dict[str, str], json: Any = None) -> httpx.Response:
-        return await client.post(path, json=json, headers=headers)
-
     async def setup(self, client: httpx.AsyncClient) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
         """Sign in as admin, pair a kiosk, create and sign in one clerk per staffed counter."""
         r = await client.post("/api/auth/login", json={"username": self.admin[0], "password": self.admin[1]})

@@ -18,7 +18,6 @@ class Visit:
     service_s: float
     no_show: bool = False
     procedures: tuple[str, ...] = ()
-    source: str = ""
 
 
 @dataclass(frozen=True, slots=True)
