@@ -3,72 +3,40 @@
 from __future__ import annotations
 
 import os
-import re
-import subprocess
-import sys
 import tempfile
-import threading
-import time
-from dataclasses import dataclass
 
 import httpx
+
+from server.launch import ServerProcess
 
 ADMIN_PASSWORD = "bench-admin-password"
 
 
-@dataclass
-class Server:
-    url: str
-    kiosk: str
-    proc: subprocess.Popen[str] | None
+def start(env: dict[str, str] | None = None) -> ServerProcess:
+    """A demo-office server on a fresh data directory."""
+    data = tempfile.mkdtemp(prefix="madoguchi-bench-")
+    try:
+        return ServerProcess(data, {"MADOGUCHI_ADMIN_PASSWORD": ADMIN_PASSWORD, **(env or {})}).start()
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
+
+
+class RunningServer:
+    """A server someone else started (``--url``)."""
+
+    def __init__(self, url: str, kiosk: str) -> None:
+        self.url, self.kiosk, self.proc = url, kiosk, None
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(15)
+        """Nothing to stop: it is not ours."""
 
 
-def start(env: dict[str, str] | None = None) -> Server:
-    """A demo-office server on a fresh data directory; returns its URL and kiosk token."""
-    data = tempfile.mkdtemp(prefix="madoguchi-bench-")
-    cmd = [sys.executable, "-m", "server.cli", "serve", "--port", "0", "--data-dir", data]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "MADOGUCHI_ADMIN_PASSWORD": ADMIN_PASSWORD, **(env or {})})
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert proc.stdout
-        for line in proc.stdout:
-            lines.append(line)
-            if "Demo display" in line:
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(30):
-        raise SystemExit("server did not start:\n" + "".join(lines))
-    text = "".join(lines)
-    match = re.search(r"listening on (\S+)", text)
-    kiosk = re.search(r"Demo kiosk .* token (\S+)", text)
-    if not match or not kiosk:
-        raise SystemExit("server did not start:\n" + text)
-    url = match.group(1)
-    for _ in range(100):
-        try:
-            if httpx.get(url + "/api/health").status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    return Server(url, kiosk.group(1), proc)
-
-
-def connect(url: str | None, env: dict[str, str] | None = None) -> Server:
+def connect(url: str | None, env: dict[str, str] | None = None) -> ServerProcess | RunningServer:
     """``url`` as given (a running server: needs MADOGUCHI_ADMIN_PASSWORD and a kiosk
     token in MADOGUCHI_KIOSK_TOKEN), or a fresh one."""
     if url is None:
         return start(env)
-    return Server(url.rstrip("/"), os.environ.get("MADOGUCHI_KIOSK_TOKEN", ""), None)
+    return RunningServer(url.rstrip("/"), os.environ.get("MADOGUCHI_KIOSK_TOKEN", ""))
 
 
 def admin_password() -> str:
