@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .core.calendar import ExtraOpening, Hours, OfficeCalendar
-from .core.layout import CallPolicy, Counter, Flow, Layout, Queue, Section, Text
+from .core.layout import CallPolicy, Counter, Flow, KioskMenu, Layout, Queue, Screens, Section, Text
 
 DEMO_OFFICE = Path(__file__).with_name("demo_office.toml")
 Id = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$")]
@@ -32,10 +32,36 @@ class _Model(BaseModel):
 
 
 class TextModel(_Model):
-    """A label in Japanese and English."""
+    """A label in Japanese and English; optionally やさしい日本語 (``easy``),
+    simplified Chinese (``zh``) and Korean (``ko``) for the kiosk."""
 
     ja: str = Field(min_length=1)
     en: str = Field(min_length=1)
+    easy: str = ""
+    zh: str = ""
+    ko: str = ""
+
+    def text(self) -> Text:
+        """The core's :class:`Text`."""
+        return Text(self.ja, self.en, self.easy, self.zh, self.ko)
+
+
+class ScreensModel(_Model):
+    """[screens]: timings of the kiosk and displays (seconds)."""
+
+    kiosk_return_s: float = Field(10.0, ge=3, le=120)
+    call_highlight_s: float = Field(8.0, ge=1, le=120)
+    recent_calls: int = Field(6, ge=1, le=20)
+    staff_rotate_s: float = Field(12.0, ge=3, le=600)
+    wait_alert_s: float = Field(1800.0, ge=60, le=86400)
+
+
+class KioskMenuModel(_Model):
+    """[[kiosk_menus]]: the procedures a kiosk offers (open it as /kiosk/?menu=<id>)."""
+
+    id: Id
+    name: TextModel
+    queues: list[Id] = Field(min_length=1, max_length=12)
 
 
 class OfficeModel(_Model):
@@ -131,6 +157,8 @@ class OfficeFile(_Model):
     queues: list[QueueModel] = Field(min_length=1)
     counters: list[CounterModel] = Field(min_length=1)
     calendar: CalendarModel
+    screens: ScreensModel = ScreensModel()
+    kiosk_menus: list[KioskMenuModel] = []
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -192,8 +220,8 @@ def _build(m: OfficeFile, rehearsal: bool) -> tuple[Layout, OfficeCalendar]:
     _unique([f.id for f in m.flows], "flows")
     _unique([s.id for s in m.sections], "sections")
     _unique([q.id for q in m.queues], "queues")
-    flows = {f.id: Flow(f.id, Text(f.name.ja, f.name.en), f.colour, f.symbol, f.handover) for f in m.flows}
-    sections = {s.id: Section(s.id, Text(s.name.ja, s.name.en)) for s in m.sections}
+    flows = {f.id: Flow(f.id, f.name.text(), f.colour, f.symbol, f.handover) for f in m.flows}
+    sections = {s.id: Section(s.id, s.name.text()) for s in m.sections}
     queue_ids = {q.id for q in m.queues}
     queues: dict[str, Queue] = {}
     for i, q in enumerate(m.queues):
@@ -204,7 +232,7 @@ def _build(m: OfficeFile, rehearsal: bool) -> tuple[Layout, OfficeCalendar]:
         if q.handover_queue is not None and q.handover_queue not in queue_ids:
             raise ConfigError(f"queues[{i}].handover_queue: no queue {q.handover_queue!r}")
         queues[q.id] = Queue(
-            q.id, Text(q.name.ja, q.name.en), q.flow, q.section, q.colour, q.symbol, q.prefix,
+            q.id, q.name.text(), q.flow, q.section, q.colour, q.symbol, q.prefix,
             q.number_range, q.issuable, q.handover_queue, q.mean_service_s,
         )
     issuable = [q for q in m.queues if q.issuable]
@@ -230,9 +258,19 @@ def _build(m: OfficeFile, rehearsal: bool) -> tuple[Layout, OfficeCalendar]:
             if cid in counters:
                 raise ConfigError(f"counters[{i}]: counter {number} is defined twice")
             counters[cid] = Counter(cid, number, cm.section, tuple(cm.queues))
+    _unique([k.id for k in m.kiosk_menus], "kiosk_menus")
+    menus: dict[str, KioskMenu] = {}
+    for i, k in enumerate(m.kiosk_menus):
+        for q in k.queues:
+            if q not in queues:
+                raise ConfigError(f"kiosk_menus[{i}].queues: no queue {q!r}")
+            if not queues[q].issuable:
+                raise ConfigError(f"kiosk_menus[{i}].queues: queue {q!r} does not issue tickets")
+        menus[k.id] = KioskMenu(k.id, k.name.text(), tuple(k.queues))
     layout = Layout(
-        m.office.id, Text(m.office.name.ja, m.office.name.en), flows, sections, queues, counters,
+        m.office.id, m.office.name.text(), flows, sections, queues, counters,
         m.office.policy, m.office.interleave_n, m.office.priority_boost_s, m.office.reinstate_window_s,
+        Screens(**m.screens.model_dump()), menus,
     )
     return layout, _calendar(m.calendar, queue_ids, rehearsal)
 

@@ -177,20 +177,24 @@ class Hub:
         """Send ``records`` (already committed) to every interested subscriber.
 
         Each event goes out as one frame carrying the new status of the queues
-        it touched (people waiting, expected wait), so a screen needs one
-        message per event; then every subscribed ticket in those queues gets
+        it touched (people waiting, expected wait) and of its counter, so a
+        screen needs one message per event and no floor logic of its own; then every subscribed ticket in those queues gets
         its new status.
         """
         if not records:
             return
         statuses: dict[str, dict[str, Any]] = {}
+        counter_states: dict[str, dict[str, Any]] = {}
         tickets: set[str] = set()
         for record in records:
             for q in _queues_of_event(record):
                 if q not in statuses:
                     statuses[q] = views.queue_status(floor, q, now)
+            for c in _counters_of_event(record):
+                if c not in counter_states:
+                    counter_states[c] = views.counter_status(floor, c)
         for record in records:
-            pub = self.published(record, statuses)
+            pub = self.published(record, statuses, counter_states)
             self.seq = pub.seq
             self.ring.append(pub)
             if pub.ticket:
@@ -207,9 +211,11 @@ class Hub:
             for sub in list(subs):
                 sub.offer(text)
 
-    def published(self, record: StoredEvent, statuses: dict[str, dict[str, Any]] | None = None) -> Published:
+    def published(self, record: StoredEvent, statuses: dict[str, dict[str, Any]] | None = None,
+                  counter_states: dict[str, dict[str, Any]] | None = None) -> Published:
         """Serialise a stored event once for each audience, with the status of
-        the queues it touched (from ``statuses``; none for a rebuilt history)."""
+        the queues and counters it touched (from ``statuses`` and
+        ``counter_states``; none for a rebuilt history)."""
         e = record.event
         queues = _queues_of_event(record)
         topics = {"office", *(f"queue:{q}" for q in queues)}
@@ -217,8 +223,11 @@ class Hub:
             topics.add(f"counter:{e.data['counter']}")
         at = views.iso(e.at)
         status = [statuses[q] for q in queues if q in statuses] if statuses else []
-        public = dumps({"type": "event", "seq": record.seq, "event": {"type": e.type, "at": at, **e.public_data()}, "queues": status})
-        staff = dumps({"type": "event", "seq": record.seq, "event": {"type": e.type, "at": at, **e.data}, "queues": status})
+        counters = [counter_states[c] for c in _counters_of_event(record) if c in counter_states] if counter_states else []
+        public = dumps({"type": "event", "seq": record.seq, "event": {"type": e.type, "at": at, **e.public_data()},
+                        "queues": status, "counters": counters})
+        staff = dumps({"type": "event", "seq": record.seq, "event": {"type": e.type, "at": at, **e.data},
+                       "queues": status, "counters": counters})
         return Published(record.seq, frozenset(topics), public, staff, queues, e.data.get("ticket"))
 
     def heartbeat(self) -> str:
@@ -229,3 +238,8 @@ class Hub:
 def _queues_of_event(record: StoredEvent) -> tuple[str, ...]:
     d = record.event.data
     return tuple(dict.fromkeys(q for q in (d.get("queue"), d.get("to_queue"), d.get("next_queue")) if q))
+
+
+def _counters_of_event(record: StoredEvent) -> tuple[str, ...]:
+    counter = record.event.data.get("counter")
+    return (counter,) if counter else ()

@@ -25,8 +25,8 @@ def seconds(value: float) -> float | None:
 
 
 def text(t: Text) -> dict[str, str]:
-    """A label as ``{"ja": …, "en": …}``."""
-    return {"ja": t.ja, "en": t.en}
+    """A label as ``{"ja": …, "en": …}`` plus ``easy``/``zh``/``ko`` when set."""
+    return t.as_dict()
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -53,10 +53,29 @@ def queue_status(floor: Floor, queue: str, now: datetime) -> dict[str, Any]:
     q = floor.layout.queues[queue]
     hours = floor.calendar.opening_at(now)
     issuing = q.issuable and hours is not None and (hours.queues is None or queue in hours.queues) and view.open_counters > 0
-    return {
+    waiting = floor.waiting[queue]
+    oldest = min((floor.tickets[tid].ready_at for _, tid in waiting), default=None)
+    out = {
         "queue": queue, "waiting": view.waiting, "open_counters": view.open_counters,
         "idle_counters": view.idle_counters, "issuing": issuing, "now_serving": now_serving(floor, queue),
+        "oldest_since": iso(oldest),
         **{k: v for k, v in estimate_fields(view.next_arrival).items() if k != "ahead"},
+    }
+    if floor.layout.flows[q.flow].handover:
+        out["ready"] = [floor.tickets[tid].display for _, tid in waiting]
+    return out
+
+
+def counter_status(floor: Floor, counter_id: str) -> dict[str, Any]:
+    """A counter's public state: ``status`` (open/paused/closed), the ticket at it
+    (display number, status, queue) or ``None``."""
+    counter = floor.layout.counters[counter_id]
+    state = floor.counters[counter_id]
+    ticket = floor.tickets.get(state.ticket) if state.ticket else None
+    return {
+        "id": counter_id, "number": counter.number, "status": state.status,
+        "ticket": ticket.display if ticket else None, "ticket_status": ticket.status.value if ticket else None,
+        "ticket_queue": ticket.queue if ticket else None,
     }
 
 
@@ -76,17 +95,14 @@ def office_snapshot(floor: Floor, now: datetime, *, staff: bool = False) -> dict
         queues.append(entry)
     counters = []
     for cid, counter in layout.counters.items():
-        state = floor.counters[cid]
-        ticket = floor.tickets.get(state.ticket) if state.ticket else None
         entry = {
-            "id": cid, "number": counter.number, "section": counter.section, "label": text(counter.label()),
-            "queues": list(counter.queues), "status": state.status,
-            "ticket": ticket.display if ticket else None, "ticket_status": ticket.status.value if ticket else None,
-            "ticket_queue": ticket.queue if ticket else None,
+            **counter_status(floor, cid), "section": counter.section, "label": text(counter.label()),
+            "queues": list(counter.queues),
         }
         if staff:
+            state = floor.counters[cid]
             entry["staff"] = state.staff
-            entry["ticket_id"] = ticket.id if ticket else None
+            entry["ticket_id"] = state.ticket
         counters.append(entry)
     handover_flows = {f.id for f in layout.flows.values() if f.handover}
     handover = [
@@ -103,6 +119,12 @@ def office_snapshot(floor: Floor, now: datetime, *, staff: bool = False) -> dict
         "queues": queues, "counters": counters,
         "recent_calls": [{k: v for k, v in call.items() if k != "ticket" or staff} for call in floor.recent_calls],
         "handover_ready": handover,
+        "screens": {
+            "kiosk_return_s": layout.screens.kiosk_return_s, "call_highlight_s": layout.screens.call_highlight_s,
+            "recent_calls": layout.screens.recent_calls, "staff_rotate_s": layout.screens.staff_rotate_s,
+            "wait_alert_s": layout.screens.wait_alert_s,
+        },
+        "kiosk_menus": [{"id": m.id, "name": text(m.name), "queues": list(m.queues)} for m in layout.kiosk_menus.values()],
     }
     if staff:
         snapshot["held"] = [ticket_detail(t, floor, now) for t in floor.tickets.values() if t.status is Status.HELD]

@@ -26,10 +26,24 @@ class CallPolicy(str, Enum):
 
 @dataclass(frozen=True, slots=True)
 class Text:
-    """A label in Japanese with its English form."""
+    """A label in Japanese with its English form, and optionally in やさしい日本語
+    (``easy``), simplified Chinese (``zh``) and Korean (``ko``) for the kiosk
+    (issue 3: the kiosk's five languages). Empty means "fall back to ja/en"."""
 
     ja: str
     en: str
+    easy: str = ""
+    zh: str = ""
+    ko: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        """``{"ja": …, "en": …}`` plus the other languages that are set."""
+        out = {"ja": self.ja, "en": self.en}
+        for lang in ("easy", "zh", "ko"):
+            value = getattr(self, lang)
+            if value:
+                out[lang] = value
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +115,35 @@ class Counter:
 
 
 @dataclass(frozen=True, slots=True)
+class Screens:
+    """Settings of the floor's screens (seed 004 8(1)-(4)); seconds.
+
+    ``kiosk_return_s``: the kiosk goes back to its start this long after showing
+    an issued ticket. ``call_highlight_s``: a new call stays highlighted (with a
+    chime) on the guidance display. ``recent_calls``: how many calls it lists.
+    ``staff_rotate_s``: how long each view of the staff display (職員用周知機)
+    shows before the next (8(4): adjustable). ``wait_alert_s``: a queue whose
+    longest wait passes this raises an alert on the staff display.
+    """
+
+    kiosk_return_s: float = 10.0
+    call_highlight_s: float = 8.0
+    recent_calls: int = 6
+    staff_rotate_s: float = 12.0
+    wait_alert_s: float = 1800.0
+
+
+@dataclass(frozen=True, slots=True)
+class KioskMenu:
+    """The procedures one kiosk offers, in button order (seed 004 8(1)1:
+    kiosks are set up per procedure, every kiosk can do everything)."""
+
+    id: str
+    name: Text
+    queues: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Layout:
     """The whole office: lookups by id plus the call policy.
 
@@ -122,6 +165,8 @@ class Layout:
     interleave_n: int = 3
     priority_boost_s: float = 600.0
     reinstate_window_s: float = 3600.0
+    screens: Screens = field(default_factory=Screens)
+    kiosk_menus: dict[str, KioskMenu] = field(default_factory=dict)
     counters_by_queue: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
