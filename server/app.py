@@ -18,11 +18,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
-from . import config
+from . import config, pages
 from .api import accounts, counters, state, tickets  # noqa: F401  (they register their routes)
 from .api.openapi import document
 from .api.registry import SPECS, JSONResponse, error_response, route
@@ -125,7 +126,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
     routes = [route(spec) for spec in SPECS]
     routes.append(Route("/api/openapi.json", openapi, methods=["GET"]))
     routes.append(WebSocketRoute("/ws", websocket_endpoint))
-    app = Starlette(routes=routes, lifespan=lifespan,
+    routes.extend(pages.routes())
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(pages.SecurityHeaders)],
                     exception_handlers={404: _not_found, 405: _not_found, Exception: _server_error})
     return app
 

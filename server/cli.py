@@ -63,7 +63,11 @@ def _serve(args: argparse.Namespace) -> int:
             f"  API             {base}/api/",
             f"  OpenAPI         {base}/api/openapi.json",
             f"  WebSocket       {ws}/ws",
-            f"  Public status   {base}/api/state",
+            f"  Counter terminal {base}/counter/  (staff sign-in)",
+            f"  Guidance display {base}/displays/guidance.html",
+            f"  Counter display  {base}/displays/counter.html?counter=1",
+            f"  Phone page      {base}/t/<ticket token>  (the QR on each ticket)",
+            f"  Public status   {base}/status  (JSON: {base}/api/state)",
         ]
         password = services.bootstrap.get("admin_password")
         if password:
@@ -71,6 +75,11 @@ def _serve(args: argparse.Namespace) -> int:
         if demo:
             kiosk = await services.auth.rekey_device("demo-kiosk", "kiosk")
             display = await services.auth.rekey_device("demo-display", "display")
+            menus = list(services.layout.kiosk_menus) or [""]
+            for menu in menus:
+                query = f"?menu={menu}" if menu else ""
+                lines.append(f"  Kiosk           {base}/kiosk/{query}#token={kiosk}")
+            lines.append(f"  Staff display   {base}/displays/staff.html#token={display}")
             lines.append(f"  Demo kiosk      paired; bearer token {kiosk}")
             lines.append(f"  Demo display    paired; bearer token {display}")
         print("\n".join(lines), flush=True)

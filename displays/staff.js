@@ -1,0 +1,126 @@
+// Staff display (職員用周知機, seed 004 8(4)): each section's people waiting, longest wait and
+// counters open / serving / paused; alerts when a queue's longest wait passes [screens]
+// wait_alert_s; the views rotate every [screens] staff_rotate_s (adjustable, 8(4)), and rotation
+// can be paused (WCAG 2.2.2). A paired display: token from #token=… or a pairing code.
+import { Live, OfficeView, deviceToken, esc, minutes } from "/static/live.js";
+
+const STORE = "madoguchi.display.token";
+const view = new OfficeView();
+const $ = (id) => document.getElementById(id);
+let token = deviceToken(STORE);
+let page = 0;
+let paused = false;
+let shownAt = Date.now();
+const VIEWS = [sectionsView, queuesView, countersView];
+
+const longest = (q) => (q.oldest_since ? (Date.now() - Date.parse(q.oldest_since)) / 1000 : 0);
+const mins = (s) => `${minutes(s)}分 <span lang="en" class="en">${minutes(s)} min</span>`;
+
+function counts(counters) {
+  const open = counters.filter((c) => c.status === "open").length;
+  const serving = counters.filter((c) => c.ticket).length;
+  const pausedN = counters.filter((c) => c.status === "paused").length;
+  return { open, serving, paused: pausedN, closed: counters.length - open - pausedN };
+}
+
+function sectionsView(d) {
+  const rows = d.sections.map((s) => {
+    const queues = d.queues.filter((q) => q.section === s.id);
+    const waiting = queues.reduce((n, q) => n + q.waiting, 0);
+    const worst = Math.max(0, ...queues.map(longest));
+    const c = counts(d.counters.filter((x) => x.section === s.id));
+    return `<tr><th scope="row">${esc(s.name.ja)} <span lang="en" class="en">${esc(s.name.en)}</span></th>
+      <td class="num">${waiting}人</td><td class="num">${waiting ? mins(worst) : "—"}</td>
+      <td class="num">${c.open}</td><td class="num">${c.serving}</td><td class="num">${c.paused}</td><td class="num">${c.closed}</td></tr>`;
+  }).join("");
+  return `<h2>係別の状況 <span lang="en" class="en">By section</span></h2><table>
+    <thead><tr><th scope="col">係 <span lang="en" class="en">Section</span></th><th scope="col">待ち人数 <span lang="en" class="en">Waiting</span></th>
+    <th scope="col">最長待ち <span lang="en" class="en">Longest wait</span></th><th scope="col">開設 <span lang="en" class="en">Open</span></th>
+    <th scope="col">対応中 <span lang="en" class="en">Serving</span></th><th scope="col">休止 <span lang="en" class="en">Paused</span></th>
+    <th scope="col">閉鎖 <span lang="en" class="en">Closed</span></th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+function queuesView(d) {
+  const rows = d.queues.map((q) => `<tr><th scope="row"><span class="mark" aria-hidden="true">${esc(q.symbol)}</span>${esc(q.name.ja)} <span lang="en" class="en">${esc(q.name.en)}</span></th>
+    <td class="num">${q.waiting}人</td><td class="num">${q.waiting ? mins(longest(q)) : "—"}</td>
+    <td class="num">${q.wait_s == null ? "—" : mins(q.wait_s)}</td><td class="num">${q.open_counters}</td></tr>`).join("");
+  return `<h2>手続き別の状況 <span lang="en" class="en">By procedure</span></h2><table>
+    <thead><tr><th scope="col">手続き <span lang="en" class="en">Procedure</span></th><th scope="col">待ち人数 <span lang="en" class="en">Waiting</span></th>
+    <th scope="col">最長待ち <span lang="en" class="en">Longest wait</span></th><th scope="col">予想待ち時間 <span lang="en" class="en">Expected wait</span></th>
+    <th scope="col">開設窓口 <span lang="en" class="en">Open counters</span></th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+function countersView(d) {
+  const STATUS = { open: "受付中 Open", paused: "休止 Paused", closed: "閉鎖 Closed" };
+  const cells = d.counters.map((c) => {
+    const [ja, en] = STATUS[c.status].split(" ");
+    return `<li class="${esc(c.status)}"><strong>${esc(c.label.ja)}</strong>${esc(ja)} <span lang="en" class="en">${esc(en)}</span><br>${c.ticket ? `${esc(c.ticket)}番 ${c.ticket_status === "serving" ? "対応中" : "呼出中"}` : "—"}</li>`;
+  }).join("");
+  return `<h2>窓口の状況 <span lang="en" class="en">Counters</span></h2><ul class="counter-cells">${cells}</ul>`;
+}
+
+function alerts(d) {
+  const limit = d.screens.wait_alert_s;
+  return d.queues.filter((q) => q.waiting && longest(q) >= limit).map((q) =>
+    `<li><span aria-hidden="true">⚠ </span>${esc(q.name.ja)}：最長待ち ${minutes(longest(q))}分（基準 ${minutes(limit)}分）
+     <span lang="en" class="en">${esc(q.name.en)}: longest wait ${minutes(longest(q))} min (limit ${minutes(limit)} min)</span></li>`).join("");
+}
+
+function render() {
+  const d = view.data;
+  if (!d) return;
+  $("main").removeAttribute("aria-busy");
+  $("alerts").innerHTML = alerts(d);
+  $("view").innerHTML = VIEWS[page](d);
+  $("page").textContent = `${page + 1} / ${VIEWS.length}`;
+}
+
+function tick() {
+  $("clock").textContent = new Date().toLocaleTimeString("ja-JP", { hour: "2-digit", minute: "2-digit", timeZone: "Asia/Tokyo" });
+  if (!view.data) return;
+  if (!paused && Date.now() - shownAt >= view.data.screens.staff_rotate_s * 1000) {
+    page = (page + 1) % VIEWS.length;
+    shownAt = Date.now();
+  }
+  render();
+}
+
+$("rotate").addEventListener("click", () => {
+  paused = !paused;
+  $("rotate").setAttribute("aria-pressed", String(paused));
+  $("rotate").innerHTML = paused ? `表示切替を再開 <span lang="en" class="en">Resume rotation</span>` : `表示切替を停止 <span lang="en" class="en">Pause rotation</span>`;
+  shownAt = Date.now();
+});
+
+$("pairing").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const response = await fetch("/api/devices/pair", { method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ code: $("pair-code").value.trim() }) }).catch(() => null);
+  const body = response ? await response.json().catch(() => ({})) : {};
+  if (response && response.ok && body.device?.kind === "display") {
+    localStorage.setItem(STORE, body.token);
+    location.reload();
+  } else {
+    $("pair-error").textContent = "登録できませんでした。 Pairing failed.";
+  }
+});
+
+if (!token) {
+  $("main").removeAttribute("aria-busy");
+  $("pairing").hidden = false;
+} else {
+  new Live({
+    topics: ["staff"],
+    token,
+    onSnapshot: (topic, data) => { view.snapshot(data); render(); },
+    onEvent: (m) => { view.event(m); render(); },
+    onError: (err) => {
+      if (err.code === "unauthenticated" || err.code === "forbidden") {
+        localStorage.removeItem(STORE);
+        $("pairing").hidden = false;
+        $("pair-error").textContent = "この画面の登録が無効です。 This display's pairing is no longer valid.";
+      }
+    },
+  }).start();
+}
+setInterval(tick, 1000);

@@ -1,0 +1,244 @@
+// live.js: the one WebSocket client every screen uses (issue 3).
+//
+//   const live = new Live({topics: ["office"], token, onSnapshot, onEvent, onTicket, onError, onState});
+//   live.start();
+//
+// - subscribes to `topics` on /ws (after an `auth` message when a device or staff token is given;
+//   staff pages send their session cookie instead);
+// - keeps the sequence number: on the complete streams ("office", "staff") an event or heartbeat
+//   that skips a number is a gap, and the page gets a fresh snapshot;
+// - a new connection always starts from a fresh snapshot, so a page never shows stale data;
+// - reconnects by itself with back-off (0.25 s doubling to 4 s, with jitter);
+// - state "online" | "connecting" | "lost": "lost" after LOST_AFTER_MS without hearing the server
+//   (the server sends a heartbeat every 2 s on an idle connection), shown in the page's #conn
+//   banner, and hidden again on recovery, without a reload.
+
+export const LOST_AFTER_MS = 5000;
+const STALE_AFTER_MS = 4500;   // no message this long on an open socket: assume it is dead
+
+export class Live {
+  constructor({ topics, token = null, onSnapshot = () => {}, onEvent = () => {}, onTicket = () => {},
+                onError = () => {}, onState = () => {}, onOpen = () => {} }) {
+    this.topics = topics;
+    this.token = token;
+    this.handlers = { onSnapshot, onEvent, onTicket, onError, onState, onOpen };
+    this.complete = topics.some((t) => t === "office" || t === "staff");
+    this.seq = null;
+    this.ws = null;
+    this.attempt = 0;
+    this.lastHeard = Date.now();
+    this.state = "connecting";
+    this.nextId = 1;
+    this.timer = null;
+  }
+
+  start() {
+    this.connect();
+    setInterval(() => this.watch(), 500);
+  }
+
+  url() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    return `${scheme}//${location.host}/ws`;
+  }
+
+  connect() {
+    clearTimeout(this.timer);
+    let ws;
+    try {
+      ws = new WebSocket(this.url());
+    } catch (e) {
+      this.retry();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      this.attempt = 0;
+      this.heard();
+      if (this.token) this.send({ type: "auth", token: this.token });
+      this.subscribe();
+      this.handlers.onOpen();
+    };
+    ws.onmessage = (e) => {
+      this.heard();
+      let m;
+      try { m = JSON.parse(e.data); } catch { return; }
+      this.receive(m);
+    };
+    ws.onclose = () => {
+      if (this.ws === ws) { this.ws = null; this.retry(); }
+    };
+    ws.onerror = () => { /* onclose follows */ };
+  }
+
+  retry() {
+    const delay = Math.min(4000, 250 * 2 ** this.attempt) * (0.8 + Math.random() * 0.4);
+    this.attempt += 1;
+    this.setState(Date.now() - this.lastHeard >= LOST_AFTER_MS ? "lost" : "connecting");
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  send(obj) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify({ id: this.nextId++, ...obj }));
+      return true;
+    }
+    return false;
+  }
+
+  subscribe() {
+    this.seq = null;
+    this.send({ type: "subscribe", topics: this.topics });
+  }
+
+  // A gap on a complete stream: drop what we have and ask for a fresh snapshot.
+  resync() {
+    this.send({ type: "unsubscribe", topics: this.topics });
+    this.subscribe();
+  }
+
+  heard() {
+    this.lastHeard = Date.now();
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.setState("online");
+  }
+
+  watch() {
+    const silent = Date.now() - this.lastHeard;
+    if (this.ws && this.ws.readyState === WebSocket.OPEN && silent > STALE_AFTER_MS) {
+      const ws = this.ws;
+      this.ws = null;
+      ws.close();
+      this.retry();
+    }
+    if (silent >= LOST_AFTER_MS) this.setState("lost");
+  }
+
+  setState(state) {
+    if (state === this.state) return;
+    this.state = state;
+    const banner = document.getElementById("conn");
+    if (banner) banner.hidden = state !== "lost";
+    document.documentElement.dataset.connection = state;
+    this.handlers.onState(state);
+  }
+
+  receive(m) {
+    switch (m.type) {
+      case "snapshot":
+        this.seq = m.seq;
+        this.handlers.onSnapshot(m.topic, m.data, m.seq);
+        break;
+      case "event":
+        if (this.complete) {
+          if (this.seq === null) return;           // before the snapshot: it is in there
+          if (m.seq <= this.seq) return;           // already seen
+          if (m.seq !== this.seq + 1) { this.resync(); return; }
+          this.seq = m.seq;
+        }
+        this.handlers.onEvent(m);
+        break;
+      case "heartbeat":
+        if (this.complete && this.seq !== null && m.seq > this.seq) this.resync();
+        break;
+      case "ticket_status":
+        this.handlers.onTicket(m.ticket, m.seq);
+        break;
+      case "error":
+        this.handlers.onError(m.error);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+// The office as a screen sees it: the snapshot, kept current by the events' embedded queue and
+// counter status (the server sends the new status of whatever an event touched), plus the list of
+// recent calls. No floor logic here.
+export class OfficeView {
+  constructor() {
+    this.data = null;
+    this.queues = new Map();
+    this.counters = new Map();
+  }
+
+  snapshot(data) {
+    this.data = data;
+    this.queues = new Map(data.queues.map((q) => [q.id, q]));
+    this.counters = new Map(data.counters.map((c) => [c.id, c]));
+  }
+
+  // Apply an event message; returns the call ({display, counter_number, queue, recall}) it made, if any.
+  event(m) {
+    if (!this.data) return null;
+    for (const q of m.queues || []) {
+      const known = this.queues.get(q.queue);
+      if (known) Object.assign(known, q);
+    }
+    for (const c of m.counters || []) {
+      const known = this.counters.get(c.id);
+      if (known) Object.assign(known, c);
+    }
+    this.data.handover_ready = this.data.queues.filter((q) => Array.isArray(q.ready)).flatMap((q) => q.ready);
+    const e = m.event;
+    if (e.type === "ticket.called" || e.type === "ticket.recalled") {
+      const call = { display: e.display, queue: e.queue, counter: e.counter, counter_number: e.counter_number,
+                     at: e.at, recall: e.type === "ticket.recalled" };
+      this.data.recent_calls.unshift(call);
+      this.data.recent_calls.length = Math.min(this.data.recent_calls.length, 20);
+      return call;
+    }
+    return null;
+  }
+
+  flowQueues(flowId) {
+    return this.data.queues.filter((q) => q.flow === flowId);
+  }
+}
+
+// Seconds → whole minutes, rounded up (a wait is never shown shorter than it is).
+export function minutes(seconds) {
+  return seconds == null ? null : Math.max(0, Math.ceil(seconds / 60));
+}
+
+// Escape text for innerHTML templates.
+export function esc(value) {
+  return String(value ?? "").replace(/[&<>"']/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[ch]));
+}
+
+// A device token given once in the URL fragment (#token=…) is kept in localStorage and the fragment
+// removed, so it never reaches a server log or a Referer.
+export function deviceToken(storageKey) {
+  const match = location.hash.match(/token=([A-Za-z0-9_-]{16,200})/);
+  if (match) {
+    localStorage.setItem(storageKey, match[1]);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  return localStorage.getItem(storageKey);
+}
+
+// A short tone from Web Audio (no audio file): the call chime of the guidance display.
+let audio = null;
+export function chime() {
+  try {
+    audio = audio || new AudioContext();
+    const now = audio.currentTime;
+    [[880, 0], [660, 0.35]].forEach(([freq, start]) => {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = freq;
+      gain.gain.setValueAtTime(0.0001, now + start);
+      gain.gain.exponentialRampToValueAtTime(0.3, now + start + 0.03);
+      gain.gain.exponentialRampToValueAtTime(0.0001, now + start + 0.6);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(now + start);
+      osc.stop(now + start + 0.65);
+    });
+  } catch { /* no audio device: the highlight still shows */ }
+}
+
+// Flow colours come from the office file; the Content-Security-Policy forbids inline style
+// attributes, so templates write data-colour="#rrggbb" and this sets the CSS variable --flow.
+export function paint(root = document) {
+  root.querySelectorAll("[data-colour]").forEach((el) => el.style.setProperty("--flow", el.dataset.colour));
+}

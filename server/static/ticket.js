@@ -1,0 +1,50 @@
+// The phone page a ticket's QR opens (/t/<token>): number, state, people ahead, expected wait,
+// the number now called; live over /ws (topic ticket:<token>). Seed 004 8(1)3.
+import { Live, esc, minutes } from "/static/live.js";
+
+const token = location.pathname.split("/")[2];
+const $ = (id) => document.getElementById(id);
+
+const MESSAGES = {
+  waiting: ["○", "順番をお待ちください。", "Please wait for your turn."],
+  called: ["▶", "{c}番窓口へお越しください。", "Please go to counter {c}."],
+  serving: ["✔", "{c}番窓口で対応中です。", "You are being served at counter {c}."],
+  held: ["‖", "保留中です。もう一度お呼びするまでお待ちください。", "On hold: please wait until we call you again."],
+  passed: ["⚠", "お呼びした番号を過ぎました。職員にお声がけください。", "Your number has passed. Please speak to a member of staff."],
+  done: ["✔", "お手続きは終わりました。ありがとうございました。", "Your visit is complete. Thank you."],
+  cancelled: ["✖", "この番号は取り消されました。職員にお声がけください。", "This ticket was cancelled. Please speak to a member of staff."],
+  missing: ["✖", "この番号札は見つかりません（発券した日のみ有効です）。", "Ticket not found (valid on the day it was issued)."],
+};
+
+function render(t) {
+  $("ticket").removeAttribute("aria-busy");
+  $("number").textContent = t.display;
+  $("queue").innerHTML = `${esc(t.queue_name.ja)}<span lang="en" class="en">${esc(t.queue_name.en)}</span>`;
+  const [icon, ja, en] = MESSAGES[t.state] || MESSAGES.waiting;
+  const c = t.counter_number ?? "";
+  const box = $("message");
+  box.dataset.state = t.state;
+  box.setAttribute("aria-live", t.state === "called" ? "assertive" : "polite");
+  box.innerHTML = `<span class="icon" aria-hidden="true">${icon}</span>${esc(ja.replace("{c}", c))}<span lang="en" class="en">${esc(en.replace("{c}", c))}</span>`;
+  const waiting = t.state === "waiting";
+  $("ahead").innerHTML = waiting && t.ahead != null ? `${t.ahead}人 <span lang="en" class="en">${t.ahead} ${t.ahead === 1 ? "person" : "people"}</span>` : "—";
+  const m = minutes(t.wait_s);
+  $("wait").innerHTML = waiting && m != null ? `約${m}分 <span lang="en" class="en">about ${m} min</span>` : "—";
+  $("serving").textContent = t.now_serving ?? "—";
+  document.title = `${t.display} ${ja.replace("{c}", c)}`;
+}
+
+function missing() {
+  $("ticket").removeAttribute("aria-busy");
+  $("number").textContent = "—";
+  const [icon, ja, en] = MESSAGES.missing;
+  const box = $("message");
+  box.dataset.state = "cancelled";
+  box.innerHTML = `<span class="icon" aria-hidden="true">${icon}</span>${esc(ja)}<span lang="en" class="en">${esc(en)}</span>`;
+}
+
+new Live({
+  topics: [`ticket:${token}`],
+  onTicket: render,
+  onError: (err) => { if (err.code === "not_found" || err.code === "unknown_topic") missing(); },
+}).start();
