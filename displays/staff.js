@@ -1,17 +1,20 @@
 // Staff display (職員用周知機, seed 004 8(4)): each section's people waiting, longest wait and
 // counters open / serving / paused; alerts when a queue's longest wait passes [screens]
 // wait_alert_s; the views rotate every [screens] staff_rotate_s (adjustable, 8(4)), and rotation
-// can be paused (WCAG 2.2.2). A paired display: token from #token=… or a pairing code.
+// can be paused (WCAG 2.2.2); ?view=… pins one view. A paired display: token from #token=… or a pairing code.
 import { Live, OfficeView, deviceToken, esc, minutes } from "/static/live.js";
 
 const STORE = "madoguchi.display.token";
 const view = new OfficeView();
 const $ = (id) => document.getElementById(id);
 let token = deviceToken(STORE);
-let page = 0;
-let paused = false;
-let shownAt = Date.now();
 const VIEWS = [sectionsView, queuesView, countersView];
+// ?view=sections|queues|counters pins one view on this screen (no rotation).
+const pinned = ["sections", "queues", "counters"].indexOf(new URLSearchParams(location.search).get("view"));
+let page = Math.max(0, pinned);
+let paused = pinned >= 0;
+let shownAt = Date.now();
+if (pinned >= 0) document.getElementById("rotate").hidden = true;
 
 const longest = (q) => (q.oldest_since ? (Date.now() - Date.parse(q.oldest_since)) / 1000 : 0);
 const mins = (s) => `${minutes(s)}分 <span lang="en" class="en">${minutes(s)} min</span>`;

@@ -90,7 +90,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
         if settings.db_url is None:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = await open_database(settings.database_url(), synchronous=settings.sqlite_synchronous)
-        hub = Hub(history=settings.ws_history)
+        hub = Hub(history=settings.ws_history, counter_queues={cid: c.queues for cid, c in layout.counters.items()})
         processor = Processor(layout, calendar, EventLog(engine), hub, clock)
         await processor.start()
         auth = Auth(engine, settings.session_ttl_s, settings.pairing_ttl_s)

@@ -53,7 +53,7 @@ class ScreensModel(_Model):
     call_highlight_s: float = Field(8.0, ge=1, le=120)
     recent_calls: int = Field(6, ge=1, le=20)
     staff_rotate_s: float = Field(12.0, ge=3, le=600)
-    wait_alert_s: float = Field(1800.0, ge=60, le=86400)
+    wait_alert_s: float = Field(1800.0, ge=1, le=86400)
 
 
 class KioskMenuModel(_Model):

@@ -81,7 +81,10 @@ class Subscriber:
 class Hub:
     """Subscribers plus a ring buffer of the last ``history`` events."""
 
-    def __init__(self, history: int = 10_000) -> None:
+    def __init__(self, history: int = 10_000, counter_queues: dict[str, tuple[str, ...]] | None = None) -> None:
+        """``counter_queues``: the queues each counter serves, so that a counter
+        opening, pausing or closing carries the new status of those queues."""
+        self.counter_queues = counter_queues or {}
         self.seq = 0
         self.ring: deque[Published] = deque(maxlen=history)
         self.subscribers: set[Subscriber] = set()
@@ -187,7 +190,7 @@ class Hub:
         counter_states: dict[str, dict[str, Any]] = {}
         tickets: set[str] = set()
         for record in records:
-            for q in _queues_of_event(record):
+            for q in self._queues_of_event(record):
                 if q not in statuses:
                     statuses[q] = views.queue_status(floor, q, now)
             for c in _counters_of_event(record):
@@ -217,7 +220,7 @@ class Hub:
         the queues and counters it touched (from ``statuses`` and
         ``counter_states``; none for a rebuilt history)."""
         e = record.event
-        queues = _queues_of_event(record)
+        queues = self._queues_of_event(record)
         topics = {"office", *(f"queue:{q}" for q in queues)}
         if e.data.get("counter"):
             topics.add(f"counter:{e.data['counter']}")
@@ -230,14 +233,16 @@ class Hub:
                        "queues": status, "counters": counters})
         return Published(record.seq, frozenset(topics), public, staff, queues, e.data.get("ticket"))
 
+    def _queues_of_event(self, record: StoredEvent) -> tuple[str, ...]:
+        d = record.event.data
+        touched = [q for q in (d.get("queue"), d.get("to_queue"), d.get("next_queue")) if q]
+        if record.event.type.startswith("counter.") and d.get("counter") in self.counter_queues:
+            touched.extend(self.counter_queues[d["counter"]])
+        return tuple(dict.fromkeys(touched))
+
     def heartbeat(self) -> str:
         """A heartbeat message carrying the latest sequence number."""
         return dumps({"type": "heartbeat", "seq": self.seq})
-
-
-def _queues_of_event(record: StoredEvent) -> tuple[str, ...]:
-    d = record.event.data
-    return tuple(dict.fromkeys(q for q in (d.get("queue"), d.get("to_queue"), d.get("next_queue")) if q))
 
 
 def _counters_of_event(record: StoredEvent) -> tuple[str, ...]:
