@@ -12,8 +12,12 @@ const key = (c) => `${c.display}@${c.at}`;
 function waitCell(q) {
   if (!q.issuing) return `受付時間外 <span lang="en" class="en">Closed</span>`;
   const m = minutes(q.wait_s);
+  if (m === 0) return `まもなく <span lang="en" class="en">soon</span>`;
   return m == null ? "—" : `約${m}分 <span lang="en" class="en">~${m} min</span>`;
 }
+
+// The display name without its parenthesised examples: 「証明発行（住民票・…）」 → 「証明発行」.
+const short = (name) => name.replace(/（.*?）|\(.*?\)/g, "").trim();
 
 function render() {
   const d = view.data;
@@ -36,7 +40,7 @@ function render() {
       ${ready.length ? `<ul class="ready">${ready.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>` : `<p class="none">ありません <span lang="en" class="en">None</span></p>`}` : "";
     const stats = f.handover ? "" : `<div class="stats"><table>
       <thead><tr><th scope="col"><span class="sr-only">手続き Procedure</span></th><th scope="col">待ち人数 <span lang="en" class="en">Waiting</span></th><th scope="col">待ち時間 <span lang="en" class="en">Wait</span></th></tr></thead>
-      <tbody>${queues.map((q) => `<tr><th scope="row"><span class="mark" aria-hidden="true">${esc(q.symbol)}</span>${esc(q.name.ja)}</th>
+      <tbody>${queues.map((q) => `<tr><th scope="row"><span class="mark" aria-hidden="true">${esc(q.symbol)}</span>${esc(short(q.name.ja))}</th>
         <td>${q.waiting}人</td><td>${waitCell(q)}</td></tr>`).join("")}</tbody></table></div>`;
     return `<section class="flow" data-colour="${esc(f.colour)}" aria-label="${esc(f.name.ja)} ${esc(f.name.en)}">
       <div class="flow-head"><span class="symbol" aria-hidden="true">${esc(f.symbol)}</span>${esc(f.name.ja)}<span lang="en" class="en">${esc(f.name.en)}</span></div>

@@ -18,7 +18,7 @@ const T = {
   choose: { ja: "手続きを選んでください", easy: "てつづきを えらんで ください", en: "Choose your procedure", zh: "请选择要办理的手续", ko: "용무를 선택해 주세요" },
   choose_hint: { ja: "ボタンにふれてください", easy: "ボタンを さわって ください", en: "Touch a button", zh: "请触摸按钮", ko: "버튼을 눌러 주세요" },
   waiting: { ja: (n) => `待ち ${n}人`, easy: (n) => `まっている ひと ${n}にん`, en: (n) => `${n} waiting`, zh: (n) => `等候 ${n}人`, ko: (n) => `대기 ${n}명` },
-  about: { ja: (m) => `約${m}分`, easy: (m) => `だいたい ${m}ふん`, en: (m) => `about ${m} min`, zh: (m) => `约${m}分钟`, ko: (m) => `약 ${m}분` },
+  about: { ja: (m) => (m ? `約${m}分` : "まもなく"), easy: (m) => (m ? `だいたい ${m}ふん` : "すぐ"), en: (m) => (m ? `about ${m} min` : "soon"), zh: (m) => (m ? `约${m}分钟` : "马上"), ko: (m) => (m ? `약 ${m}분` : "곧") },
   people: { ja: (n) => `${n}人`, easy: (n) => `${n}にん`, en: (n) => `${n}`, zh: (n) => `${n}人`, ko: (n) => `${n}명` },
   closed: { ja: "受付時間外", easy: "いまは うけつけて いません", en: "Closed now", zh: "现在不受理", ko: "지금은 접수하지 않습니다" },
   confirm: { ja: "この手続きの番号札を発行しますか？", easy: "この てつづきの ばんごうふだを だしますか？", en: "Issue a ticket for this procedure?", zh: "要领取这项手续的号码牌吗？", ko: "이 용무의 번호표를 발급할까요?" },

@@ -8,6 +8,7 @@ const $ = (id) => document.getElementById(id);
 function waitText(q) {
   if (!q.issuing) return `受付時間外 <span lang="en" class="en">Not accepting now</span>`;
   const m = minutes(q.wait_s);
+  if (m === 0) return `まもなく <span lang="en" class="en">soon</span>`;
   return m == null ? "—" : `約${m}分 <span lang="en" class="en">about ${m} min</span>`;
 }
 

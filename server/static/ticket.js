@@ -29,7 +29,7 @@ function render(t) {
   const waiting = t.state === "waiting";
   $("ahead").innerHTML = waiting && t.ahead != null ? `${t.ahead}人 <span lang="en" class="en">${t.ahead} ${t.ahead === 1 ? "person" : "people"}</span>` : "—";
   const m = minutes(t.wait_s);
-  $("wait").innerHTML = waiting && m != null ? `約${m}分 <span lang="en" class="en">about ${m} min</span>` : "—";
+  $("wait").innerHTML = !waiting || m == null ? "—" : m === 0 ? `まもなく <span lang="en" class="en">soon</span>` : `約${m}分 <span lang="en" class="en">about ${m} min</span>`;
   $("serving").textContent = t.now_serving ?? "—";
   document.title = `${t.display} ${ja.replace("{c}", c)}`;
 }
