@@ -29,6 +29,11 @@ def test_the_demo_office_is_bunkyos_floor():
     assert all(f.symbol and f.colour for f in layout.flows.values())
     assert layout.queues["shomei"].handover_queue == "kofu"
     assert calendar.enforce
+    # The kiosk's five languages, the screens' timings and the two kiosks of seed 004 8(1).
+    assert layout.queues["idou"].name.as_dict().keys() == {"ja", "en", "easy", "zh", "ko"}
+    assert layout.screens.staff_rotate_s == 12 and layout.screens.kiosk_return_s == 10
+    assert {k: m.queues for k, m in layout.kiosk_menus.items()} == {
+        "koseki_shomei": ("shomei", "koseki"), "idou": ("idou", "inkan", "mynumber")}
 
 
 @pytest.mark.parametrize("old, new, message", [
@@ -44,6 +49,10 @@ def test_the_demo_office_is_bunkyos_floor():
     ('nth = 2', 'nth = 0', "calendar.extra[0].nth"),
     ('[office]', '[office]\ncolour = "red"', "office.colour: Extra inputs are not permitted"),
     ('[office]', '[office', "not valid TOML"),
+    ('certificates" }\nqueues = ["shomei", "koseki"]', 'certificates" }\nqueues = ["shomei", "ghost"]', "kiosk_menus[0].queues: no queue 'ghost'"),
+    ('certificates" }\nqueues = ["shomei", "koseki"]', 'certificates" }\nqueues = ["kofu"]', "kiosk_menus[0].queues: queue 'kofu' does not issue tickets"),
+    ('staff_rotate_s = 12', 'staff_rotate_s = 0', "screens.staff_rotate_s"),
+    ('id = "idou"\nname = { ja = "住民異動",', 'id = "koseki_shomei"\nname = { ja = "住民異動",', "kiosk_menus[1].id: 'koseki_shomei' appears twice"),
 ])
 def test_a_bad_office_file_names_the_file_the_key_and_the_problem(tmp_path, old, new, message):
     assert old in DEMO

@@ -343,11 +343,13 @@ def test_every_page_shows_the_lost_connection_and_recovers_when_the_server_retur
     for page in pages.values():
         page.locator("main:not([aria-busy])").wait_for()
 
-    floor.proc.stop()
     down = time.monotonic()
+    floor.proc.stop()
     for name, page in pages.items():
         page.locator("#conn").wait_for(state="visible", timeout=9000)
-        assert time.monotonic() - down >= 4.5, f"{name} said lost too early"
+        # "Lost" comes 5 s after the last message heard; the last heartbeat (every 2 s) may
+        # have come up to 2 s before the server stopped.
+        assert time.monotonic() - down >= 3.0, f"{name} said lost too early"
     kiosk_page.locator("#offline").wait_for(state="visible")
     assert "ただいま発券できません" in kiosk_page.inner_text("#offline")
     screenshot(kiosk_page, "kiosk-offline")
