@@ -2,7 +2,7 @@
 // counters open / serving / paused; alerts when a queue's longest wait passes [screens]
 // wait_alert_s; the views rotate every [screens] staff_rotate_s (adjustable, 8(4)), and rotation
 // can be paused (WCAG 2.2.2); ?view=… pins one view. A paired display: token from #token=… or a pairing code.
-import { Live, OfficeView, deviceToken, esc, minutes } from "/static/live.js";
+import { Live, OfficeView, deviceToken, esc, minutes, pairDevice } from "/static/live.js";
 
 const STORE = "madoguchi.display.token";
 const view = new OfficeView();
@@ -97,15 +97,8 @@ $("rotate").addEventListener("click", () => {
 
 $("pairing").addEventListener("submit", async (e) => {
   e.preventDefault();
-  const response = await fetch("/api/devices/pair", { method: "POST", headers: { "content-type": "application/json" },
-    body: JSON.stringify({ code: $("pair-code").value.trim() }) }).catch(() => null);
-  const body = response ? await response.json().catch(() => ({})) : {};
-  if (response && response.ok && body.device?.kind === "display") {
-    localStorage.setItem(STORE, body.token);
-    location.reload();
-  } else {
-    $("pair-error").textContent = "登録できませんでした。 Pairing failed.";
-  }
+  if (await pairDevice($("pair-code").value, "display", STORE)) location.reload();
+  else $("pair-error").textContent = "登録できませんでした。 Pairing failed.";
 });
 
 if (!token) {

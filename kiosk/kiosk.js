@@ -4,7 +4,7 @@
 // every screen. A double tap never issues two tickets (the button is disabled on the first tap and
 // every attempt carries the same Idempotency-Key). Open as /kiosk/?menu=<id>; a paired device's
 // token comes once in the URL fragment (#token=…) or from its pairing code.
-import { Live, OfficeView, deviceToken, esc, minutes, paint } from "/static/live.js";
+import { Live, OfficeView, deviceToken, esc, minutes, paint, pairDevice } from "/static/live.js";
 
 const LANGS = [
   { id: "ja", lang: "ja", label: "日本語" },
@@ -218,14 +218,9 @@ function problem(text) {
 
 async function pair(event) {
   event.preventDefault();
-  const code = $("pair-code").value.trim();
-  const response = await fetch("/api/devices/pair", {
-    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ code }),
-  }).catch(() => null);
-  const body = response ? await response.json().catch(() => ({})) : {};
-  if (response && response.ok && body.device?.kind === "kiosk") {
-    token = body.token;
-    localStorage.setItem("madoguchi.kiosk.token", token);
+  const paired = await pairDevice($("pair-code").value, "kiosk", "madoguchi.kiosk.token");
+  if (paired) {
+    token = paired;
     toStart();
   } else {
     $("pair-error").textContent = "登録できませんでした。コードを確かめてください。 Pairing failed: check the code.";

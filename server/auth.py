@@ -211,14 +211,17 @@ class Auth:
             await self._audit(conn, actor, "device.created", f"{kind} {name}")
         return {"id": row["id"], "kind": kind, "name": name}, code
 
-    async def pair(self, code: str) -> tuple[str, dict[str, Any]]:
+    async def pair(self, code: str, kind: str | None = None) -> tuple[str, dict[str, Any]]:
         """Trade a pairing code for the device token: ``(token, device)``.
-        Raises ``forbidden`` for an unknown, used or expired code."""
+        Raises ``forbidden`` for an unknown, used or expired code, or one for
+        another ``kind`` of device (that code stays usable)."""
         token = new_token()
         async with self.engine.begin() as conn:
             row = (await conn.execute(select(schema.devices).where(schema.devices.c.pairing_hash == token_hash(code)))).first()
             if row is None or row.revoked or (row.pairing_expires_us or 0) < now_us():
                 raise ApiError("forbidden", "this pairing code is not valid")
+            if kind is not None and row.kind != kind:
+                raise ApiError("forbidden", f"this pairing code is for a {row.kind}, not a {kind}")
             await conn.execute(update(schema.devices).where(schema.devices.c.id == row.id).values(
                 token_hash=token_hash(token), pairing_hash=None, pairing_expires_us=None))
             await self._audit(conn, f"device:{row.id}", "device.paired", row.name)

@@ -175,6 +175,7 @@ def test_a_visit_from_the_kiosk_to_the_counter_reaches_every_screen_within_a_sec
         time.sleep(0.01)
     assert set(seen) == set(checks), f"only {seen} showed the call"
     assert max(seen.values()) <= 1.0, seen
+    print("call → screens (s):", {k: round(v, 3) for k, v in seen.items()})
     assert number in terminal.inner_text("#current")
     screenshot(guidance, "guidance-display")
     screenshot(display, "counter-display")
@@ -318,6 +319,7 @@ def test_the_phone_page_transfers_under_50_kb(browser: Browser, floor: Floor) ->
     page.locator("#number", has_text=re.compile(r"\d")).wait_for()
     page.wait_for_load_state("networkidle")
     assert 0 < sum(sizes) < 50_000, sizes
+    print(f"phone page: {sum(sizes)} bytes in {len(sizes)} responses")
     assert "戸籍届出" in page.inner_text("#queue")
     page.context.close()
     # A token that is not today's says so plainly.
@@ -377,7 +379,7 @@ def test_every_page_shows_the_lost_connection_and_recovers_when_the_server_retur
         page.context.close()
 
 
-def test_a_display_paired_by_code_shows_an_alert_when_a_wait_passes_the_threshold(browser: Browser, tmp_path: Path) -> None:
+def test_a_kiosk_and_a_display_paired_by_code_and_an_alert_when_a_wait_passes_the_threshold(browser: Browser, tmp_path: Path) -> None:
     from server.config import DEMO_OFFICE
 
     office = tmp_path / "office.toml"
@@ -389,9 +391,25 @@ def test_a_display_paired_by_code_shows_an_alert_when_a_wait_passes_the_threshol
             admin = {"Authorization": f"Bearer {token}"}
             kiosk_code = http.post("/api/devices", headers=admin, json={"kind": "kiosk", "name": "1階 発券機"}).json()["pairing_code"]
             display_code = http.post("/api/devices", headers=admin, json={"kind": "display", "name": "執務室"}).json()["pairing_code"]
-            kiosk_token = http.post("/api/devices/pair", json={"code": kiosk_code}).json()["token"]
-            r = http.post("/api/tickets", headers={"Authorization": f"Bearer {kiosk_token}"}, json={"queue": "koseki"})
+            r = http.post("/api/staff", headers=admin, json={"username": "ito", "password": "pw-ito-0123456789", "role": "clerk"})
             assert r.status_code == 201, r.text
+            ito = http.post("/api/auth/login", json={"username": "ito", "password": "pw-ito-0123456789"}).json()["token"]
+            assert http.post("/api/counters/1/sign-in", headers={"Authorization": f"Bearer {ito}"}).status_code == 200
+
+        kiosk_page = new_page(browser, 1080, 1920)
+        kiosk_page.goto(f"{proc.url}/kiosk/")
+        kiosk_page.locator("#pairing").wait_for(state="visible")
+        assert_accessible(kiosk_page, "kiosk pairing")
+        kiosk_page.fill("#pair-code", display_code)          # a display's code does not pair a kiosk
+        kiosk_page.click("#pair-form button[type=submit]")
+        kiosk_page.locator("#pair-error", has_text="登録できませんでした").wait_for()
+        kiosk_page.fill("#pair-code", kiosk_code)
+        kiosk_page.click("#pair-form button[type=submit]")
+        kiosk_page.locator("#start").wait_for(state="visible")
+        number, _ = issue_at_kiosk(kiosk_page, "koseki")
+        assert number == "2001"
+        kiosk_page.context.close()
+
         page = new_page(browser, 1920, 1080)
         page.goto(f"{proc.url}/displays/staff.html")
         page.locator("#pairing:not([hidden])").wait_for()

@@ -85,7 +85,7 @@ async def create_device(ctx: Ctx, body: DeviceIn) -> dict[str, Any]:
           body=PairIn, rate_limited=True, errors=("forbidden", "rate_limited"))
 async def pair(ctx: Ctx, body: PairIn) -> dict[str, Any]:
     """The device keeps the returned token and sends it as a bearer token."""
-    token, device = await ctx.services.auth.pair(body.code)
+    token, device = await ctx.services.auth.pair(body.code, body.kind)
     return {"token": token, "device": device}
 
 

@@ -217,6 +217,18 @@ export function deviceToken(storageKey) {
   return localStorage.getItem(storageKey);
 }
 
+// Trade a one-time pairing code (from an admin, POST /api/devices) for this device's token and keep
+// it; the token, or null when the code is wrong or is for another kind of device.
+export async function pairDevice(code, kind, storageKey) {
+  const response = await fetch("/api/devices/pair", {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ code: code.trim(), kind }),
+  }).catch(() => null);
+  const body = response ? await response.json().catch(() => ({})) : {};
+  if (!response || !response.ok || body.device?.kind !== kind) return null;
+  localStorage.setItem(storageKey, body.token);
+  return body.token;
+}
+
 // A short tone from Web Audio (no audio file): the call chime of the guidance display.
 let audio = null;
 export function chime() {
