@@ -2,7 +2,7 @@
 // symbol and name; the latest calls ("123 → 5番窓口"), a new one highlighted with a badge and a
 // chime for [screens] call_highlight_s; people waiting and expected wait per procedure; the
 // hand-over (証明の交付) numbers ready for pickup.
-import { Live, OfficeView, chime, esc, minutes, paint } from "/static/live.js";
+import { Live, OfficeView, chime, esc, paint, waitHtml } from "/static/live.js";
 
 const view = new OfficeView();
 const fresh = new Map();   // "display@at" → highlight-until (ms)
@@ -11,9 +11,7 @@ const key = (c) => `${c.display}@${c.at}`;
 
 function waitCell(q) {
   if (!q.issuing) return `受付時間外 <span lang="en" class="en">Closed</span>`;
-  const m = minutes(q.wait_s);
-  if (m === 0) return `まもなく <span lang="en" class="en">soon</span>`;
-  return m == null ? "—" : `約${m}分 <span lang="en" class="en">~${m} min</span>`;
+  return waitHtml(q.wait_s);
 }
 
 // The display name without its parenthesised examples: 「証明発行（住民票・…）」 → 「証明発行」.

@@ -167,13 +167,8 @@ class Hub:
         kind, _, ident = topic.partition(":")
         if kind == "queue":
             return views.queue_status(floor, ident, now)
-        counter = floor.layout.counters[ident]
-        state = floor.counters[ident]
-        ticket = floor.tickets.get(state.ticket) if state.ticket else None
-        return {
-            "counter": ident, "number": counter.number, "label": views.text(counter.label()), "status": state.status,
-            "ticket": ticket.display if ticket else None, "ticket_status": ticket.status.value if ticket else None,
-        }
+        return {"counter": ident, **views.counter_status(floor, ident),
+                "label": views.text(floor.layout.counters[ident].label())}
 
     # ------------------------------------------------------------- publishing
     def publish(self, records: list[StoredEvent], floor: Floor, now: datetime) -> None:
@@ -181,8 +176,8 @@ class Hub:
 
         Each event goes out as one frame carrying the new status of the queues
         it touched (people waiting, expected wait) and of its counter, so a
-        screen needs one message per event and no floor logic of its own; then every subscribed ticket in those queues gets
-        its new status.
+        screen needs one message per event and no floor logic of its own;
+        then every subscribed ticket in those queues gets its new status.
         """
         if not records:
             return

@@ -104,12 +104,7 @@ def office_snapshot(floor: Floor, now: datetime, *, staff: bool = False) -> dict
             entry["staff"] = state.staff
             entry["ticket_id"] = state.ticket
         counters.append(entry)
-    handover_flows = {f.id for f in layout.flows.values() if f.handover}
-    handover = [
-        floor.tickets[tid].display
-        for q in layout.queues.values() if q.flow in handover_flows
-        for _, tid in floor.waiting[q.id]
-    ]
+    handover = [number for q in queues for number in q.get("ready", ())]
     snapshot: dict[str, Any] = {
         "day": floor.day.isoformat(), "now": iso(now), "open": hours is not None,
         "opening": None if hours is None else {"opens": hours.opens.isoformat("minutes"), "closes": hours.closes.isoformat("minutes"), "note": hours.note},

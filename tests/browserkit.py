@@ -6,8 +6,6 @@ Screenshots go to ``test-artifacts/screens/`` at the repository root.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +61,3 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
-
-
-def within(seconds: float, check: Callable[[], bool], interval: float = 0.02) -> float:
-    """Poll ``check`` until it is true; the seconds it took. Raises ``AssertionError`` after ``seconds``."""
-    start = time.monotonic()
-    while True:
-        if check():
-            return time.monotonic() - start
-        if time.monotonic() - start > seconds:
-            raise AssertionError(f"not true within {seconds} s")
-        time.sleep(interval)

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from .browserkit import assert_accessible, launch, new_page, screenshot, within
+from .browserkit import assert_accessible, launch, new_page, screenshot
 from .serverkit import ADMIN_PASSWORD, ServerProcess
 
 LANGS = {"ja": "ja", "easy": "ja", "en": "en", "zh": "zh-Hans", "ko": "ko"}
@@ -72,10 +72,6 @@ class Floor:
 
     def queue(self, queue: str) -> dict[str, Any]:
         return next(q for q in self.state()["queues"] if q["id"] == queue)
-
-    def issued_today(self) -> int:
-        r = self.http.get("/api/staff/state", headers=self.admin).json()
-        return sum(q["waiting"] for q in r["queues"]) + sum(1 for c in r["counters"] if c["ticket"])
 
 
 @pytest.fixture(scope="module")

@@ -201,6 +201,13 @@ export function minutes(seconds) {
   return seconds == null ? null : Math.max(0, Math.ceil(seconds / 60));
 }
 
+// An expected wait as bilingual HTML: 「約N分 about N min」, 「まもなく soon」 at zero, "—" when unknown.
+export function waitHtml(seconds) {
+  const m = minutes(seconds);
+  if (m == null) return "—";
+  return m === 0 ? `まもなく <span lang="en" class="en">soon</span>` : `約${m}分 <span lang="en" class="en">about ${m} min</span>`;
+}
+
 // Escape text for innerHTML templates.
 export function esc(value) {
   return String(value ?? "").replace(/[&<>"']/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[ch]));

@@ -1,6 +1,6 @@
 // The phone page a ticket's QR opens (/t/<token>): number, state, people ahead, expected wait,
 // the number now called; live over /ws (topic ticket:<token>). Seed 004 8(1)3.
-import { Live, esc, minutes } from "/static/live.js";
+import { Live, esc, waitHtml } from "/static/live.js";
 
 const token = location.pathname.split("/")[2];
 const $ = (id) => document.getElementById(id);
@@ -28,8 +28,7 @@ function render(t) {
   box.innerHTML = `<span class="icon" aria-hidden="true">${icon}</span>${esc(ja.replace("{c}", c))}<span lang="en" class="en">${esc(en.replace("{c}", c))}</span>`;
   const waiting = t.state === "waiting";
   $("ahead").innerHTML = waiting && t.ahead != null ? `${t.ahead}人 <span lang="en" class="en">${t.ahead} ${t.ahead === 1 ? "person" : "people"}</span>` : "—";
-  const m = minutes(t.wait_s);
-  $("wait").innerHTML = !waiting || m == null ? "—" : m === 0 ? `まもなく <span lang="en" class="en">soon</span>` : `約${m}分 <span lang="en" class="en">about ${m} min</span>`;
+  $("wait").innerHTML = waiting ? waitHtml(t.wait_s) : "—";
   $("serving").textContent = t.now_serving ?? "—";
   document.title = `${t.display} ${ja.replace("{c}", c)}`;
 }
