@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
 from . import config, pages
-from .api import accounts, counters, state, tickets  # noqa: F401  (they register their routes)
+from .api import accounts, counters, printers, state, tickets  # noqa: F401  (they register their routes)
 from .api.openapi import document
 from .api.registry import SPECS, JSONResponse, error_response, route
 from .auth import Auth, RateLimits
@@ -32,6 +32,7 @@ from .core.calendar import OfficeCalendar
 from .core.layout import Layout
 from .errors import ApiError
 from .hub import Hub
+from .printing import PrintService
 from .processor import Processor, utcnow
 from .settings import Settings
 from .storage.database import EventLog, open_database
@@ -55,6 +56,7 @@ class Services:
     public_url: str
     clock: Callable[[], datetime]
     bootstrap: dict[str, Any]
+    printing: PrintService
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
@@ -79,11 +81,17 @@ def load_office(settings: Settings) -> tuple[Layout, OfficeCalendar]:
     return config.load(path, rehearsal=rehearsal)
 
 
+def office_path(settings: Settings) -> Any:
+    """The office file in use: ``settings.config`` or the demo office."""
+    return settings.config or config.DEMO_OFFICE
+
+
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
                on_ready: Callable[[Services], Any] | None = None) -> Starlette:
     """Build the app. ``on_ready(services)`` runs once the lifespan has started
     (the CLI uses it to print URLs and demo credentials)."""
     layout, calendar = load_office(settings)
+    printing_setup = config.load_printing(office_path(settings))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -100,9 +108,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
             password = settings.admin_password or new_token()[:16]
             await auth.create_staff("admin", password, "admin", "管理者 Administrator")
             bootstrap["admin_password"] = password if settings.admin_password is None else None
-        public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
+        public_url = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+        printing = PrintService(engine, printing_setup, processor, hub, public_url, clock)
+        hub.printers = printing
+        await printing.start()
         services = Services(settings, layout, calendar, engine, processor, hub, auth,
-                            RateLimits(settings.public_rate, settings.login_rate, settings.login_rate_address), public_url.rstrip("/"), clock, bootstrap)
+                            RateLimits(settings.public_rate, settings.login_rate, settings.login_rate_address), public_url, clock, bootstrap,
+                            printing)
         app.state.services = services
         if on_ready is not None:
             await on_ready(services)
@@ -117,6 +129,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
         try:
             yield
         finally:
+            await printing.stop()
             await processor.stop()
             await engine.dispose()
 

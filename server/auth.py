@@ -34,7 +34,7 @@ from .errors import ApiError
 from .storage import schema
 
 ROLES = ("admin", "supervisor", "clerk")
-DEVICE_KINDS = ("kiosk", "display")
+DEVICE_KINDS = ("kiosk", "display", "printer")
 _hasher = PasswordHasher()
 #: A hash to verify against when the user does not exist, so timing does not tell.
 _DUMMY_HASH = _hasher.hash("not a password of anyone")

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import config
+from . import agent, config
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -102,10 +102,12 @@ def _serve(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     try:
         layout, _ = config.load(args.file)
+        printing = config.load_printing(args.file)
     except config.ConfigError as exc:
         print(f"madoguchi: error: {exc}", file=sys.stderr)
         return 2
-    print(f"ok: {layout.office_name.ja}: {len(layout.queues)} queues, {len(layout.counters)} counters")
+    print(f"ok: {layout.office_name.ja}: {len(layout.queues)} queues, {len(layout.counters)} counters, "
+          f"{len(printing.printers)} printers")
     return 0
 
 
@@ -141,6 +143,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--displays", type=int, default=3, help="WebSocket display clients to connect (default 3)")
     r.add_argument("--details", type=Path, help="also write one CSV row per ticket (estimate, naive, actual wait)")
     r.set_defaults(func=_replay)
+    agent.add_parser(sub)
     k = sub.add_parser("check-config", help="validate an office TOML file")
     k.add_argument("file", type=Path)
     k.set_defaults(func=_check)

@@ -64,6 +64,38 @@ class KioskMenuModel(_Model):
     queues: list[Id] = Field(min_length=1, max_length=12)
 
 
+class PrinterModel(_Model):
+    """[[printers]]: one ticket printer (issue 4). ``connection = "network"``: a
+    raw TCP ESC/POS printer (``host``, ``port``, usually 9100) driven by the
+    server; ``"agent"``: a USB printer on a kiosk PC, driven by
+    ``madoguchi printer-agent`` there. Which kiosk prints on which printer is
+    set per device (``POST /api/devices`` / ``PUT /api/devices/{id}/printer``)."""
+
+    id: Id
+    name: TextModel
+    connection: Literal["network", "agent"]
+    host: str | None = Field(None, min_length=1, max_length=253)
+    port: int = Field(9100, ge=1, le=65535)
+    paper_mm: Literal[58, 80] = 80
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, v: str | None) -> str | None:
+        if v is not None and (any(ch.isspace() or ch in "/@" for ch in v) or v.count(":") == 1):
+            raise ValueError("host must be a host name or an IP address, without scheme or port")
+        return v
+
+
+class PrintingModel(_Model):
+    """[printing]: how print jobs are retried (seconds)."""
+
+    expire_s: float = Field(300.0, ge=10, le=86400)
+    poll_s: float = Field(30.0, ge=1, le=3600)
+    retry_max_s: float = Field(10.0, ge=0.1, le=600)
+    timeout_s: float = Field(5.0, ge=0.2, le=60)
+    kiosk_wait_s: float = Field(8.0, ge=1, le=60)
+
+
 class OfficeModel(_Model):
     """[office]: id, name and call policy."""
 
@@ -159,6 +191,16 @@ class OfficeFile(_Model):
     calendar: CalendarModel
     screens: ScreensModel = ScreensModel()
     kiosk_menus: list[KioskMenuModel] = []
+    printing: PrintingModel = PrintingModel()
+    printers: list[PrinterModel] = []
+
+
+class Printing(BaseModel):
+    """The printing part of an office file: ``settings`` and ``printers`` by id."""
+
+    model_config = ConfigDict(frozen=True)
+    settings: PrintingModel = PrintingModel()
+    printers: dict[str, PrinterModel] = {}
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -189,6 +231,33 @@ def load(path: Path | str, *, rehearsal: bool = False) -> tuple[Layout, OfficeCa
     enforced (every moment open), for training and rehearsals (seed 004 10(4)).
     Raises :class:`ConfigError` naming the file, key and problem.
     """
+    model, name = _read(path)
+    try:
+        return _build(model, rehearsal)
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
+def load_printing(path: Path | str) -> Printing:
+    """The ``[printing]`` settings and ``[[printers]]`` of an office file.
+
+    Raises :class:`ConfigError` (file, key, problem), e.g. a network printer
+    without ``host`` or two printers with one id.
+    """
+    model, name = _read(path)
+    try:
+        _unique([p.id for p in model.printers], "printers")
+        for i, p in enumerate(model.printers):
+            if p.connection == "network" and p.host is None:
+                raise ConfigError(f"printers[{i}].host: a network printer needs host (its IP address or name)")
+            if p.connection == "agent" and p.host is not None:
+                raise ConfigError(f"printers[{i}].host: an agent printer is reached through its agent; remove host")
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    return Printing(settings=model.printing, printers={p.id: p for p in model.printers})
+
+
+def _read(path: Path | str) -> tuple[OfficeFile, str]:
     path = Path(path)
     name = path.name
     try:
@@ -202,10 +271,7 @@ def load(path: Path | str, *, rehearsal: bool = False) -> tuple[Layout, OfficeCa
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ConfigError(f"{name}: {_loc(first['loc'])}: {first['msg']}") from None
-    try:
-        return _build(model, rehearsal)
-    except ConfigError as exc:
-        raise ConfigError(f"{name}: {exc}") from None
+    return model, name
 
 
 def _unique(items: list[str], where: str) -> None:

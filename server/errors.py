@@ -47,6 +47,9 @@ CODES: dict[str, int] = {
     "ticket_not_at_counter": 409,
     "queue_not_served": 409,
     "wrong_business_day": 409,
+    "unknown_printer": 404,
+    "unknown_job": 404,
+    "no_printer": 409,
     # server side
     "storage_unavailable": 503,
     "internal_error": 500,

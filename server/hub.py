@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from . import views
+from .core.events import FLOOR_PREFIXES
 from .core.floor import Floor
 from .storage.database import StoredEvent
 
@@ -89,6 +90,9 @@ class Hub:
         self.ring: deque[Published] = deque(maxlen=history)
         self.subscribers: set[Subscriber] = set()
         self.by_token: dict[str, set[Subscriber]] = {}
+        #: The print service (issue 4), for the ``printer:<id>`` topics and the
+        #: printers in the staff snapshot; ``None`` until it starts.
+        self.printers: Any = None
 
     # ------------------------------------------------------------ subscribers
     def add(self, sub: Subscriber) -> None:
@@ -163,8 +167,13 @@ class Hub:
     def snapshot(self, topic: str, floor: Floor, now: datetime) -> dict[str, Any]:
         """The snapshot for one topic (``ticket:`` topics excepted)."""
         if topic in ("office", "staff"):
-            return views.office_snapshot(floor, now, staff=topic == "staff")
+            snap = views.office_snapshot(floor, now, staff=topic == "staff")
+            if topic == "staff":
+                snap["printers"] = self.printers.overview() if self.printers is not None else []
+            return snap
         kind, _, ident = topic.partition(":")
+        if kind == "printer":
+            return self.printers.topic_snapshot(ident)  # type: ignore[no-any-return]
         if kind == "queue":
             return views.queue_status(floor, ident, now)
         return {"counter": ident, **views.counter_status(floor, ident),
@@ -217,7 +226,9 @@ class Hub:
         e = record.event
         queues = self._queues_of_event(record)
         topics = {"office", *(f"queue:{q}" for q in queues)}
-        if e.data.get("counter"):
+        if not e.type.startswith(FLOOR_PREFIXES):  # printer.*, print.*: also the printer's own topic
+            topics.add(f"printer:{e.data.get('printer')}")
+        elif e.data.get("counter"):
             topics.add(f"counter:{e.data['counter']}")
         at = views.iso(e.at)
         status = [statuses[q] for q in queues if q in statuses] if statuses else []
@@ -234,6 +245,20 @@ class Hub:
         if record.event.type.startswith("counter.") and d.get("counter") in self.counter_queues:
             touched.extend(self.counter_queues[d["counter"]])
         return tuple(dict.fromkeys(touched))
+
+    def has_subscriber(self, topic: str) -> bool:
+        """Whether any connected client is subscribed to ``topic``."""
+        return any(topic in sub.topics for sub in self.subscribers)
+
+    def notify(self, topic: str, text: str) -> int:
+        """Send ``text`` (not an event: no sequence number, not kept for
+        resuming) to the subscribers of ``topic``; returns how many got it."""
+        sent = 0
+        for sub in list(self.subscribers):
+            if topic in sub.topics:
+                sub.offer(text)
+                sent += 1
+        return sent
 
     def heartbeat(self) -> str:
         """A heartbeat message carrying the latest sequence number."""

@@ -18,6 +18,7 @@ Every page response carries a strict Content-Security-Policy and
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,11 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hardware.ticket import preview_png
+
 from .api.registry import error_response
 from .errors import ApiError
+from .printing import face_of
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = Path(__file__).resolve().parent / "static"
@@ -93,6 +97,24 @@ async def ticket_qr(request: Request) -> Response:
     return Response(body, media_type="image/svg+xml", headers={"cache-control": "private, max-age=3600"})
 
 
+async def ticket_png(request: Request) -> Response:
+    """``/t/<token>/ticket.png?paper=80|58``: the paper ticket as the printer
+    would print it, for the kiosk screen when no printer is configured or it
+    failed (a ticket of today; 404 otherwise, 422 for another paper width)."""
+    services = request.app.state.services
+    token = request.path_params["token"]
+    floor = services.processor.current_floor()
+    ticket = floor.ticket_by_token(token) if TOKEN_RE.match(token) else None
+    if ticket is None:
+        return error_response(ApiError("not_found", "no such ticket today"))
+    paper = request.query_params.get("paper", "80")
+    if paper not in ("58", "80"):
+        return error_response(ApiError("invalid_request", "paper must be 58 or 80 (mm)"))
+    face = face_of(ticket, floor, services.clock(), services.public_url)
+    body = await asyncio.to_thread(preview_png, face, int(paper))
+    return Response(body, media_type="image/png", headers={"cache-control": "no-store"})
+
+
 async def status_page(request: Request) -> Response:
     """``/status``: every flow's people waiting and expected wait (public)."""
     return FileResponse(STATIC / "status.html")
@@ -110,6 +132,7 @@ def routes() -> list[BaseRoute]:
         Route("/status", status_page, methods=["GET"]),
         Route("/t/{token}", phone_page, methods=["GET"]),
         Route("/t/{token}/qr.svg", ticket_qr, methods=["GET"]),
+        Route("/t/{token}/ticket.png", ticket_png, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         Mount("/kiosk", StaticFiles(directory=ROOT / "kiosk", html=True), name="kiosk"),
         Mount("/counter", StaticFiles(directory=ROOT / "counter", html=True), name="counter"),

@@ -19,6 +19,7 @@ from typing import Any
 from .core import commands as c
 from .core.calendar import OfficeCalendar, business_day
 from .core.errors import DomainError
+from .core.events import Event
 from .core.floor import Floor, Outcome
 from .core.layout import Layout
 from .hub import Hub
@@ -34,6 +35,16 @@ MAX_BATCH = 256
 #: response shows the floor as that command left it (e.g. people ahead at issue).
 View = Callable[[Floor, Outcome, datetime], Any]
 Receipt = tuple[Outcome, Any]
+
+
+class Note:
+    """Events that are facts but not floor commands (printer health, print
+    failures): stored and published in order with the floor's events."""
+
+    __slots__ = ("events",)
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
 
 
 class StorageUnavailable(Exception):
@@ -110,6 +121,11 @@ class Processor:
         await self._queue.put((command, view, fut))
         return await fut
 
+    async def record(self, events: list[Event]) -> None:
+        """Store and publish ``events`` that do not touch the floor (see
+        :class:`Note`). Raises :class:`StorageUnavailable`."""
+        await self.submit(Note(events))  # type: ignore[arg-type]
+
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]
@@ -132,7 +148,7 @@ class Processor:
         records: list[StoredEvent] = []
         for command, view, fut in batch:
             try:
-                outcome = floor.execute(command, now)
+                outcome = Outcome(command.events) if isinstance(command, Note) else floor.execute(command, now)
             except DomainError as err:
                 if not fut.done():
                     fut.set_exception(err)

@@ -166,6 +166,9 @@ class Connection:
                 self.sub.offer(dumps({"type": "result", "id": msg.id, "result": result}))
         except ApiError as err:
             self.sub.offer(_error(msg_id, err))
+        except Exception:
+            log.exception("WebSocket message failed")
+            self.sub.offer(_error(msg_id, ApiError("internal_error", "something went wrong on the server; it has been logged")))
 
     async def _dispatch(self, msg: Any) -> dict[str, Any] | None:
         services = self.services
@@ -200,6 +203,11 @@ class Connection:
             return
         if kind == "counter" and ident in floor.layout.counters:
             return
+        if kind == "printer" and ident in self.services.printing.workers:
+            principal = self.principal
+            if self.sub.staff or (principal.device_kind == "printer" and self.services.printing.printer_of(principal.id) == ident):
+                return
+            raise ApiError("forbidden", "a printer's topic needs staff, a display or that printer's agent")
         if kind == "ticket" and TOKEN_RE.match(ident):
             if floor.ticket_by_token(ident) is None:
                 raise ApiError("not_found", "no such ticket today")

@@ -68,17 +68,28 @@ async def set_password(ctx: Ctx, body: PasswordIn) -> dict[str, Any]:
 
 @endpoint("GET", "/api/devices", summary="List devices", access="admin", tag="admin")
 async def list_devices(ctx: Ctx, _: None) -> list[dict[str, Any]]:
-    """Kiosks and displays, paired or not."""
-    return await ctx.services.auth.list_devices()  # type: ignore[no-any-return]
+    """Kiosks, displays and printer agents, paired or not, with their printer."""
+    devices = await ctx.services.auth.list_devices()
+    return [{**d, "printer": ctx.services.printing.printer_of(d["id"])} for d in devices]
 
 
-@endpoint("POST", "/api/devices", summary="Register a kiosk or display", access="admin", tag="admin", body=DeviceIn,
-          status=201)
+@endpoint("POST", "/api/devices", summary="Register a kiosk, display or printer agent", access="admin", tag="admin",
+          body=DeviceIn, status=201, errors=("unknown_printer", "invalid_request"))
 async def create_device(ctx: Ctx, body: DeviceIn) -> dict[str, Any]:
     """Returns a one-time pairing code; the device trades it for its token at
-    ``POST /api/devices/pair``."""
+    ``POST /api/devices/pair``. ``printer`` (kiosks and printer agents) names
+    the printer from the office file's ``[[printers]]``."""
+    printing = ctx.services.printing
+    if body.printer is not None:
+        if body.kind == "display":
+            raise ApiError("invalid_request", "a display has no printer")
+        printing.check_printer(body.printer)
+    elif body.kind == "printer":
+        raise ApiError("invalid_request", "a printer agent needs the printer it drives")
     device, code = await ctx.services.auth.create_device(body.kind, body.name, ctx.principal.id or "?")
-    return {"device": device, "pairing_code": code}
+    if body.printer is not None:
+        await printing.assign(device["id"], body.printer, ctx.principal.id or "?")
+    return {"device": {**device, "printer": body.printer}, "pairing_code": code}
 
 
 @endpoint("POST", "/api/devices/pair", summary="Pair a device with its code", access="public", tag="admin",
@@ -86,7 +97,7 @@ async def create_device(ctx: Ctx, body: DeviceIn) -> dict[str, Any]:
 async def pair(ctx: Ctx, body: PairIn) -> dict[str, Any]:
     """The device keeps the returned token and sends it as a bearer token."""
     token, device = await ctx.services.auth.pair(body.code, body.kind)
-    return {"token": token, "device": device}
+    return {"token": token, "device": {**device, "printer": ctx.services.printing.printer_of(device["id"])}}
 
 
 @endpoint("DELETE", "/api/devices/{device_id}", summary="Revoke a device", access="admin", tag="admin",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -69,17 +69,44 @@ class PasswordIn(Body):
 
 
 class DeviceIn(Body):
-    """A kiosk or display to register."""
+    """A kiosk, display or printer agent to register; ``printer`` is the
+    kiosk's ticket printer or the printer the agent drives."""
 
-    kind: Literal["kiosk", "display"]
+    kind: Literal["kiosk", "display", "printer"]
     name: str = Field(min_length=1, max_length=100)
+    printer: str | None = Field(None, min_length=1, max_length=32, description="A printer id from [[printers]].")
+
+
+class PrinterIn(Body):
+    """Which printer a device uses (``null``: none)."""
+
+    printer: str | None = Field(min_length=1, max_length=32)
+
+
+class ReprintIn(Body):
+    """Where to reprint; by default the printer of the kiosk that issued the ticket."""
+
+    printer: str | None = Field(None, min_length=1, max_length=32)
+
+
+class PrinterStateIn(Body):
+    """A printer's health as its agent reads it."""
+
+    state: Literal["ok", "paper_near_end", "paper_end", "cover_open", "offline", "error", "unknown"]
+
+
+class AgentResultIn(PrinterStateIn):
+    """How a job went at the agent: printed (``ok``) or not, the printer's state and a message."""
+
+    ok: bool
+    message: str = Field("", max_length=200)
 
 
 class PairIn(Body):
     """The one-time pairing code an admin was given."""
 
     code: str = Field(min_length=10, max_length=200)
-    kind: Literal["kiosk", "display"] | None = Field(None, description="The kind of device pairing; a code for another kind is refused and stays usable.")
+    kind: Literal["kiosk", "display", "printer"] | None = Field(None, description="The kind of device pairing; a code for another kind is refused and stays usable.")
 
 
 class Estimate(BaseModel):
@@ -101,6 +128,8 @@ class IssuedTicket(Estimate):
     token: str = Field(description="Random public token (128 bits) of the phone page.")
     status_url: str = Field(description="Phone page URL for the QR code.")
     issued_at: str
+    preview_url: str = Field(description="PNG of the paper ticket, for the kiosk screen when nothing prints.")
+    print: dict[str, Any] = Field(description="The print job: state no_printer, unknown_printer, queued, done or expired.")
 
 
 class Error(BaseModel):

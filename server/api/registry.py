@@ -28,7 +28,7 @@ from ..errors import ApiError, envelope, validation_details
 from ..processor import StorageUnavailable
 
 log = logging.getLogger(__name__)
-ACCESS = ("public", "kiosk", "staff", "counter", "desk", "supervisor", "admin")
+ACCESS = ("public", "kiosk", "printer", "staff", "counter", "desk", "supervisor", "admin")
 COOKIE = "madoguchi_token"
 
 
@@ -123,6 +123,10 @@ def check_access(access: str, principal: Principal, path: dict[str, str]) -> Non
         if principal.is_staff or principal.device_kind == "kiosk":
             return
         raise ApiError("forbidden", "only kiosks and staff can issue tickets")
+    if access == "printer":
+        if principal.device_kind == "printer":
+            return
+        raise ApiError("forbidden", "only a printer agent can do this")
     if not principal.is_staff:
         raise ApiError("forbidden", "this needs a staff account")
     role = principal.role

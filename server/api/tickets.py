@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,8 @@ from ..errors import ApiError
 from ..views import iso, ticket_detail, ticket_public
 from .models import CancelIn, IssuedTicket, IssueIn, TransferIn
 from .registry import Ctx, endpoint
+
+log = logging.getLogger(__name__)
 
 
 @endpoint("POST", "/api/tickets", summary="Issue a ticket (発券)", access="kiosk", tag="tickets", body=IssueIn,
@@ -29,7 +32,14 @@ async def issue(ctx: Ctx, body: IssueIn) -> dict[str, Any]:
         idempotency_key=key, device=ctx.principal.id,
     )
     _, issued = await ctx.services.processor.submit(command, view=_issued_view)
-    return {**issued, "status_url": f"{ctx.services.public_url}/t/{issued['token']}"}
+    device = ctx.principal.id if ctx.principal.kind == "device" else None
+    try:
+        printed = await ctx.services.printing.print_issued(device, issued["ticket"])
+    except Exception:  # the ticket is issued whatever happens to its paper
+        log.exception("could not queue the print job of ticket %s", issued["ticket"])
+        printed = {"state": "print_error", "message": "the print job could not be stored"}
+    url = f"{ctx.services.public_url}/t/{issued['token']}"
+    return {**issued, "status_url": url, "preview_url": f"/t/{issued['token']}/ticket.png", "print": printed}
 
 
 def _issued_view(floor: Floor, outcome: Outcome, now: datetime) -> dict[str, Any]:

@@ -25,6 +25,13 @@ COUNTER_OPENED = "counter.opened"
 COUNTER_CLOSED = "counter.closed"
 COUNTER_PAUSED = "counter.paused"
 COUNTER_RESUMED = "counter.resumed"
+#: Printer facts (issue 4); the floor ignores them, screens and audits read them.
+PRINTER_STATUS = "printer.status"
+PRINT_FAILED = "print.failed"
+PRINT_REPRINTED = "print.reprinted"
+
+#: The prefixes of events that change the floor.
+FLOOR_PREFIXES = ("ticket.", "counter.")
 
 
 #: Keys that never leave on a public topic (personal or secret data).

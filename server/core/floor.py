@@ -19,7 +19,7 @@ from . import commands as c
 from . import events as ev
 from .calendar import OfficeCalendar, business_day
 from .errors import DomainError
-from .events import Event
+from .events import FLOOR_PREFIXES, Event
 from .layout import CallPolicy, Layout
 from .numbering import next_number
 from .tickets import ACTIVE, Status, Step, Ticket
@@ -90,7 +90,10 @@ class Floor:
         return outcome
 
     def apply(self, event: Event) -> None:
-        """Apply one event (from :meth:`execute` or from the stored log)."""
+        """Apply one event (from :meth:`execute` or from the stored log).
+        Events of other kinds (``printer.*``, ``print.*``) leave the floor as it is."""
+        if not event.type.startswith(FLOOR_PREFIXES):
+            return
         handler = getattr(self, "_on_" + event.type.replace(".", "_"))
         handler(event, event.data)
 

@@ -67,3 +67,34 @@ audit = Table(
     Column("action", String(64), nullable=False),
     Column("detail", Text, nullable=False),
 )
+
+#: Print jobs (issue 4): one row per ticket to print, kept until printed or
+#: given up, so a job survives a restart and a failed print is never lost.
+#: ``state``: ``queued``, ``done`` or ``expired`` (given up; staff may reprint).
+print_jobs = Table(
+    "print_jobs", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("business_day", String(10), nullable=False),
+    Column("ticket", String(32), nullable=False),
+    Column("printer", String(32), nullable=False),
+    Column("device", String(32)),
+    Column("staff", String(64)),
+    Column("reprint", Boolean, nullable=False, default=False),
+    Column("face", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", String(200)),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("done_at_us", BigInteger),
+    Index("ix_print_jobs_state", "state", "business_day"),
+    Index("ix_print_jobs_ticket", "ticket"),
+)
+
+#: Which printer a device uses: a kiosk's ticket printer, or the printer a
+#: ``madoguchi printer-agent`` device drives. Changed by admins (audited).
+device_printers = Table(
+    "device_printers", metadata,
+    Column("device", String(32), primary_key=True),
+    Column("printer", String(32), nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+)
