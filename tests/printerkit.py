@@ -80,6 +80,21 @@ def read_stream(data: bytes) -> tuple[list[Command], bytes]:
     return out, data[i:]
 
 
+def split_jobs(data: bytes) -> list[bytes]:
+    """The tickets in a stream (each from ``ESC @`` to its cut), read command by command."""
+    commands, _ = read_stream(data)
+    jobs: list[bytes] = []
+    current = b""
+    for c in commands:
+        if c.name == "init":
+            current = b""
+        current += c.data
+        if c.name == "cut":
+            jobs.append(current)
+            current = b""
+    return jobs
+
+
 def raster(data: bytes) -> Image.Image:
     """The ``GS v 0`` images in ``data`` stacked top to bottom (1 bit: black = 0).
 

@@ -8,10 +8,12 @@ job part way. The server is a real ``madoguchi serve`` child process.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -24,7 +26,7 @@ from PIL import Image
 from hardware.printer import PrinterState, decode_status
 from hardware.ticket import PAPER_DOTS
 
-from .printerkit import StandInPrinter, raster
+from .printerkit import StandInPrinter, raster, split_jobs
 from .serverkit import ServerProcess, admin, bearer, clerk
 from .wskit import Display
 
@@ -109,6 +111,17 @@ async def issue(http: httpx.AsyncClient, kiosk_headers: dict[str, str], key: str
     r = await http.post("/api/tickets", json={"queue": "shomei"}, headers=headers)
     assert r.status_code == 201, r.text
     return r.json()
+
+
+async def printed(http: httpx.AsyncClient, job: str, headers: dict[str, str], timeout: float = 15) -> dict:
+    """The job's status once it is done (asking with ``?wait=``); fails after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = (await http.get(f"/api/print-jobs/{job}", params={"wait": 2}, headers=headers)).json()
+        if status["state"] == "done" or time.monotonic() > deadline:
+            assert status["state"] == "done", status
+            return status
+        await asyncio.sleep(0.1)
 
 
 def qr_texts(image: Image.Image) -> list[str]:
@@ -360,7 +373,8 @@ async def test_staff_reprint_is_marked_and_audited(floor: Floor, http: httpx.Asy
     assert r.status_code == 202
     check_ticket(floor.small.wait_jobs(before_small + 1)[-1], ticket["status_url"], 58)
 
-    assert (await http.post(f"/api/tickets/{ticket['ticket']}/reprint", json={})).status_code == 401
+    async with httpx.AsyncClient(base_url=floor.proc.url) as anonymous:  # no session cookie
+        assert (await anonymous.post(f"/api/tickets/{ticket['ticket']}/reprint", json={})).status_code == 401
     r = await http.post(f"/api/tickets/{ticket['ticket']}/reprint", json={}, headers=wide)
     assert r.status_code == 403  # a kiosk cannot reprint
     r = await http.post("/api/tickets/nope/reprint", json={}, headers=desk)
@@ -376,3 +390,106 @@ async def test_staff_reprint_is_marked_and_audited(floor: Floor, http: httpx.Asy
     mine = [row for row in rows if ticket["ticket"] in row[2]]
     assert len(mine) == 2 and all(row[0] == "printing-clerk" for row in mine)
     assert "on kiosk1" in mine[0][2] and "on kiosk2" in mine[1][2]
+
+
+# -------------------------------------------------------------------- agent
+async def test_the_printer_agent_prints_its_kiosks_tickets_and_catches_up_after_being_away(floor: Floor, http: httpx.AsyncClient, tmp_path: Path) -> None:
+    headers = await admin(http)
+    await open_counter_4(http)
+    usb_kiosk = await kiosk(http, headers, "2階 発券機 (USB)", "usb1")
+    r = await http.post("/api/devices", json={"kind": "printer", "name": "2階 発券機のプリンタ", "printer": "usb1"}, headers=headers)
+    assert r.status_code == 201, r.text
+    code = r.json()["pairing_code"]
+    assert (await http.post("/api/devices", json={"kind": "printer", "name": "x"}, headers=headers)).status_code == 422
+
+    # A FIFO stands in for /dev/usb/lp0, the usblp character device: each job
+    # opens it, writes and closes; a reader thread keeps every byte.
+    device = tmp_path / "lp0"
+    os.mkfifo(device)
+    received = bytearray()
+    stop = threading.Event()
+
+    def read_device() -> None:
+        while not stop.is_set():
+            with open(device, "rb") as f:
+                received.extend(f.read())
+
+    reader = threading.Thread(target=read_device, daemon=True)
+    reader.start()
+    token_file = tmp_path / "agent.token"
+
+    def agent(*extra: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-m", "server.cli", "printer-agent", "--server", floor.proc.url,
+                                 "--to", str(device), "--token-file", str(token_file), *extra],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    bad = subprocess.run([sys.executable, "-m", "server.cli", "printer-agent", "--server", floor.proc.url,
+                          "--to", "lpt://1", "--token-file", str(token_file)], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--to" in bad.stderr
+    refused = subprocess.run([sys.executable, "-m", "server.cli", "printer-agent", "--server", floor.proc.url,
+                              "--to", str(device), "--token-file", str(token_file), "--pair", "not-a-real-code-123"],
+                             capture_output=True, text=True)
+    assert refused.returncode == 2 and "pairing refused" in refused.stderr
+
+    # Issued while no agent is connected: queued, the printer shown offline.
+    early = await issue(http, usb_kiosk)
+    r = await http.get(f"/api/print-jobs/{early['print']['job']}", params={"wait": 5}, headers=usb_kiosk)
+    assert r.json()["state"] == "queued" and r.json()["printer_state"] == "offline"
+
+    proc = agent("--pair", code)
+    try:
+        await printed(http, early["print"]["job"], usb_kiosk)
+        later = await issue(http, usb_kiosk)
+        await printed(http, later["print"]["job"], usb_kiosk)
+        first, second = split_jobs(bytes(received))
+        check_ticket(first, early["status_url"], 58)
+        check_ticket(second, later["status_url"], 58)
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=10)[0]
+    assert proc.returncode == 0, out
+    assert token_file.stat().st_mode & 0o077 == 0  # the token is readable by its owner only
+
+    # Started again from its kept token, it still prints.
+    proc = agent()
+    try:
+        again = await issue(http, usb_kiosk)
+        await printed(http, again["print"]["job"], usb_kiosk)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+        stop.set()
+        with open(device, "wb"):
+            pass  # lets the reader thread leave
+        reader.join(5)
+    assert len(split_jobs(bytes(received))) == 3
+
+
+# ------------------------------------------------------------------ restart
+async def test_a_queued_job_survives_a_server_restart_and_prints_when_the_paper_is_back(floor: Floor, tmp_path: Path) -> None:
+    async with httpx.AsyncClient(base_url=floor.proc.url, timeout=30) as http:
+        headers = await admin(http)
+        await open_counter_4(http)
+        wide = await kiosk(http, headers, "1階 発券機 G", "kiosk1")
+        floor.printer.state = "paper_end"
+        before = len(floor.printer.jobs())
+        ticket = await issue(http, wide)
+        r = await http.get(f"/api/print-jobs/{ticket['print']['job']}", params={"wait": 5}, headers=wide)
+        assert r.json()["state"] == "queued"
+    floor.proc.stop()
+    floor.proc = floor.start()
+    floor.printer.state = "ok"
+    check_ticket(floor.printer.wait_jobs(before + 1)[-1], ticket["status_url"], 80)
+
+    # An office file that no longer has the kiosk's printer: the ticket is still issued.
+    floor.proc.stop()
+    floor.proc = floor.start(office_with_printers(tmp_path / "office.toml", floor.ports, keep=("kiosk2",)))
+    try:
+        async with httpx.AsyncClient(base_url=floor.proc.url, timeout=30) as http:
+            await open_counter_4(http)
+            ticket = await issue(http, wide)
+            assert ticket["print"]["state"] == "unknown_printer" and ticket["print"]["printer"] == "kiosk1"
+            assert (await http.get(ticket["preview_url"])).status_code == 200
+    finally:
+        floor.proc.stop()
+        floor.proc = floor.start()
