@@ -8,6 +8,8 @@ import { Live, esc, minutes } from "/static/live.js";
 const $ = (id) => document.getElementById(id);
 const KEYS = { c: "call-next", r: "recall", s: "start", f: "finish", n: "no-show", t: "transfer", h: "hold" };
 const ERRORS = {
+  no_printer: "この番号札は印刷する発券機がわかりません（窓口で発行された番号など）。 No printer is known for this ticket.",
+  unknown_printer: "設定にないプリンタです。 That printer is not configured.",
   no_waiting: "待っている番号はありません。 No ticket is waiting.",
   counter_busy: "対応中の番号を先に完了してください。 Finish the current ticket first.",
   counter_idle: "この窓口に番号がありません。 No ticket at this counter.",
@@ -151,6 +153,7 @@ function renderCurrent() {
     finish: ts === "called" || ts === "serving", transfer: ts === "called" || ts === "serving", hold: ts === "called" || ts === "serving",
   };
   for (const b of document.querySelectorAll("[data-action]")) b.disabled = busy || !enabled[b.dataset.action];
+  $("reprint").disabled = busy || !detail || !c.ticket;
   $("steps").innerHTML = detail && c.ticket ? detail.steps.map((s) => `<li>${label(queueName(s.queue))} — ${status(s.status)}${s.counter ? ` ・ ${esc(s.counter)}番窓口 <span lang="en" class="en">counter ${esc(s.counter)}</span>` : ""}</li>`).join("") : "";
 }
 
@@ -208,9 +211,21 @@ $("transfer-dialog").addEventListener("close", () => {
   if (chosen) act("transfer", { to_queue: chosen.value, front: $("transfer-front").checked });
 });
 
+// 再発行: print the current ticket again on the printer of the kiosk that issued it (audited).
+async function reprint() {
+  if (!detail) return;
+  try {
+    const job = await api("POST", `/api/tickets/${encodeURIComponent(detail.id)}/reprint`, {});
+    say(`再発行: ${detail.display}番（${job.printer}） Reprinted ${detail.display}`);
+  } catch (err) {
+    fail(err);
+  }
+}
+
 document.addEventListener("click", async (e) => {
   const button = e.target.closest("button");
   if (!button || button.disabled) return;
+  if (button.id === "reprint") { reprint(); return; }
   if (button.dataset.action) {
     if (button.dataset.action === "transfer") openTransfer(); else act(button.dataset.action);
   } else if (button.dataset.call) {

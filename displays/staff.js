@@ -62,9 +62,48 @@ function countersView(d) {
   return `<h2>窓口の状況 <span lang="en" class="en">Counters</span></h2><ul class="counter-cells">${cells}</ul>`;
 }
 
+// Printer health (issue 4), from the snapshot's printers and the printer.status / print.failed events.
+const PRINTER_STATES = {
+  paper_near_end: ["用紙残りわずか", "paper running low"],
+  paper_end: ["用紙切れ", "out of paper"],
+  cover_open: ["カバーが開いています", "cover open"],
+  offline: ["接続できません", "offline"],
+  error: ["エラー", "error"],
+};
+let printers = new Map();
+
+function printerEvent(e) {
+  const p = printers.get(e.printer);
+  if (!p) return;
+  if (e.type === "printer.status") {
+    p.state = e.state;
+    p.since = e.at;
+  } else if (e.type === "print.failed") {
+    p.failed.push({ job: e.job, ticket: e.ticket, display: e.display });
+  }
+}
+
+function printerAlerts() {
+  const out = [];
+  for (const p of printers.values()) {
+    const words = PRINTER_STATES[p.state];
+    if (words) {
+      const since = p.since ? new Date(p.since).toLocaleTimeString("ja-JP", { hour: "2-digit", minute: "2-digit", timeZone: "Asia/Tokyo" }) : "";
+      out.push(`<li class="printer" data-printer="${esc(p.printer)}"><span aria-hidden="true">⚠ </span>${esc(p.name.ja)}：${words[0]}${since ? `（${since}から）` : ""}
+        <span lang="en" class="en">${esc(p.name.en)}: ${words[1]}${since ? ` since ${since}` : ""}</span></li>`);
+    }
+    if (p.failed.length) {
+      const numbers = p.failed.map((f) => esc(f.display)).join("、");
+      out.push(`<li class="printer"><span aria-hidden="true">⚠ </span>${esc(p.name.ja)}：印刷できなかった番号札 ${numbers}（窓口で再発行できます）
+        <span lang="en" class="en">${esc(p.name.en)}: tickets not printed ${numbers} (reprint at a counter)</span></li>`);
+    }
+  }
+  return out.join("");
+}
+
 function alerts(d) {
   const limit = d.screens.wait_alert_s;
-  return d.queues.filter((q) => q.waiting && longest(q) >= limit).map((q) =>
+  return printerAlerts() + d.queues.filter((q) => q.waiting && longest(q) >= limit).map((q) =>
     `<li><span aria-hidden="true">⚠ </span>${esc(q.name.ja)}：最長待ち ${minutes(longest(q))}分（基準 ${minutes(limit)}分）
      <span lang="en" class="en">${esc(q.name.en)}: longest wait ${minutes(longest(q))} min (limit ${minutes(limit)} min)</span></li>`).join("");
 }
@@ -108,8 +147,12 @@ if (!token) {
   new Live({
     topics: ["staff"],
     token,
-    onSnapshot: (topic, data) => { view.snapshot(data); render(); },
-    onEvent: (m) => { view.event(m); render(); },
+    onSnapshot: (topic, data) => {
+      view.snapshot(data);
+      printers = new Map((data.printers || []).map((p) => [p.printer, { ...p, failed: [...p.failed] }]));
+      render();
+    },
+    onEvent: (m) => { view.event(m); printerEvent(m.event); render(); },
     onError: (err) => {
       if (err.code === "unauthenticated" || err.code === "forbidden") {
         localStorage.removeItem(STORE);

@@ -29,6 +29,9 @@ const T = {
   wait: { ja: "待ち時間の目安", easy: "まつ じかん（だいたい）", en: "Expected wait", zh: "预计等候时间", ko: "예상 대기 시간" },
   qr_hint: { ja: "スマートフォンで読み取ると、呼び出しの状況を確認できます", easy: "スマートフォンで よみとると、よばれる じゅんばんが わかります", en: "Scan with your phone to follow your place in line", zh: "用手机扫描即可查看叫号情况", ko: "스마트폰으로 읽으면 호출 상황을 확인할 수 있습니다" },
   no_printer: { ja: "番号札を印刷できないため、画面に表示しています。番号を控えるか、QRコードを読み取ってください。", easy: "かみの ばんごうふだが でません。ばんごうを おぼえるか、QRコードを よみとって ください。", en: "No paper ticket can be printed: please note your number or scan the QR code.", zh: "无法打印号码牌，请记下号码或扫描二维码。", ko: "번호표를 인쇄할 수 없습니다. 번호를 메모하거나 QR 코드를 읽어 주세요." },
+  printing: { ja: "番号札を印刷しています…", easy: "ばんごうふだを いんさつ しています…", en: "Printing your ticket…", zh: "正在打印号码牌…", ko: "번호표를 인쇄하고 있습니다…" },
+  take_ticket: { ja: "番号札をお取りください", easy: "ばんごうふだを とって ください", en: "Please take your ticket", zh: "请取走号码牌", ko: "번호표를 가져가세요" },
+  paper_alt: { ja: (n) => `番号札 ${n} 番（印刷されるものと同じ内容）`, easy: (n) => `ばんごうふだ ${n}ばん`, en: (n) => `Ticket ${n}, as it would be printed`, zh: (n) => `号码牌 ${n}（与打印内容相同）`, ko: (n) => `번호표 ${n}번 (인쇄 내용과 동일)` },
   finish: { ja: (s) => `最初の画面に戻る（${s}秒）`, easy: (s) => `はじめに もどる（${s}びょう）`, en: (s) => `Back to start (${s} s)`, zh: (s) => `返回首页（${s}秒）`, ko: (s) => `처음으로 (${s}초)` },
   problem: { ja: "発券できませんでした", easy: "ばんごうふだを だせませんでした", en: "The ticket could not be issued", zh: "未能发行号码牌", ko: "번호표를 발급하지 못했습니다" },
   retry: { ja: "もう一度試す", easy: "もう いちど", en: "Try again", zh: "重试", ko: "다시 시도" },
@@ -141,7 +144,36 @@ function renderIssued() {
   $("issued-wait").textContent = m == null ? "—" : t("about", m);
   $("issued-qr").src = `/t/${encodeURIComponent(issued.token)}/qr.svg`;
   $("issued-qr").alt = t("qr_hint");
+  renderPrint();
   renderCountdown();
+}
+
+// The paper ticket: "printing…", then "take your ticket", or, when nothing prints (no printer,
+// printer out of paper, cover open, unreachable), the same ticket on screen as a picture.
+function renderPrint() {
+  const state = issued.printState;
+  $("issued-print").textContent = t(state === "printing" ? "printing" : state === "printed" ? "take_ticket" : "no_printer");
+  $("issued-print").dataset.state = state;
+  $("issued-paper").hidden = state !== "screen";
+  if (state === "screen") {
+    $("issued-paper-img").src = issued.preview_url;
+    $("issued-paper-img").alt = t("paper_alt", issued.display);
+  }
+}
+
+const PRINTABLE = ["ok", "paper_near_end", "unknown"];
+
+async function followPrint(ticket) {
+  let state = "screen";
+  try {
+    const r = await fetch(`/api/print-jobs/${encodeURIComponent(ticket.print.job)}?wait=8`,
+                          { headers: { authorization: `Bearer ${token}` } });
+    if (r.ok && (await r.json()).state === "done") state = "printed";
+  } catch { /* shown on screen */ }
+  if (issued === ticket) {
+    ticket.printState = state;
+    renderIssued();
+  }
 }
 
 function renderCountdown() {
@@ -189,6 +221,10 @@ async function issue() {
     const body = await response.json().catch(() => ({}));
     if (response.status === 201) {
       issued = { ...body, queue_id: chosen };
+      const job = body.print || {};
+      issued.printState = job.state === "done" ? "printed"
+        : job.state === "queued" && PRINTABLE.includes(job.printer_state) ? "printing" : "screen";
+      if (issued.printState === "printing") followPrint(issued);
       returnAt = Date.now() + view.data.screens.kiosk_return_s * 1000;
       clearInterval(returnTimer);
       returnTimer = setInterval(() => { renderCountdown(); if (Date.now() >= returnAt) toStart(); }, 250);

@@ -423,3 +423,77 @@ def test_a_kiosk_and_a_display_paired_by_code_and_an_alert_when_a_wait_passes_th
         page.context.close()
     finally:
         proc.stop()
+
+
+def test_the_kiosk_says_take_your_ticket_or_shows_it_on_screen_and_the_staff_display_raises_the_printer_alert(browser: Browser, tmp_path: Path) -> None:
+    from .printerkit import StandInPrinter, raster
+    from .test_printing import closed_port, office_with_printers
+
+    printer = StandInPrinter()
+    office = office_with_printers(tmp_path / "office.toml", {"kiosk1": printer.port, "kiosk2": closed_port(), "nowhere": closed_port()})
+    proc = ServerProcess(tmp_path / "data", args=("--config", str(office), "--rehearsal")).start()
+    try:
+        with httpx.Client(base_url=proc.url, timeout=10) as http:
+            token = http.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).json()["token"]
+            admin = {"Authorization": f"Bearer {token}"}
+            code = http.post("/api/devices", headers=admin, json={"kind": "kiosk", "name": "1階 発券機", "printer": "kiosk1"}).json()["pairing_code"]
+            kiosk_token = http.post("/api/devices/pair", json={"code": code, "kind": "kiosk"}).json()["token"]
+            code = http.post("/api/devices", headers=admin, json={"kind": "display", "name": "執務室"}).json()["pairing_code"]
+            display_token = http.post("/api/devices/pair", json={"code": code, "kind": "display"}).json()["token"]
+            r = http.post("/api/staff", headers=admin, json={"username": "sato", "password": "pw-sato-0123456789", "role": "clerk"})
+            assert r.status_code == 201, r.text
+
+        desk = new_page(browser, 1366, 768)
+        desk.goto(f"{proc.url}/counter/")
+        desk.fill("#username", "sato")
+        desk.fill("#password", "pw-sato-0123456789")
+        desk.click("#login-form button[type=submit]")
+        desk.locator("[data-counter='4']").click()
+        desk.locator("#desk").wait_for(state="visible")
+
+        page = new_page(browser, 1080, 1920)
+        page.goto(f"{proc.url}/kiosk/?menu=koseki_shomei#token={kiosk_token}")
+        page.locator("#start").wait_for(state="visible")
+        number, token = issue_at_kiosk(page, "shomei")
+        page.locator("#issued-print[data-state='printed']", has_text="番号札をお取りください").wait_for(timeout=8000)
+        assert page.locator("#issued-paper").is_hidden()
+        assert printer.wait_jobs(1) and raster(printer.jobs()[-1]).width == 576
+        page.click("#done")
+
+        staff = new_page(browser, 1920, 1080)
+        staff.goto(f"{proc.url}/displays/staff.html#token={display_token}")
+        printer.state = "paper_end"
+        alert = staff.locator("#alerts li.printer", has_text="用紙切れ")
+        alert.wait_for(timeout=8000)
+        assert "out of paper" in alert.inner_text()
+        assert_accessible(staff, "staff display with a printer alert")
+        screenshot(staff, "staff-display-printer-alert")
+
+        number, token = issue_at_kiosk(page, "shomei")
+        page.locator("#issued-print[data-state='screen']").wait_for(timeout=8000)
+        assert "画面に表示" in page.inner_text("#issued-print")
+        paper = page.locator("#issued-paper-img")
+        paper.wait_for(state="visible")
+        deadline = time.monotonic() + 5
+        while page.evaluate("() => document.getElementById('issued-paper-img').naturalWidth") != 576:
+            assert time.monotonic() < deadline, "the ticket picture did not load"
+            time.sleep(0.05)
+        assert number in (paper.get_attribute("alt") or "")
+        assert_accessible(page, "kiosk issued screen, ticket shown on screen")
+        screenshot(page, "kiosk-ticket-on-screen")
+
+        # At the counter: the clerk calls it and reprints once the paper is back.
+        printer.state = "ok"
+        staff.locator("#alerts li.printer", has_text="用紙切れ").wait_for(state="detached", timeout=8000)
+        before = len(printer.wait_jobs(2))  # the queued job printed when the paper came back
+        desk.keyboard.press("c")
+        desk.locator("#current .current-number").wait_for()
+        desk.locator("#reprint:not([disabled])").click()
+        desk.locator("#message", has_text="再発行").wait_for()
+        printer.wait_jobs(before + 1)
+        assert_accessible(desk, "counter terminal after a reprint")
+        for p in (page, staff, desk):
+            p.context.close()
+    finally:
+        proc.stop()
+        printer.close()
