@@ -93,7 +93,6 @@ class PrintingModel(_Model):
     poll_s: float = Field(30.0, ge=1, le=3600)
     retry_max_s: float = Field(10.0, ge=0.1, le=600)
     timeout_s: float = Field(5.0, ge=0.2, le=60)
-    kiosk_wait_s: float = Field(8.0, ge=1, le=60)
 
 
 class OfficeModel(_Model):

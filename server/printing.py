@@ -265,11 +265,23 @@ class PrintService:
                 "device": device, "staff": staff, "reprint": reprint, "face": _face_json(face), "state": QUEUED,
                 "attempts": 0, "last_error": None, "created_at_us": to_us(now), "done_at_us": None,
             })
+        self._prune(floor.day.isoformat())
         self.jobs[job.id] = job
         worker = self.workers[printer]
         worker.jobs.append(job)
         worker.wake.set()
         return job
+
+    def _prune(self, today: str) -> None:
+        """Forget printed jobs after an hour and given-up ones once their day
+        is over (they stay in the table), so memory does not grow with the days."""
+        now = self.clock()
+        for job in list(self.jobs.values()):
+            old_day = business_day(job.created_at).isoformat() != today
+            if (job.state == DONE and (now - job.created_at).total_seconds() > 3600) or (job.state == EXPIRED and old_day):
+                del self.jobs[job.id]
+        for worker in self.workers.values():
+            worker.failed = [j for j in worker.failed if business_day(j.created_at).isoformat() == today]
 
     def job_status(self, job: Job) -> dict[str, Any]:
         """``{"job", "printer", "state": queued|done|expired, "attempts",

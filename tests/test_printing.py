@@ -52,7 +52,7 @@ def office_with_printers(path: Path, ports: dict[str, int], *, keep: tuple[str, 
         "usb1": 'connection = "agent"\npaper_mm = 58',
     }
     text = DEMO_OFFICE.read_text(encoding="utf-8")
-    text += "\n[printing]\nexpire_s = 120\npoll_s = 1\nretry_max_s = 0.5\ntimeout_s = 2\nkiosk_wait_s = 3\n"
+    text += "\n[printing]\nexpire_s = 120\npoll_s = 1\nretry_max_s = 0.5\ntimeout_s = 2\n"
     for pid in keep:
         text += f'\n[[printers]]\nid = "{pid}"\nname = {{ ja = "{pid} プリンタ", en = "{pid} printer" }}\n{printers[pid]}\n'
     path.write_text(text, encoding="utf-8")

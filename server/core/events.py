@@ -28,7 +28,6 @@ COUNTER_RESUMED = "counter.resumed"
 #: Printer facts (issue 4); the floor ignores them, screens and audits read them.
 PRINTER_STATUS = "printer.status"
 PRINT_FAILED = "print.failed"
-PRINT_REPRINTED = "print.reprinted"
 
 #: The prefixes of events that change the floor.
 FLOOR_PREFIXES = ("ticket.", "counter.")
