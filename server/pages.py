@@ -100,8 +100,12 @@ async def ticket_qr(request: Request) -> Response:
 async def ticket_png(request: Request) -> Response:
     """``/t/<token>/ticket.png?paper=80|58``: the paper ticket as the printer
     would print it, for the kiosk screen when no printer is configured or it
-    failed (a ticket of today; 404 otherwise, 422 for another paper width)."""
+    failed (a ticket of today; 404 otherwise, 422 for another paper width).
+    Drawing takes tens of milliseconds in a worker thread, so it shares the
+    public per-address rate limit (``public_rate``)."""
     services = request.app.state.services
+    if not services.limits.hit_public(request.client.host if request.client else "?"):
+        return error_response(ApiError("rate_limited", "too many requests; try again in a minute"))
     token = request.path_params["token"]
     floor = services.processor.current_floor()
     ticket = floor.ticket_by_token(token) if TOKEN_RE.match(token) else None
