@@ -7,7 +7,6 @@ arguments or configuration.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import socket
 import sys
