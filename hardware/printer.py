@@ -13,6 +13,7 @@ The calls here block (sockets, files); the server runs them in a worker thread.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import socket
 from dataclasses import dataclass
@@ -178,7 +179,5 @@ class Link:
 
 
 def _close(printer: Network | File) -> None:
-    try:
+    with contextlib.suppress(OSError):  # the link may already be gone
         printer.close()
-    except OSError:
-        pass
