@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from stats import cli as stats_cli
+
 from . import agent, config
 
 
@@ -143,6 +145,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--details", type=Path, help="also write one CSV row per ticket (estimate, naive, actual wait)")
     r.set_defaults(func=_replay)
     agent.add_parser(sub)
+    stats_cli.add_parser(sub)
     k = sub.add_parser("check-config", help="validate an office TOML file")
     k.add_argument("file", type=Path)
     k.set_defaults(func=_check)

@@ -95,6 +95,16 @@ class PrintingModel(_Model):
     timeout_s: float = Field(5.0, ge=0.2, le=60)
 
 
+class StatsModel(_Model):
+    """[stats]: the target wait for "share served within target" (seconds),
+    and the nightly export: the folder it writes to (none: no nightly export)
+    and the Asia/Tokyo time it runs."""
+
+    target_wait_s: float = Field(1200.0, gt=0, le=86400)
+    nightly_dir: str | None = Field(None, min_length=1)
+    nightly_at: str = Field("00:30", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
 class OfficeModel(_Model):
     """[office]: id, name and call policy."""
 
@@ -192,6 +202,7 @@ class OfficeFile(_Model):
     kiosk_menus: list[KioskMenuModel] = []
     printing: PrintingModel = PrintingModel()
     printers: list[PrinterModel] = []
+    stats: StatsModel = StatsModel()
 
 
 class Printing(BaseModel):
@@ -254,6 +265,12 @@ def load_printing(path: Path | str) -> Printing:
     except ConfigError as exc:
         raise ConfigError(f"{name}: {exc}") from None
     return Printing(settings=model.printing, printers={p.id: p for p in model.printers})
+
+
+def load_stats(path: Path | str) -> StatsModel:
+    """The ``[stats]`` settings of an office file. Raises :class:`ConfigError`."""
+    model, _ = _read(path)
+    return model.stats
 
 
 def _read(path: Path | str) -> tuple[OfficeFile, str]:

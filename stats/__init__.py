@@ -1,0 +1,1 @@
+"""Statistics (seed 004 8(6)): hourly, daily and monthly waiting and service figures from the event log, with Polars."""

@@ -1,0 +1,205 @@
+"""Waiting-time and service-time figures from the event log (seed 004 8(6)), with Polars.
+
+Definitions (also in the README):
+
+- A **stage** is one stay of a ticket in one queue (手続). It begins when the
+  ticket is issued there (``ticket.issued``), transferred into it
+  (``ticket.transferred``, ``to_queue``), or sent on to it after a finished
+  procedure (``ticket.finished`` with ``next_queue``: the next procedure of the
+  visit, or the hand-over queue). A transferred visit is thus counted in each
+  queue it passed through.
+- **Waiting time** (待ち時間) of a stage: its beginning → its first call
+  (``ticket.called``). Recalls (再呼出) do not change it; a stage never called
+  has none.
+- **Service time** (対応時間): the first ``ticket.started`` of the stage → its
+  ``ticket.finished``; only served stages have one. A hold in between counts.
+- **Outcome** of a stage: the last of finished (``served``), no-show
+  (``no_show``; a later reinstatement undoes it), ``cancelled`` or transferred
+  away (``transferred``). No-shows and cancellations are counted on their own
+  and never enter the means: the wait means and percentiles are over stages
+  that were called, the service mean over stages served.
+- The **hand-over** stage (証明の交付: queues of a hand-over flow) is reported
+  on its own: section rows carry ``stage`` ``reception`` (受付) or
+  ``handover`` (交付).
+- A stage counts in the hour, day and month of its beginning, in Asia/Tokyo
+  time. Periods with no stage (a day with no opening) are absent, not zero.
+- A stage is credited to the counter (窓口) and clerk (職員) of its last call.
+- ``within_target``: the share of served stages whose wait was at most the
+  target wait (``[stats] target_wait_s``).
+- Percentiles (median, 90th) interpolate linearly between the two nearest
+  waits (as Excel's PERCENTILE.INC).
+
+Frames are in seconds; the exports turn them into minutes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import polars as pl
+
+GRANULARITIES = ("hour", "day", "month")
+
+#: Columns of the event frame :func:`stages` reads (``at_us``: UTC epoch µs).
+EVENT_SCHEMA = {
+    "seq": pl.Int64, "at_us": pl.Int64, "type": pl.String, "ticket": pl.String, "queue": pl.String,
+    "counter": pl.String, "staff": pl.String, "to_queue": pl.String, "next_queue": pl.String,
+}
+
+_TERMINAL = ("ticket.finished", "ticket.no_show", "ticket.cancelled", "ticket.transferred", "ticket.reinstated")
+_OUTCOME = {"ticket.finished": "served", "ticket.no_show": "no_show", "ticket.cancelled": "cancelled",
+            "ticket.transferred": "transferred"}
+
+
+@dataclass(frozen=True)
+class Dimensions:
+    """What the rows are named by: each queue's section, name and whether it
+    is a hand-over queue; section names; clerks' display names by staff id."""
+
+    queue_section: Mapping[str, str]
+    queue_name: Mapping[str, str]
+    handover_queues: frozenset[str]
+    section_name: Mapping[str, str]
+    staff_name: Mapping[str, str]
+    counter_number: Mapping[str, int]
+
+
+def stages(events: pl.DataFrame) -> pl.DataFrame:
+    """One row per stage from ticket events (any order; :data:`EVENT_SCHEMA`).
+
+    Columns: ``ticket``, ``stage_no``, ``queue``, ``begin`` (``issued``,
+    ``transfer``, ``next``), ``start_us``, ``wait_s``, ``service_s``,
+    ``outcome`` (``served``, ``no_show``, ``cancelled``, ``transferred`` or
+    null while unresolved), ``counter``, ``staff``.
+    """
+    e = events.filter(pl.col("type").str.starts_with("ticket.")).sort("ticket", "seq")
+    opens_next = ((pl.col("type") == "ticket.transferred") & pl.col("to_queue").is_not_null()) | (
+        (pl.col("type") == "ticket.finished") & pl.col("next_queue").is_not_null())
+    e = e.with_columns(
+        ((pl.col("type") == "ticket.issued").cast(pl.Int32).cum_sum().over("ticket")
+         + opens_next.cast(pl.Int32).cum_sum().shift(1, fill_value=0).over("ticket")).alias("stage_no"),
+        opens_next.alias("opens_next"),
+    )
+    begins = pl.concat([
+        e.filter(pl.col("type") == "ticket.issued").select(
+            "ticket", "stage_no", "queue", pl.lit("issued").alias("begin"), pl.col("at_us").alias("start_us")),
+        e.filter(pl.col("opens_next")).select(
+            "ticket", (pl.col("stage_no") + 1).alias("stage_no"),
+            pl.coalesce(pl.when(pl.col("type") == "ticket.transferred").then(pl.col("to_queue")), pl.col("next_queue")).alias("queue"),
+            pl.when(pl.col("type") == "ticket.transferred").then(pl.lit("transfer")).otherwise(pl.lit("next")).alias("begin"),
+            pl.col("at_us").alias("start_us")),
+    ])
+    called = pl.col("type") == "ticket.called"
+    terminal = pl.col("type").is_in(_TERMINAL)
+    per_stage = e.group_by("ticket", "stage_no").agg(
+        pl.col("at_us").filter(called).min().alias("first_call_us"),
+        pl.col("at_us").filter(pl.col("type") == "ticket.started").min().alias("first_start_us"),
+        pl.col("at_us").filter(pl.col("type") == "ticket.finished").max().alias("finish_us"),
+        pl.col("type").filter(terminal).sort_by(pl.col("seq").filter(terminal)).last().alias("last_terminal"),
+        pl.col("counter").filter(called).sort_by(pl.col("seq").filter(called)).last().alias("counter"),
+        pl.col("staff").filter(called).sort_by(pl.col("seq").filter(called)).last().alias("staff"),
+    )
+    out = begins.join(per_stage, on=["ticket", "stage_no"], how="left")
+    return out.select(
+        "ticket", "stage_no", "queue", "begin", "start_us",
+        ((pl.col("first_call_us") - pl.col("start_us")) / 1e6).alias("wait_s"),
+        pl.when(pl.col("last_terminal") == "ticket.finished")
+        .then((pl.col("finish_us") - pl.col("first_start_us")) / 1e6).alias("service_s"),
+        pl.col("last_terminal").replace_strict(_OUTCOME, default=None, return_dtype=pl.String).alias("outcome"),
+        "counter", "staff",
+    )
+
+
+def _period(by: str) -> pl.Expr:
+    local = pl.from_epoch(pl.col("start_us"), time_unit="us").dt.replace_time_zone("UTC").dt.convert_time_zone("Asia/Tokyo")
+    if by == "hour":
+        return local.dt.strftime("%Y-%m-%d %H:00").alias("period")
+    if by == "day":
+        return local.dt.strftime("%Y-%m-%d").alias("period")
+    if by == "month":
+        return local.dt.strftime("%Y-%m").alias("period")
+    raise ValueError(f"by must be one of {', '.join(GRANULARITIES)}, not {by!r}")
+
+
+def _measures(target_s: float) -> list[pl.Expr]:
+    served = pl.col("outcome") == "served"
+    wait = pl.col("wait_s").drop_nulls()
+    return [
+        (pl.col("begin") == "issued").sum().alias("issued"),
+        pl.len().alias("arrivals"),
+        served.sum().alias("served"),
+        (pl.col("outcome") == "no_show").sum().alias("no_show"),
+        (pl.col("outcome") == "cancelled").sum().alias("cancelled"),
+        (pl.col("outcome") == "transferred").sum().alias("transferred"),
+        wait.mean().alias("wait_mean_s"),
+        wait.min().alias("wait_min_s"),
+        wait.max().alias("wait_max_s"),
+        wait.quantile(0.5, interpolation="linear").alias("wait_median_s"),
+        wait.quantile(0.9, interpolation="linear").alias("wait_p90_s"),
+        pl.col("service_s").drop_nulls().mean().alias("service_mean_s"),
+        pl.when(served.sum() > 0).then((served & (pl.col("wait_s") <= target_s)).sum() / served.sum()).alias("within_target"),
+    ]
+
+
+#: The row kinds, in the order the exports list them.
+KINDS = ("section", "procedure", "counter", "clerk")
+
+
+def figures(st: pl.DataFrame, dims: Dimensions, by: str, target_s: float,
+            sections: Iterable[str] | None = None) -> pl.DataFrame:
+    """The figures per ``by`` period for every section (split into reception
+    and hand-over), procedure, counter and clerk.
+
+    Columns: ``period``, ``kind`` (:data:`KINDS`), ``key`` (id), ``name``,
+    ``stage`` (``reception``/``handover``), then ``issued``, ``arrivals``
+    (stages begun: issued, transferred in, sent on), ``served``, ``no_show``,
+    ``cancelled``, ``transferred``, ``wait_mean_s``, ``wait_min_s``,
+    ``wait_max_s``, ``wait_median_s``, ``wait_p90_s``, ``service_mean_s``,
+    ``within_target`` (0–1). ``issued`` is null on counter and clerk rows.
+    ``sections`` keeps only stages in those sections' queues.
+    Raises ``ValueError`` for an unknown ``by``.
+    """
+    period = _period(by)
+    qs = pl.DataFrame({
+        "queue": list(dims.queue_section),
+        "section": [dims.queue_section[q] for q in dims.queue_section],
+        "stage": ["handover" if q in dims.handover_queues else "reception" for q in dims.queue_section],
+    })
+    st = st.join(qs, on="queue", how="left").with_columns(period)
+    if sections is not None:
+        st = st.filter(pl.col("section").is_in(list(sections)))
+    m = _measures(target_s)
+    parts = [
+        st.group_by("period", "section", "stage").agg(m).with_columns(
+            pl.lit("section").alias("kind"), pl.col("section").alias("key")),
+        st.group_by("period", "queue", "stage").agg(m).with_columns(
+            pl.lit("procedure").alias("kind"), pl.col("queue").alias("key")),
+        st.filter(pl.col("counter").is_not_null()).group_by("period", "counter").agg(m).with_columns(
+            pl.lit("counter").alias("kind"), pl.col("counter").alias("key"), pl.lit(None, pl.String).alias("stage"),
+            pl.lit(None, pl.UInt32).alias("issued")),
+        st.filter(pl.col("staff").is_not_null()).group_by("period", "staff").agg(m).with_columns(
+            pl.lit("clerk").alias("kind"), pl.col("staff").alias("key"), pl.lit(None, pl.String).alias("stage"),
+            pl.lit(None, pl.UInt32).alias("issued")),
+    ]
+    counts = ("issued", "arrivals", "served", "no_show", "cancelled", "transferred")
+    measures = ("wait_mean_s", "wait_min_s", "wait_max_s", "wait_median_s", "wait_p90_s", "service_mean_s", "within_target")
+    columns = ("period", "kind", "key", "stage", *counts, *measures)
+    out = pl.concat([p.select(
+        *(pl.col(c).cast(pl.String) for c in ("period", "kind", "key", "stage")),
+        *(pl.col(c).cast(pl.Int64) for c in counts),
+        *(pl.col(c).cast(pl.Float64) for c in measures),
+    ) for p in parts])
+    # Names, and the order rows are listed in: sections and procedures as in
+    # the office file, counters by number, clerks by name.
+    named = ([("section", k, v) for k, v in dims.section_name.items()]
+             + [("procedure", k, v) for k, v in dims.queue_name.items()]
+             + [("counter", k, f"{n}番窓口") for k, n in sorted(dims.counter_number.items(), key=lambda kv: kv[1])]
+             + [("clerk", k, v) for k, v in sorted(dims.staff_name.items(), key=lambda kv: (kv[1], kv[0]))])
+    lookup = pl.DataFrame({"kind": [n[0] for n in named], "key": [n[1] for n in named],
+                           "name": [n[2] for n in named], "order": list(range(len(named)))},
+                          schema={"kind": pl.String, "key": pl.String, "name": pl.String, "order": pl.Int64})
+    out = out.join(lookup, on=["kind", "key"], how="left").with_columns(pl.coalesce("name", "key").alias("name"))
+    kind_order = pl.col("kind").replace_strict({k: i for i, k in enumerate(KINDS)}, return_dtype=pl.Int8)
+    return out.sort("period", kind_order, "order", "key", "stage", nulls_last=True).select(
+        "period", "kind", "key", "name", "stage", *columns[4:])

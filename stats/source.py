@@ -1,0 +1,74 @@
+"""Reading the event log and the names for the figures (connectorx into Polars).
+
+The queries are plain SQL that SQLite and PostgreSQL both run; dates are
+``datetime.date`` values written as ISO strings, never user text.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from server.core.layout import Layout
+
+from .figures import EVENT_SCHEMA, Dimensions
+
+
+def connectorx_uri(db_url: str) -> str:
+    """``sqlite+aiosqlite:////abs/path`` → ``sqlite:///abs/path``;
+    ``postgresql+asyncpg://…`` → ``postgresql://…``. Raises ``ValueError`` for
+    another database, or a SQLite file that does not exist."""
+    scheme, sep, rest = db_url.partition("://")
+    if not sep:
+        raise ValueError(f"not a database URL: {db_url[:40]!r}")
+    base = scheme.split("+", 1)[0]
+    if base == "sqlite":
+        path = rest[1:] if rest.startswith("/") else rest
+        if not Path(path).is_file():
+            raise ValueError(f"no database at {path}")
+        return f"sqlite://{path}"
+    if base in ("postgresql", "postgres"):
+        return f"postgresql://{rest}"
+    raise ValueError(f"statistics read SQLite or PostgreSQL, not {base}")
+
+
+def load_events(db_url: str, first: date, last: date) -> pl.DataFrame:
+    """Ticket events of business days ``first``..``last`` (inclusive) as a
+    frame with :data:`~stats.figures.EVENT_SCHEMA`; ``to_queue`` and
+    ``next_queue`` come out of the JSON of transfers and finishes only."""
+    # Empty strings instead of NULLs: connectorx infers SQLite column types
+    # from the values it meets first and cannot from a NULL.
+    query = (
+        "SELECT seq, at_us, type, COALESCE(ticket, '') AS ticket, COALESCE(queue, '') AS queue, "
+        "COALESCE(counter, '') AS counter, COALESCE(staff, '') AS staff, "
+        "CASE WHEN type IN ('ticket.transferred', 'ticket.finished') THEN data ELSE '' END AS data "
+        f"FROM events WHERE business_day >= '{first.isoformat()}' AND business_day <= '{last.isoformat()}' "
+        "AND type LIKE 'ticket.%'"
+    )
+    frame = pl.read_database_uri(query, connectorx_uri(db_url))
+    if frame.height == 0:
+        return pl.DataFrame(schema=EVENT_SCHEMA)
+    text = {c: pl.col(c).cast(pl.String).replace("", None) for c in ("ticket", "queue", "counter", "staff", "data")}
+    return frame.select(
+        pl.col("seq").cast(pl.Int64), pl.col("at_us").cast(pl.Int64), pl.col("type").cast(pl.String),
+        *(text[c].alias(c) for c in ("ticket", "queue", "counter", "staff")),
+        text["data"].str.json_path_match("$.to_queue").alias("to_queue"),
+        text["data"].str.json_path_match("$.next_queue").alias("next_queue"),
+    )
+
+
+def dimensions(layout: Layout, db_url: str) -> Dimensions:
+    """Names for the rows: sections and procedures from the office file,
+    counters' numbers, clerks' display names from the ``staff`` table."""
+    staff = pl.read_database_uri("SELECT id, display_name FROM staff", connectorx_uri(db_url))
+    handover = frozenset(q.id for q in layout.queues.values() if layout.flows[q.flow].handover)
+    return Dimensions(
+        queue_section={q.id: q.section for q in layout.queues.values()},
+        queue_name={q.id: q.name.ja for q in layout.queues.values()},
+        handover_queues=handover,
+        section_name={s.id: s.name.ja for s in layout.sections.values()},
+        staff_name=dict(zip(staff["id"].to_list(), staff["display_name"].to_list())) if staff.height else {},
+        counter_number={c.id: c.number for c in layout.counters.values()},
+    )

@@ -1,0 +1,207 @@
+"""Statistics (issue 5): figures from a known event log, checked against an oracle in plain Python."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from stats.figures import figures, stages
+from stats.source import dimensions, load_events
+
+from .statskit import DAYS, History, build_log, oracle
+
+TARGET_S = 1200.0
+MEASURES = ("issued", "arrivals", "served", "no_show", "cancelled", "transferred", "wait_mean_s", "wait_min_s",
+            "wait_max_s", "wait_median_s", "wait_p90_s", "service_mean_s", "within_target")
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory: pytest.TempPathFactory) -> tuple[History, str, Path]:
+    path = tmp_path_factory.mktemp("stats") / "madoguchi.sqlite3"
+    h, url = build_log(path)
+    return h, url, path
+
+
+def computed(h: History, url: str, by: str, sections: list[str] | None = None) -> dict:
+    st = stages(load_events(url, DAYS[0], DAYS[-1]))
+    fig = figures(st, dimensions(h.layout, url), by, TARGET_S, sections)
+    return {(r["period"], r["kind"], r["key"], r["stage"]): r for r in fig.iter_rows(named=True)}
+
+
+def same(a: float | int | None, b: float | int | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6)
+
+
+@pytest.mark.parametrize("by", ["hour", "day", "month"])
+def test_every_figure_matches_the_oracle(log: tuple[History, str, Path], by: str) -> None:
+    h, url, _ = log
+    expected = oracle(h, by, TARGET_S)
+    got = computed(h, url, by)
+    assert set(got) == set(expected)
+    for key, want in expected.items():
+        for m in MEASURES:
+            assert same(got[key][m], want[m]), (key, m, got[key][m], want[m])
+
+
+def test_the_history_covers_what_the_definitions_speak_of(log: tuple[History, str, Path]) -> None:
+    h, url, _ = log
+    outcomes = {s.outcome for s in h.stages}
+    assert {"served", "no_show", "cancelled", "transferred"} <= outcomes
+    assert {s.begin for s in h.stages} == {"issued", "transfer", "next"}
+    assert any(e.event.type == "ticket.recalled" for e in h.records)
+    assert any(e.event.type == "ticket.reinstated" for e in h.records)
+    assert any(e.event.type == "ticket.held" for e in h.records)
+    day = computed(h, url, "day")
+    assert {p for p, *_ in day} == {"2026-01-30", "2026-01-31", "2026-02-02"}  # 1 February: no opening, no rows
+    hour = computed(h, url, "hour")
+    assert ("2026-01-31 23:00", "section", "shomei", "reception") in hour  # Tokyo time, not UTC (14:00)
+    assert ("2026-02-02 00:00", "section", "shomei", "reception") in hour or any(p == "2026-02-02 00:00" for p, *_ in hour)
+    month = computed(h, url, "month")
+    assert {p for p, *_ in month} == {"2026-01", "2026-02"}
+    late = month[("2026-01", "procedure", "shomei", "reception")]
+    assert late["no_show"] >= 1
+    # A transferred visit counts in both queues; the hand-over stage stands on its own.
+    assert month[("2026-01", "procedure", "idou", "reception")]["arrivals"] > month[("2026-01", "procedure", "idou", "reception")]["issued"]
+    assert month[("2026-01", "section", "service", "handover")]["issued"] == 0
+    assert month[("2026-01", "section", "service", "handover")]["served"] > 0
+
+
+def test_a_section_filter_keeps_only_its_queues(log: tuple[History, str, Path]) -> None:
+    h, url, _ = log
+    got = computed(h, url, "day", ["juki"])
+    assert {k[2] for k in got if k[1] == "section"} == {"juki"}
+    assert {k[2] for k in got if k[1] == "procedure"} <= {"idou", "inkan", "mynumber"}
+    assert {k[2] for k in got if k[1] == "counter"} == {"10"}
+
+
+# ------------------------------------------------------------------ exports
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "server.cli", "stats", *args], capture_output=True, text=True, timeout=120)
+
+
+def db_args(url: str) -> list[str]:
+    return ["--db", url, "--from", DAYS[0].isoformat(), "--to", DAYS[-1].isoformat(), "--target-min", str(TARGET_S / 60)]
+
+
+HEADER = ["期間", "区分", "コード", "名称", "段階", "発券数", "受付数", "対応数", "不在", "取消", "転送",
+          "平均待ち時間(分)", "最短待ち時間(分)", "最長待ち時間(分)", "待ち時間中央値(分)", "待ち時間90%値(分)",
+          "平均対応時間(分)", "目標時間内の割合"]
+KIND = {"係": "section", "手続": "procedure", "窓口": "counter", "職員": "clerk"}
+STAGE = {"受付": "reception", "交付": "handover", "": None, None: None}
+
+
+def check_rows(rows: list[list], expected: dict, minutes: float, share: float, tolerance: float) -> None:
+    """Rows of an export (after the header) against the oracle: counts exact,
+    minutes and shares within ``tolerance`` of their unit."""
+    assert len(rows) == len(expected)
+    for row in rows:
+        key = (row[0], KIND[row[1]], str(row[2]), STAGE[row[4] or None])
+        want = expected[key]
+        for col, m in enumerate(MEASURES, start=5):
+            value = row[col]
+            value = None if value in ("", None) else float(value)
+            if want[m] is None:
+                assert value is None, (key, m, value)
+            elif m.endswith("_s"):
+                assert abs(value - want[m] / 60) <= tolerance * minutes, (key, m, value, want[m] / 60)
+            elif m == "within_target":
+                assert abs(value - want[m] * share) <= tolerance * share, (key, m, value, want[m])
+            else:
+                assert value == want[m], (key, m, value, want[m])
+
+
+def test_csv_is_utf8_with_bom_and_every_value_matches(log: tuple[History, str, Path], tmp_path: Path) -> None:
+    h, url, _ = log
+    out = tmp_path / "日別.csv"
+    done = cli(*db_args(url), "--by", "day", "--format", "csv", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert rows[0] == HEADER
+    check_rows(rows[1:], oracle(h, "day", TARGET_S), minutes=1, share=100, tolerance=0.05 + 1e-9)
+
+
+def test_csv_in_shift_jis(log: tuple[History, str, Path], tmp_path: Path) -> None:
+    h, url, _ = log
+    out = tmp_path / "month.csv"
+    done = cli(*db_args(url), "--by", "month", "--format", "csv", "--out", str(out), "--encoding", "shift_jis")
+    assert done.returncode == 0, done.stderr
+    raw = out.read_bytes()
+    assert not raw.startswith(b"\xef\xbb\xbf") and "期間".encode("cp932") in raw
+    rows = list(csv.reader(io.StringIO(raw.decode("cp932"))))
+    assert rows[0] == HEADER
+    check_rows(rows[1:], oracle(h, "month", TARGET_S), minutes=1, share=100, tolerance=0.05 + 1e-9)
+
+
+def test_xlsx_has_a_sheet_per_granularity_japanese_headers_formats_and_a_chart(log: tuple[History, str, Path], tmp_path: Path) -> None:
+    h, url, _ = log
+    out = tmp_path / "figures.xlsx"
+    done = cli(*db_args(url), "--format", "xlsx", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames == ["時間別", "日別", "月別", "時間別グラフ"]
+    for by, name in (("hour", "時間別"), ("day", "日別"), ("month", "月別")):
+        sheet = book[name]
+        assert sheet.freeze_panes == "A2"
+        rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+        assert rows[0] == HEADER
+        check_rows(rows[1:], oracle(h, by, TARGET_S), minutes=1, share=1, tolerance=1e-9)
+        assert sheet.cell(2, 12).number_format == "0.0" and sheet.cell(2, 18).number_format == "0.0%"
+    graph = book["時間別グラフ"]
+    assert graph.cell(1, 1).value == "期間" and "平均待ち時間(分)" in graph.cell(1, 2).value
+    import zipfile
+    with zipfile.ZipFile(out) as z:
+        chart = next(n for n in z.namelist() if n.startswith("xl/charts/chart"))
+        assert "lineChart" in z.read(chart).decode()
+
+
+# --------------------------------------------------------------- bad input
+def test_bad_arguments_get_a_clear_error_and_exit_code_2(log: tuple[History, str, Path], tmp_path: Path) -> None:
+    _, url, _ = log
+    out = tmp_path / "x.csv"
+    cases = [
+        (["--db", url, "--from", "2026-02-02", "--to", "2026-01-30", "--format", "csv", "--out", str(out)], "--from 2026-02-02 is after --to 2026-01-30"),
+        (["--db", url, "--from", "2026-02-30", "--to", "2026-03-01", "--format", "csv", "--out", str(out)], "--from '2026-02-30' is not a date"),
+        ([*db_args(url), "--section", "nenkin", "--format", "csv", "--out", str(out)], "--section 'nenkin': no such section (known: koseki, shomei, juki, service)"),
+        ([*db_args(url), "--format", "csv", "--out", str(tmp_path / "no-such-folder" / "x.csv")], "does not exist"),
+        ([*db_args(url), "--format", "csv", "--out", str(tmp_path)], "is a folder"),
+        ([*db_args(url), "--format", "csv", "--by", "day", "--by", "hour", "--out", str(out)], "a CSV holds one granularity"),
+    ]
+    for args, message in cases:
+        done = cli(*args)
+        assert done.returncode == 2 and message in done.stderr, (args, done.returncode, done.stderr)
+        assert "Traceback" not in done.stderr
+    assert not out.exists()
+    done = cli("--db", f"sqlite+aiosqlite:///{tmp_path / 'missing.sqlite3'}", "--from", "2026-01-01", "--to", "2026-01-02",
+               "--format", "csv", "--out", str(out))
+    assert done.returncode == 1 and "no database at" in done.stderr
+
+
+def test_a_failed_export_leaves_the_previous_file_as_it_was(log: tuple[History, str, Path], tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
+
+    h, _, path = log
+    copy = tmp_path / "copy.sqlite3"
+    shutil.copy(path, copy)
+    with sqlite3.connect(copy) as db:
+        db.execute("UPDATE staff SET display_name = '𠮷田' WHERE id = 's-doi'")  # not in Shift_JIS
+    out = tmp_path / "day.csv"
+    out.write_text("last month's file", encoding="utf-8")
+    done = cli(*db_args(f"sqlite+aiosqlite:///{copy}"), "--by", "day", "--format", "csv", "--out", str(out), "--encoding", "shift_jis")
+    assert done.returncode == 2 and "cannot be written in Shift_JIS" in done.stderr and "𠮷" in done.stderr
+    assert out.read_text(encoding="utf-8") == "last month's file"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".day.csv")] == []  # no temporary left
+    done = cli(*db_args(f"sqlite+aiosqlite:///{copy}"), "--by", "day", "--format", "csv", "--out", str(out))
+    assert done.returncode == 0 and "𠮷田" in out.read_text(encoding="utf-8-sig")
