@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .figures import GRANULARITIES, figures, stages
+from .figures import GRANULARITIES
 
 DEFAULT_TARGET_MIN = 20.0
 
@@ -69,7 +69,7 @@ def main(args: argparse.Namespace) -> int:
     from server.settings import Settings
 
     from .export import ExportError, write_csv, write_xlsx
-    from .source import dimensions, load_events
+    from .report import build
 
     def progress(share: float, phase: str) -> None:
         if args.progress:
@@ -99,18 +99,10 @@ def main(args: argparse.Namespace) -> int:
     settings = Settings(**{k: v for k, v in (("db_url", args.db), ("data_dir", args.data_dir)) if v is not None})
     started = time.perf_counter()
     try:
-        progress(0.05, "reading")
-        events = load_events(settings.database_url(), first, last)
-        dims = dimensions(layout, settings.database_url())
+        figs, tickets = build(settings.database_url(), layout, first, last, by, target_s, args.section, progress)
     except Exception as err:  # connectorx raises its own types
         print(f"madoguchi stats: error: cannot read the database: {str(err).splitlines()[0][:200]}", file=sys.stderr)
         return 1
-    progress(0.4, "computing")
-    st = stages(events)
-    figs = {}
-    for i, g in enumerate(by):
-        figs[g] = figures(st, dims, g, target_s, args.section)
-        progress(0.4 + 0.3 * (i + 1) / len(by), "computing")
     progress(0.75, "writing")
     try:
         if args.format == "csv":
@@ -124,7 +116,6 @@ def main(args: argparse.Namespace) -> int:
         print(f"madoguchi stats: error: cannot write {args.out}: {err.strerror}", file=sys.stderr)
         return 2
     progress(1.0, "done")
-    tickets = int(st.filter(begin="issued").height)
-    print(f"wrote {args.out}: {', '.join(by)}; {tickets} tickets, {st.height} stages; "
+    print(f"wrote {args.out}: {', '.join(by)}; {tickets} tickets; "
           f"{time.perf_counter() - started:.2f} s", flush=True)
     return 0

@@ -4,7 +4,9 @@ CSV is UTF-8 with a byte-order mark by default, so Japanese Excel opens it
 correctly, or Shift_JIS (Windows code page 932) on request. XLSX has one sheet
 per granularity (時間別, 日別, 月別) with a frozen header row and number
 formats, plus a sheet 時間別グラフ with each section's mean wait per hour and a
-line chart of it. Files are written to a temporary name and renamed, so a
+line chart of it. The 時間別 sheet holds sections and procedures; counters
+and clerks by the hour are in the hourly CSV (a year of them is some 100,000
+rows, more than a sheet is for). Files are written to a temporary name and renamed, so a
 failed export never leaves half a file.
 """
 
@@ -96,7 +98,10 @@ def _xlsx(figs: Mapping[str, pl.DataFrame], tmp: Path) -> None:
         for by in ("hour", "day", "month"):
             if by not in figs:
                 continue
-            table = presented(figs[by])
+            fig = figs[by]
+            if by == "hour":
+                fig = fig.filter(pl.col("kind").is_in(["section", "procedure"]))
+            table = presented(fig)
             sheet = book.add_worksheet(SHEETS[by])
             sheet.freeze_panes(1, 0)
             for col, name in enumerate(table.columns):

@@ -74,38 +74,37 @@ def stages(events: pl.DataFrame) -> pl.DataFrame:
     null while unresolved), ``counter``, ``staff``.
     """
     e = events.filter(pl.col("type").str.starts_with("ticket.")).sort("ticket", "seq")
-    opens_next = ((pl.col("type") == "ticket.transferred") & pl.col("to_queue").is_not_null()) | (
-        (pl.col("type") == "ticket.finished") & pl.col("next_queue").is_not_null())
-    e = e.with_columns(
-        ((pl.col("type") == "ticket.issued").cast(pl.Int32).cum_sum().over("ticket")
-         + opens_next.cast(pl.Int32).cum_sum().shift(1, fill_value=0).over("ticket")).alias("stage_no"),
-        opens_next.alias("opens_next"),
-    )
+    opens_next = (((pl.col("type") == "ticket.transferred") & pl.col("to_queue").is_not_null())
+                  | ((pl.col("type") == "ticket.finished") & pl.col("next_queue").is_not_null()))
+    # stage_no: 1 + the stages this ticket opened before this event. Rows are
+    # sorted by ticket, so a running total minus its value where the ticket's
+    # rows begin does it without grouping.
+    e = e.with_columns(opens_next.alias("opens_next"), (pl.col("ticket") != pl.col("ticket").shift(1)).fill_null(True).alias("first"))
+    opened_before = pl.col("opens_next").cast(pl.Int32).cum_sum() - pl.col("opens_next").cast(pl.Int32)
+    e = e.with_columns(opened_before.alias("before")).with_columns(
+        (pl.col("before") - pl.when(pl.col("first")).then(pl.col("before")).forward_fill() + 1).alias("stage_no"))
+    keys = ["ticket", "stage_no"]
     begins = pl.concat([
         e.filter(pl.col("type") == "ticket.issued").select(
-            "ticket", "stage_no", "queue", pl.lit("issued").alias("begin"), pl.col("at_us").alias("start_us")),
+            *keys, "queue", pl.lit("issued").alias("begin"), pl.col("at_us").alias("start_us")),
         e.filter(pl.col("opens_next")).select(
             "ticket", (pl.col("stage_no") + 1).alias("stage_no"),
-            pl.coalesce(pl.when(pl.col("type") == "ticket.transferred").then(pl.col("to_queue")), pl.col("next_queue")).alias("queue"),
+            pl.when(pl.col("type") == "ticket.transferred").then(pl.col("to_queue")).otherwise(pl.col("next_queue")).alias("queue"),
             pl.when(pl.col("type") == "ticket.transferred").then(pl.lit("transfer")).otherwise(pl.lit("next")).alias("begin"),
             pl.col("at_us").alias("start_us")),
     ])
-    called = pl.col("type") == "ticket.called"
-    terminal = pl.col("type").is_in(_TERMINAL)
-    per_stage = e.group_by("ticket", "stage_no").agg(
-        pl.col("at_us").filter(called).min().alias("first_call_us"),
-        pl.col("at_us").filter(pl.col("type") == "ticket.started").min().alias("first_start_us"),
-        pl.col("at_us").filter(pl.col("type") == "ticket.finished").max().alias("finish_us"),
-        pl.col("type").filter(terminal).sort_by(pl.col("seq").filter(terminal)).last().alias("last_terminal"),
-        pl.col("counter").filter(called).sort_by(pl.col("seq").filter(called)).last().alias("counter"),
-        pl.col("staff").filter(called).sort_by(pl.col("seq").filter(called)).last().alias("staff"),
-    )
-    out = begins.join(per_stage, on=["ticket", "stage_no"], how="left")
+    # Within a group, rows keep the frame's order (by seq): first() and last() are in time order.
+    calls = e.filter(pl.col("type") == "ticket.called").group_by(keys).agg(
+        pl.col("at_us").first().alias("first_call_us"), pl.col("counter").last(), pl.col("staff").last())
+    starts = e.filter(pl.col("type") == "ticket.started").group_by(keys).agg(pl.col("at_us").first().alias("first_start_us"))
+    ends = e.filter(pl.col("type").is_in(_TERMINAL)).group_by(keys).agg(
+        pl.col("type").last().alias("last_terminal"), pl.col("at_us").last().alias("end_us"))
+    out = (begins.join(calls, on=keys, how="left").join(starts, on=keys, how="left").join(ends, on=keys, how="left"))
+    served = pl.col("last_terminal") == "ticket.finished"
     return out.select(
         "ticket", "stage_no", "queue", "begin", "start_us",
         ((pl.col("first_call_us") - pl.col("start_us")) / 1e6).alias("wait_s"),
-        pl.when(pl.col("last_terminal") == "ticket.finished")
-        .then((pl.col("finish_us") - pl.col("first_start_us")) / 1e6).alias("service_s"),
+        pl.when(served).then((pl.col("end_us") - pl.col("first_start_us")) / 1e6).alias("service_s"),
         pl.col("last_terminal").replace_strict(_OUTCOME, default=None, return_dtype=pl.String).alias("outcome"),
         "counter", "staff",
     )
@@ -147,7 +146,7 @@ KINDS = ("section", "procedure", "counter", "clerk")
 
 
 def figures(st: pl.DataFrame, dims: Dimensions, by: str, target_s: float,
-            sections: Iterable[str] | None = None) -> pl.DataFrame:
+            sections: Iterable[str] | None = None, kinds: Iterable[str] = KINDS) -> pl.DataFrame:
     """The figures per ``by`` period for every section (split into reception
     and hand-over), procedure, counter and clerk.
 
@@ -157,8 +156,8 @@ def figures(st: pl.DataFrame, dims: Dimensions, by: str, target_s: float,
     ``cancelled``, ``transferred``, ``wait_mean_s``, ``wait_min_s``,
     ``wait_max_s``, ``wait_median_s``, ``wait_p90_s``, ``service_mean_s``,
     ``within_target`` (0–1). ``issued`` is null on counter and clerk rows.
-    ``sections`` keeps only stages in those sections' queues.
-    Raises ``ValueError`` for an unknown ``by``.
+    ``sections`` keeps only stages in those sections' queues; ``kinds`` the
+    row kinds to give. Raises ``ValueError`` for an unknown ``by``.
     """
     period = _period(by)
     qs = pl.DataFrame({
@@ -170,18 +169,19 @@ def figures(st: pl.DataFrame, dims: Dimensions, by: str, target_s: float,
     if sections is not None:
         st = st.filter(pl.col("section").is_in(list(sections)))
     m = _measures(target_s)
-    parts = [
-        st.group_by("period", "section", "stage").agg(m).with_columns(
+    kinds = set(kinds)
+    no_stage = (pl.lit(None, pl.String).alias("stage"), pl.lit(None, pl.UInt32).alias("issued"))
+    groupings = {
+        "section": lambda: st.group_by("period", "section", "stage").agg(m).with_columns(
             pl.lit("section").alias("kind"), pl.col("section").alias("key")),
-        st.group_by("period", "queue", "stage").agg(m).with_columns(
+        "procedure": lambda: st.group_by("period", "queue", "stage").agg(m).with_columns(
             pl.lit("procedure").alias("kind"), pl.col("queue").alias("key")),
-        st.filter(pl.col("counter").is_not_null()).group_by("period", "counter").agg(m).with_columns(
-            pl.lit("counter").alias("kind"), pl.col("counter").alias("key"), pl.lit(None, pl.String).alias("stage"),
-            pl.lit(None, pl.UInt32).alias("issued")),
-        st.filter(pl.col("staff").is_not_null()).group_by("period", "staff").agg(m).with_columns(
-            pl.lit("clerk").alias("kind"), pl.col("staff").alias("key"), pl.lit(None, pl.String).alias("stage"),
-            pl.lit(None, pl.UInt32).alias("issued")),
-    ]
+        "counter": lambda: st.filter(pl.col("counter").is_not_null()).group_by("period", "counter").agg(m).with_columns(
+            pl.lit("counter").alias("kind"), pl.col("counter").alias("key"), *no_stage),
+        "clerk": lambda: st.filter(pl.col("staff").is_not_null()).group_by("period", "staff").agg(m).with_columns(
+            pl.lit("clerk").alias("kind"), pl.col("staff").alias("key"), *no_stage),
+    }
+    parts = [groupings[k]() for k in KINDS if k in kinds]
     counts = ("issued", "arrivals", "served", "no_show", "cancelled", "transferred")
     measures = ("wait_mean_s", "wait_min_s", "wait_max_s", "wait_median_s", "wait_p90_s", "service_mean_s", "within_target")
     columns = ("period", "kind", "key", "stage", *counts, *measures)

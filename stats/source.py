@@ -43,7 +43,9 @@ def load_events(db_url: str, first: date, last: date) -> pl.DataFrame:
     query = (
         "SELECT seq, at_us, type, COALESCE(ticket, '') AS ticket, COALESCE(queue, '') AS queue, "
         "COALESCE(counter, '') AS counter, COALESCE(staff, '') AS staff, "
-        "CASE WHEN type IN ('ticket.transferred', 'ticket.finished') THEN data ELSE '' END AS data "
+        # Only transfers and finishes that send the ticket on need their JSON.
+        "CASE WHEN type = 'ticket.transferred' OR (type = 'ticket.finished' AND data LIKE '%\"next_queue\":\"%') "
+        "THEN data ELSE '' END AS data "
         f"FROM events WHERE business_day >= '{first.isoformat()}' AND business_day <= '{last.isoformat()}' "
         "AND type LIKE 'ticket.%'"
     )

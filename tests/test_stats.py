@@ -156,7 +156,10 @@ def test_xlsx_has_a_sheet_per_granularity_japanese_headers_formats_and_a_chart(l
         assert sheet.freeze_panes == "A2"
         rows = [list(r) for r in sheet.iter_rows(values_only=True)]
         assert rows[0] == HEADER
-        check_rows(rows[1:], oracle(h, by, TARGET_S), minutes=1, share=1, tolerance=1e-9)
+        expected = oracle(h, by, TARGET_S)
+        if by == "hour":  # counters and clerks by the hour are in the hourly CSV
+            expected = {k: v for k, v in expected.items() if k[1] in ("section", "procedure")}
+        check_rows(rows[1:], expected, minutes=1, share=1, tolerance=1e-9)
         assert sheet.cell(2, 12).number_format == "0.0" and sheet.cell(2, 18).number_format == "0.0%"
     graph = book["時間別グラフ"]
     assert graph.cell(1, 1).value == "期間" and "平均待ち時間(分)" in graph.cell(1, 2).value
