@@ -7,9 +7,11 @@ or ``madoguchi serve``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +26,7 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
 from . import config, pages
-from .api import accounts, counters, printers, state, tickets  # noqa: F401  (they register their routes)
+from .api import accounts, counters, printers, state, stats, tickets  # noqa: F401  (they register their routes)
 from .api.openapi import document
 from .api.registry import SPECS, JSONResponse, error_response, route
 from .auth import Auth, RateLimits
@@ -32,6 +34,8 @@ from .core.calendar import OfficeCalendar
 from .core.layout import Layout
 from .errors import ApiError
 from .hub import Hub
+from stats.nightly import nightly_loop
+
 from .printing import PrintService
 from .processor import Processor, utcnow
 from .settings import Settings
@@ -39,6 +43,9 @@ from .storage.database import EventLog, open_database
 from .ws import websocket_endpoint
 
 log = logging.getLogger("madoguchi")
+
+#: True while this process serves the floor (see ``stats.source.load_events``).
+SERVING = False
 
 
 @dataclass
@@ -57,6 +64,7 @@ class Services:
     clock: Callable[[], datetime]
     bootstrap: dict[str, Any]
     printing: PrintService
+    stats: config.StatsModel
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
@@ -92,9 +100,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
     (the CLI uses it to print URLs and demo credentials)."""
     layout, calendar = load_office(settings)
     printing_setup = config.load_printing(office_path(settings))
+    stats_setup = config.load_stats(office_path(settings))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        global SERVING
+        SERVING = True
         if settings.db_url is None:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = await open_database(settings.database_url(), synchronous=settings.sqlite_synchronous)
@@ -114,7 +125,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
         await printing.start()
         services = Services(settings, layout, calendar, engine, processor, hub, auth,
                             RateLimits(settings.public_rate, settings.login_rate, settings.login_rate_address), public_url, clock, bootstrap,
-                            printing)
+                            printing, stats_setup)
+        nightly = None
+        if stats_setup.nightly_dir:
+            command = [sys.executable, "-m", "server.cli", "stats-nightly", "--dir", stats_setup.nightly_dir,
+                       "--config", str(office_path(settings)), "--db", settings.database_url()]
+            nightly = asyncio.create_task(nightly_loop(command, stats_setup.nightly_at, clock), name="stats-nightly")
         app.state.services = services
         if on_ready is not None:
             await on_ready(services)
@@ -129,6 +145,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
         try:
             yield
         finally:
+            if nightly is not None:
+                nightly.cancel()
             await printing.stop()
             await processor.stop()
             await engine.dispose()

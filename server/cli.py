@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from stats import cli as stats_cli
+from stats import nightly as stats_nightly
 
 from . import agent, config
 
@@ -146,6 +147,7 @@ def parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_replay)
     agent.add_parser(sub)
     stats_cli.add_parser(sub)
+    stats_nightly.add_parser(sub)
     k = sub.add_parser("check-config", help="validate an office TOML file")
     k.add_argument("file", type=Path)
     k.set_defaults(func=_check)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -63,6 +64,19 @@ class Dimensions:
     section_name: Mapping[str, str]
     staff_name: Mapping[str, str]
     counter_number: Mapping[str, int]
+
+
+def dimensions_of(layout: Any, staff_names: Mapping[str, str]) -> Dimensions:
+    """:class:`Dimensions` from an office layout (``server.core.layout.Layout``)
+    and the clerks' display names by staff id."""
+    return Dimensions(
+        queue_section={q.id: q.section for q in layout.queues.values()},
+        queue_name={q.id: q.name.ja for q in layout.queues.values()},
+        handover_queues=frozenset(q.id for q in layout.queues.values() if layout.flows[q.flow].handover),
+        section_name={s.id: s.name.ja for s in layout.sections.values()},
+        staff_name=dict(staff_names),
+        counter_number={c.id: c.number for c in layout.counters.values()},
+    )
 
 
 def stages(events: pl.DataFrame) -> pl.DataFrame:

@@ -6,6 +6,7 @@ The queries are plain SQL that SQLite and PostgreSQL both run; dates are
 
 from __future__ import annotations
 
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import polars as pl
 
 from server.core.layout import Layout
 
-from .figures import EVENT_SCHEMA, Dimensions
+from .figures import EVENT_SCHEMA, dimensions_of
+from .figures import Dimensions  # noqa: F401  (re-exported for callers)
 
 
 def connectorx_uri(db_url: str) -> str:
@@ -34,22 +36,24 @@ def connectorx_uri(db_url: str) -> str:
     raise ValueError(f"statistics read SQLite or PostgreSQL, not {base}")
 
 
-def load_events(db_url: str, first: date, last: date) -> pl.DataFrame:
-    """Ticket events of business days ``first``..``last`` (inclusive) as a
-    frame with :data:`~stats.figures.EVENT_SCHEMA`; ``to_queue`` and
-    ``next_queue`` come out of the JSON of transfers and finishes only."""
+def events_query(first: date, last: date) -> str:
+    """The SQL for :func:`load_events` (also run by the server through its own engine)."""
     # Empty strings instead of NULLs: connectorx infers SQLite column types
-    # from the values it meets first and cannot from a NULL.
-    query = (
+    # from the values it meets first and cannot from a NULL. Only transfers and
+    # finishes that send the ticket on need their JSON (written by orjson, so
+    # without spaces: "next_queue":"kofu").
+    return (
         "SELECT seq, at_us, type, COALESCE(ticket, '') AS ticket, COALESCE(queue, '') AS queue, "
         "COALESCE(counter, '') AS counter, COALESCE(staff, '') AS staff, "
-        # Only transfers and finishes that send the ticket on need their JSON.
         "CASE WHEN type = 'ticket.transferred' OR (type = 'ticket.finished' AND data LIKE '%\"next_queue\":\"%') "
         "THEN data ELSE '' END AS data "
         f"FROM events WHERE business_day >= '{first.isoformat()}' AND business_day <= '{last.isoformat()}' "
         "AND type LIKE 'ticket.%'"
     )
-    frame = pl.read_database_uri(query, connectorx_uri(db_url))
+
+
+def event_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows of :func:`events_query` → the frame :func:`~stats.figures.stages` reads."""
     if frame.height == 0:
         return pl.DataFrame(schema=EVENT_SCHEMA)
     text = {c: pl.col(c).cast(pl.String).replace("", None) for c in ("ticket", "queue", "counter", "staff", "data")}
@@ -61,16 +65,29 @@ def load_events(db_url: str, first: date, last: date) -> pl.DataFrame:
     )
 
 
+def load_events(db_url: str, first: date, last: date) -> pl.DataFrame:
+    """Ticket events of business days ``first``..``last`` (inclusive) as a
+    frame with :data:`~stats.figures.EVENT_SCHEMA`, read with connectorx.
+
+    Never call this inside the queue server: connectorx carries its own SQLite
+    library, and two SQLite libraries in one process break each other's file
+    locks (sqlite.org/howtocorrupt.html 2.2.1). The server runs exports in a
+    child process and reads today's events through its own engine.
+    """
+    _not_in_server()
+    return event_frame(pl.read_database_uri(events_query(first, last), connectorx_uri(db_url)))
+
+
+def _not_in_server() -> None:
+    app = sys.modules.get("server.app")
+    if app is not None and getattr(app, "SERVING", False):
+        raise RuntimeError("connectorx must not read the database inside the queue server; run a child process")
+
+
 def dimensions(layout: Layout, db_url: str) -> Dimensions:
     """Names for the rows: sections and procedures from the office file,
     counters' numbers, clerks' display names from the ``staff`` table."""
+    _not_in_server()
     staff = pl.read_database_uri("SELECT id, display_name FROM staff", connectorx_uri(db_url))
-    handover = frozenset(q.id for q in layout.queues.values() if layout.flows[q.flow].handover)
-    return Dimensions(
-        queue_section={q.id: q.section for q in layout.queues.values()},
-        queue_name={q.id: q.name.ja for q in layout.queues.values()},
-        handover_queues=handover,
-        section_name={s.id: s.name.ja for s in layout.sections.values()},
-        staff_name=dict(zip(staff["id"].to_list(), staff["display_name"].to_list())) if staff.height else {},
-        counter_number={c.id: c.number for c in layout.counters.values()},
-    )
+    names = dict(zip(staff["id"].to_list(), staff["display_name"].to_list())) if staff.height else {}
+    return dimensions_of(layout, names)

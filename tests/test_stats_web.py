@@ -1,0 +1,158 @@
+"""Statistics on the staff side (issue 5): exports with progress from a running server, today so far, nightly files."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import httpx
+import openpyxl
+import pytest
+
+from stats.nightly import next_run
+
+from .serverkit import ServerProcess, admin, clerk
+from .statskit import DAYS, build_log, oracle
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_nightly_run_is_at_the_set_time_in_tokyo() -> None:
+    utc = timezone.utc
+    assert next_run(datetime(2026, 1, 30, 15, 29, tzinfo=utc), "00:30") == datetime(2026, 1, 30, 15, 30, tzinfo=utc)
+    assert next_run(datetime(2026, 1, 30, 15, 30, tzinfo=utc), "00:30") == datetime(2026, 1, 31, 15, 30, tzinfo=utc)
+    assert next_run(datetime(2026, 1, 31, 14, 59, tzinfo=utc), "00:00") == datetime(2026, 1, 31, 15, 0, tzinfo=utc)
+
+
+def test_the_nightly_command_writes_one_days_files(tmp_path: Path) -> None:
+    h, url = build_log(tmp_path / "log.sqlite3")
+    out = tmp_path / "nightly"
+    out.mkdir()
+    done = subprocess.run([sys.executable, "-m", "server.cli", "stats-nightly", "--dir", str(out), "--day", "2026-01-31",
+                           "--db", url], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["madoguchi-2026-01-31-day.csv", "madoguchi-2026-01-31-hour.csv",
+                                                     "madoguchi-2026-01-31.xlsx"]
+    book = openpyxl.load_workbook(out / "madoguchi-2026-01-31.xlsx")
+    assert book.sheetnames == ["時間別", "日別", "時間別グラフ"]
+    day_rows = list(book["日別"].iter_rows(values_only=True))[1:]
+    want = {k for k in oracle(h, "day", 1200) if k[0] == "2026-01-31"}
+    assert len(day_rows) == len(want) and {r[0] for r in day_rows} == {"2026-01-31"}
+    bad = subprocess.run([sys.executable, "-m", "server.cli", "stats-nightly", "--dir", str(tmp_path / "nope"), "--db", url],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "is not a folder" in bad.stderr
+
+
+@pytest.fixture(scope="module")
+def history_server(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("stats-web")
+    h, _ = build_log(tmp / "oracle.sqlite3")
+    # A larger log beside it, so an export takes long enough to watch.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.stats_year import generate
+
+    big = tmp / "big.sqlite3"
+    shutil.copy(tmp / "oracle.sqlite3", big)
+    proc = ServerProcess(tmp / "data", args=("--db", f"sqlite+aiosqlite:///{tmp / 'oracle.sqlite3'}")).start()
+    yield h, proc, tmp, generate
+    proc.stop()
+
+
+async def supervisor(http: httpx.AsyncClient) -> dict[str, str]:
+    return await clerk(http, await admin(http), "kanri", role="supervisor")
+
+
+async def run_export(http: httpx.AsyncClient, headers: dict[str, str], body: dict) -> tuple[dict, list[float]]:
+    r = await http.post("/api/stats/exports", json=body, headers=headers)
+    assert r.status_code == 202, r.text
+    job, seen = r.json(), []
+    deadline = time.monotonic() + 120
+    while job["state"] == "running":
+        assert time.monotonic() < deadline
+        seen.append(job["progress"])
+        await asyncio.sleep(0.05)
+        job = (await http.get(f"/api/stats/exports/{job['id']}", headers=headers)).json()
+    return job, seen
+
+
+async def test_a_supervisor_downloads_an_export_that_matches_the_figures(history_server) -> None:
+    h, proc, tmp, _ = history_server
+    async with httpx.AsyncClient(base_url=proc.url, timeout=30) as http:
+        headers = await supervisor(http)
+        body = {"from": DAYS[0].isoformat(), "to": DAYS[-1].isoformat(), "format": "xlsx"}
+        job, seen = await run_export(http, headers, body)
+        assert job["state"] == "done", job
+        assert seen == sorted(seen)
+        r = await http.get(job["download"], headers=headers)
+        assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+        assert "madoguchi-2026-01-30_2026-02-02.xlsx" in r.headers["content-disposition"]
+        (tmp / "got.xlsx").write_bytes(r.content)
+        book = openpyxl.load_workbook(tmp / "got.xlsx")
+        assert book.sheetnames == ["時間別", "日別", "月別", "時間別グラフ"]
+        months = {(row[0], row[2], row[4]): row for row in list(book["月別"].iter_rows(values_only=True))[1:] if row[1] == "係"}
+        want = oracle(h, "month", 1200)[("2026-01", "section", "shomei", "reception")]
+        assert months[("2026-01", "shomei", "受付")][7] == want["served"]
+        assert abs(months[("2026-01", "shomei", "受付")][11] - want["wait_mean_s"] / 60) < 1e-9
+
+        job, _ = await run_export(http, headers, {**body, "format": "csv", "by": ["month"], "encoding": "shift_jis"})
+        r = await http.get(job["download"], headers=headers)
+        assert r.content.decode("cp932").startswith("期間,区分")
+
+        for bad, message in (({**body, "from": "2026-02-03"}, "after"), ({**body, "section": ["nenkin"]}, "no section"),
+                             ({**body, "format": "csv", "by": ["day", "hour"]}, "one granularity")):
+            r = await http.post("/api/stats/exports", json=bad, headers=headers)
+            assert r.status_code == 422 and message in r.json()["error"]["message"], r.text
+        desk = await clerk(http, await admin(http), "hirashain")
+        assert (await http.post("/api/stats/exports", json=body, headers=desk)).status_code == 403
+    async with httpx.AsyncClient(base_url=proc.url, timeout=30) as anonymous:
+        assert (await anonymous.get("/api/stats/today")).status_code == 401
+
+
+async def test_a_long_export_shows_progress_and_the_queue_server_keeps_answering(history_server) -> None:
+    _, proc, tmp, generate = history_server
+    big = tmp / "year.sqlite3"
+    generate(big, 120_000)
+    other = ServerProcess(tmp / "data-year", args=("--db", f"sqlite+aiosqlite:///{big}")).start()
+    try:
+        async with httpx.AsyncClient(base_url=other.url, timeout=30) as http:
+            headers = await supervisor(http)
+            latencies: list[float] = []
+            stop = asyncio.Event()
+
+            async def ping() -> None:
+                while not stop.is_set():
+                    started = time.perf_counter()
+                    assert (await http.get("/api/health")).status_code == 200
+                    latencies.append(time.perf_counter() - started)
+                    await asyncio.sleep(0.02)
+
+            pinger = asyncio.create_task(ping())
+            job, seen = await run_export(http, headers, {"from": "2025-04-01", "to": "2026-03-31", "format": "xlsx"})
+            stop.set()
+            await pinger
+            assert job["state"] == "done", job
+            assert any(0 < p < 1 for p in seen), seen  # progress was seen on the way
+            assert len(latencies) > 20 and max(latencies) < 0.25, max(latencies)
+    finally:
+        other.stop()
+
+
+async def test_today_so_far_counts_the_days_tickets(server: ServerProcess) -> None:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        headers = await supervisor(http)
+        desk = await clerk(http, await admin(http), "tanaka-stats", counter="6")
+        before = (await http.get("/api/stats/today", headers=headers)).json()
+        issued = (await http.post("/api/tickets", json={"queue": "shomei"}, headers=desk)).json()
+        assert (await http.post("/api/counters/6/call", json={"ticket": issued["ticket"]}, headers=desk)).status_code == 200
+        assert (await http.post("/api/counters/6/finish", json={"handover": False}, headers=desk)).status_code == 200
+        now = (await http.get("/api/stats/today", headers=headers)).json()
+        assert now["day"] == date.today().isoformat() or now["day"]  # Tokyo's date
+        assert now["tickets"] == before["tickets"] + 1
+        row = next(r for r in now["figures"] if r["kind"] == "counter" and r["key"] == "6")
+        assert row["served"] >= 1 and row["wait_mean_s"] is not None
+        assert any(r["kind"] == "section" for r in now["hours"])
