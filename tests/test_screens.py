@@ -497,3 +497,34 @@ def test_the_kiosk_says_take_your_ticket_or_shows_it_on_screen_and_the_staff_dis
     finally:
         proc.stop()
         printer.close()
+
+
+def test_a_supervisor_sees_today_so_far_and_downloads_an_export_with_progress(browser: Browser, floor: Floor) -> None:
+    password = "pw-kanri-0123456789"
+    r = floor.http.post("/api/staff", headers=floor.admin, json={"username": "kanri", "password": password, "role": "supervisor",
+                                                                "display_name": "監督者 管理"})
+    assert r.status_code == 201, r.text
+    page = new_page(browser, 1366, 900)
+    page.goto(f"{floor.url}/counter/stats.html")
+    page.locator("#login:not([hidden])").wait_for()
+    assert_accessible(page, "statistics sign-in")
+    page.fill("#username", "kanri")
+    page.fill("#password", password)
+    page.click("#login-form button[type=submit]")
+    page.locator("#board:not([hidden])").wait_for()
+    page.locator("#today table.figures, #today p").first.wait_for()
+    assert page.inner_text("#today-day")  # today's date, Tokyo
+    page.check("input[name=format][value=csv]")
+    page.click("#export-button")
+    link = page.locator("#export-link:not([hidden])")
+    link.wait_for(timeout=30000)
+    assert "完了" in page.inner_text("#export-text")
+    assert link.get_attribute("href", timeout=1000).startswith("/api/stats/exports/")
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename.endswith("-day.csv")
+    content = Path(download.value.path()).read_bytes()
+    assert content.startswith(b"\xef\xbb\xbf") and "期間,区分".encode() in content
+    assert_accessible(page, "statistics page after an export")
+    screenshot(page, "statistics")
+    page.context.close()
