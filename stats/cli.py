@@ -68,8 +68,8 @@ def main(args: argparse.Namespace) -> int:
     from server import config
     from server.settings import Settings
 
-    from .export import ExportError, write_csv, write_xlsx
-    from .report import build
+    from .export import ExportError
+    from .report import export
 
     def progress(share: float, phase: str) -> None:
         if args.progress:
@@ -98,24 +98,19 @@ def main(args: argparse.Namespace) -> int:
     target_s = args.target_min * 60 if args.target_min is not None else stats_settings.target_wait_s
     settings = Settings(**{k: v for k, v in (("db_url", args.db), ("data_dir", args.data_dir)) if v is not None})
     started = time.perf_counter()
+    outputs = {"csv": {by[0]: args.out}} if args.format == "csv" else {"xlsx": args.out}
     try:
-        figs, tickets = build(settings.database_url(), layout, first, last, by, target_s, args.section, progress)
-    except Exception as err:  # connectorx raises its own types
-        print(f"madoguchi stats: error: cannot read the database: {str(err).splitlines()[0][:200]}", file=sys.stderr)
-        return 1
-    progress(0.75, "writing")
-    try:
-        if args.format == "csv":
-            write_csv(figs[by[0]], args.out, args.encoding)
-        else:
-            write_xlsx(figs, args.out)
+        tickets = export(settings.database_url(), layout, first, last, by, target_s, sections=args.section,
+                         encoding=args.encoding, progress=progress, **outputs)  # type: ignore[arg-type]
     except ExportError as err:
         print(f"madoguchi stats: error: {err}", file=sys.stderr)
         return 2
     except OSError as err:
         print(f"madoguchi stats: error: cannot write {args.out}: {err.strerror}", file=sys.stderr)
         return 2
+    except Exception as err:  # connectorx raises its own types
+        print(f"madoguchi stats: error: cannot read the database: {str(err).splitlines()[0][:200]}", file=sys.stderr)
+        return 1
     progress(1.0, "done")
-    print(f"wrote {args.out}: {', '.join(by)}; {tickets} tickets; "
-          f"{time.perf_counter() - started:.2f} s", flush=True)
+    print(f"wrote {args.out}: {', '.join(by)}; {tickets} tickets; {time.perf_counter() - started:.2f} s", flush=True)
     return 0

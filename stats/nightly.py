@@ -50,7 +50,7 @@ def main(args: argparse.Namespace) -> int:
     from server.settings import Settings
 
     from .export import ExportError
-    from .report import build, write_all
+    from .report import export
 
     try:
         day = date.fromisoformat(args.day) if args.day else datetime.now(TOKYO).date() - timedelta(days=1)
@@ -68,16 +68,17 @@ def main(args: argparse.Namespace) -> int:
         print(f"madoguchi stats-nightly: error: {err}", file=sys.stderr)
         return 2
     settings = Settings(**{k: v for k, v in (("db_url", args.db), ("data_dir", args.data_dir)) if v is not None})
+    stem = f"madoguchi-{day.isoformat()}"
+    paths = [args.dir / f"{stem}-hour.csv", args.dir / f"{stem}-day.csv", args.dir / f"{stem}.xlsx"]
     try:
-        figs, tickets = build(settings.database_url(), layout, day, day, ("hour", "day"), target_s)
-    except Exception as err:
-        print(f"madoguchi stats-nightly: error: cannot read the database: {str(err).splitlines()[0][:200]}", file=sys.stderr)
-        return 1
-    try:
-        paths = write_all(figs, args.dir, f"madoguchi-{day.isoformat()}")
+        tickets = export(settings.database_url(), layout, day, day, ("hour", "day"), target_s,
+                         csv={"hour": paths[0], "day": paths[1]}, xlsx=paths[2])
     except (ExportError, OSError) as err:
         print(f"madoguchi stats-nightly: error: cannot write to {args.dir}: {err}", file=sys.stderr)
         return 2
+    except Exception as err:
+        print(f"madoguchi stats-nightly: error: cannot read the database: {str(err).splitlines()[0][:200]}", file=sys.stderr)
+        return 1
     print(f"wrote {', '.join(p.name for p in paths)} ({tickets} tickets on {day})")
     return 0
 
