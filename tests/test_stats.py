@@ -120,28 +120,23 @@ def check_rows(rows: list[list], expected: dict, minutes: float, share: float, t
                 assert value == want[m], (key, m, value, want[m])
 
 
-def test_csv_is_utf8_with_bom_and_every_value_matches(log: tuple[History, str, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize(("by", "encoding"), [("day", "utf-8"), ("month", "shift_jis")])
+def test_csv_in_utf8_with_bom_or_shift_jis_and_every_value_matches(log: tuple[History, str, Path], tmp_path: Path,
+                                                                   by: str, encoding: str) -> None:
     h, url, _ = log
-    out = tmp_path / "日別.csv"
-    done = cli(*db_args(url), "--by", "day", "--format", "csv", "--out", str(out))
+    out = tmp_path / f"{by}.csv"
+    done = cli(*db_args(url), "--by", by, "--format", "csv", "--out", str(out), "--encoding", encoding)
     assert done.returncode == 0, done.stderr
     raw = out.read_bytes()
-    assert raw.startswith(b"\xef\xbb\xbf")
-    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    if encoding == "utf-8":
+        assert raw.startswith(b"\xef\xbb\xbf")  # so Japanese Excel reads it as UTF-8
+        text = raw.decode("utf-8-sig")
+    else:
+        assert not raw.startswith(b"\xef\xbb\xbf") and "期間".encode("cp932") in raw
+        text = raw.decode("cp932")
+    rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == HEADER
-    check_rows(rows[1:], oracle(h, "day", TARGET_S), minutes=1, share=100, tolerance=0.05 + 1e-9)
-
-
-def test_csv_in_shift_jis(log: tuple[History, str, Path], tmp_path: Path) -> None:
-    h, url, _ = log
-    out = tmp_path / "month.csv"
-    done = cli(*db_args(url), "--by", "month", "--format", "csv", "--out", str(out), "--encoding", "shift_jis")
-    assert done.returncode == 0, done.stderr
-    raw = out.read_bytes()
-    assert not raw.startswith(b"\xef\xbb\xbf") and "期間".encode("cp932") in raw
-    rows = list(csv.reader(io.StringIO(raw.decode("cp932"))))
-    assert rows[0] == HEADER
-    check_rows(rows[1:], oracle(h, "month", TARGET_S), minutes=1, share=100, tolerance=0.05 + 1e-9)
+    check_rows(rows[1:], oracle(h, by, TARGET_S), minutes=1, share=100, tolerance=0.05 + 1e-9)
 
 
 def test_xlsx_has_a_sheet_per_granularity_japanese_headers_formats_and_a_chart(log: tuple[History, str, Path], tmp_path: Path) -> None:
