@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .figures import GRANULARITIES
+from . import GRANULARITIES
 
 DEFAULT_TARGET_MIN = 20.0
 

@@ -40,7 +40,7 @@ from typing import Any
 
 import polars as pl
 
-GRANULARITIES = ("hour", "day", "month")
+from . import GRANULARITIES  # noqa: E402,F401  (re-exported)
 
 #: Columns of the event frame :func:`stages` reads (``at_us``: UTC epoch µs).
 EVENT_SCHEMA = {

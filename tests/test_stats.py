@@ -203,3 +203,11 @@ def test_a_failed_export_leaves_the_previous_file_as_it_was(log: tuple[History, 
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".day.csv")] == []  # no temporary left
     done = cli(*db_args(f"sqlite+aiosqlite:///{copy}"), "--by", "day", "--format", "csv", "--out", str(out))
     assert done.returncode == 0 and "𠮷田" in out.read_text(encoding="utf-8-sig")
+
+
+def test_the_queue_server_starts_without_polars_or_connectorx() -> None:
+    """Polars comes in only when a supervisor asks for today so far; connectorx never (it carries
+    its own SQLite library, and two in one process break each other's locks)."""
+    code = "import sys, server.cli, server.app; print('polars' in sys.modules, 'connectorx' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["False", "False"], done.stdout + done.stderr
