@@ -43,8 +43,11 @@ import polars as pl
 from . import GRANULARITIES  # noqa: E402,F401  (re-exported)
 
 #: Columns of the event frame :func:`stages` reads (``at_us``: UTC epoch µs).
+#: The event types the figures read (recalls and holds change no figure).
+EVENT_TYPES = ("ticket.issued", "ticket.called", "ticket.started", "ticket.finished", "ticket.no_show",
+               "ticket.cancelled", "ticket.transferred", "ticket.reinstated")
 EVENT_SCHEMA = {
-    "seq": pl.Int64, "at_us": pl.Int64, "type": pl.String, "ticket": pl.String, "queue": pl.String,
+    "seq": pl.Int64, "at_us": pl.Int64, "type": pl.Enum(EVENT_TYPES), "ticket": pl.Int64, "queue": pl.String,
     "counter": pl.String, "staff": pl.String, "to_queue": pl.String, "next_queue": pl.String,
 }
 
@@ -87,7 +90,7 @@ def stages(events: pl.DataFrame) -> pl.DataFrame:
     ``outcome`` (``served``, ``no_show``, ``cancelled``, ``transferred`` or
     null while unresolved), ``counter``, ``staff``.
     """
-    e = events.filter(pl.col("type").str.starts_with("ticket.")).sort("ticket", "seq")
+    e = events.filter(pl.col("type").is_in(EVENT_TYPES)).sort("ticket", "seq")
     opens_next = (((pl.col("type") == "ticket.transferred") & pl.col("to_queue").is_not_null())
                   | ((pl.col("type") == "ticket.finished") & pl.col("next_queue").is_not_null()))
     # stage_no: 1 + the stages this ticket opened before this event. Rows are

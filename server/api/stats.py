@@ -163,15 +163,14 @@ async def today(ctx: Ctx, _: None) -> dict[str, Any]:
     day = business_day(services.clock())
     async with services.engine.connect() as conn:
         result = await conn.execute(text(events_query(day, day)))
+        columns = list(result.keys())
         rows = result.all()
         names = {r.id: r.display_name for r in (await conn.execute(text("SELECT id, display_name FROM staff"))).all()}
-    columns = ["seq", "at_us", "type", "ticket", "queue", "counter", "staff", "data"]
     dims = dimensions_of(services.layout, names)
     target = services.stats.target_wait_s
 
     def compute() -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
-        frame = pl.DataFrame([tuple(r) for r in rows], schema=columns, orient="row") if rows else pl.DataFrame(
-            schema={c: pl.Int64 if c in ("seq", "at_us") else pl.String for c in columns})
+        frame = pl.DataFrame([tuple(r) for r in rows], schema=columns, orient="row")
         st = stages(event_frame(frame))
         hours = figures(st, dims, "hour", target, kinds=("section",))
         return figures(st, dims, "day", target).to_dicts(), hours.to_dicts(), int((st["begin"] == "issued").sum())
