@@ -128,8 +128,9 @@ class Link:
             for n in (1, 2, 4):
                 try:
                     reply = printer.query_status(DLE_EOT + bytes((n,)))
-                except socket.timeout:
-                    return PrinterState.UNKNOWN if not any(answers) else decode_status(*answers, *([None] * (3 - len(answers))))
+                except socket.timeout:  # stopped answering: read what came
+                    answers += [None] * (3 - len(answers))
+                    return decode_status(*answers)
                 if reply == b"":
                     raise PrintFailed(PrinterState.OFFLINE, f"the printer at {self.describe()} closed the connection")
                 answers.append(reply[-1:])

@@ -84,9 +84,8 @@ def load_office(settings: Settings) -> tuple[Layout, OfficeCalendar]:
     Rehearsal mode (calendar not enforced) defaults to on for the demo office only.
     Raises :class:`server.config.ConfigError`.
     """
-    path = settings.config or config.DEMO_OFFICE
     rehearsal = settings.rehearsal if settings.rehearsal is not None else settings.config is None
-    return config.load(path, rehearsal=rehearsal)
+    return config.load(office_path(settings), rehearsal=rehearsal)
 
 
 def office_path(settings: Settings) -> Any:

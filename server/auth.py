@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .errors import ApiError
 from .storage import schema
+from .storage.database import write_audit
 
 ROLES = ("admin", "supervisor", "clerk")
 DEVICE_KINDS = ("kiosk", "display", "printer")
@@ -287,4 +288,4 @@ class Auth:
         return principal
 
     async def _audit(self, conn: Any, actor: str, action: str, detail: str) -> None:
-        await conn.execute(insert(schema.audit), {"at_us": now_us(), "actor": actor, "action": action, "detail": detail})
+        await write_audit(conn, actor, action, detail, now_us())

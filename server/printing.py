@@ -48,7 +48,7 @@ from .errors import ApiError
 from .hub import Hub, dumps
 from .processor import Processor
 from .storage import schema
-from .storage.database import from_us, to_us
+from .storage.database import from_us, to_us, write_audit
 from .views import iso, text, ticket_public
 
 log = logging.getLogger(__name__)
@@ -133,6 +133,8 @@ class PrintService:
         self.workers = {pid: Worker(spec) for pid, spec in printing.printers.items()}
         self.assigned: dict[str, str] = {}
         self.jobs: dict[str, Job] = {}
+        #: The (first, not reprint) job of each ticket, so a repeated issue finds it.
+        self.by_ticket: dict[str, Job] = {}
 
     # ---------------------------------------------------------------- life
     async def start(self) -> None:
@@ -155,6 +157,8 @@ class PrintService:
             if worker is None:
                 continue
             self.jobs[job.id] = job
+            if not job.reprint:
+                self.by_ticket[job.ticket] = job
             (worker.jobs if job.state == QUEUED else worker.failed).append(job)
         await self._recover()
         for pid, worker in self.workers.items():
@@ -208,8 +212,7 @@ class PrintService:
             if printer is not None:
                 await conn.execute(insert(schema.device_printers),
                                    {"device": device, "printer": printer, "updated_at_us": to_us(self.clock())})
-            await conn.execute(insert(schema.audit), {"at_us": to_us(self.clock()), "actor": actor,
-                                                      "action": "device.printer", "detail": f"{device} -> {printer}"})
+            await write_audit(conn, actor, "device.printer", f"{device} -> {printer}", to_us(self.clock()))
         if printer is None:
             self.assigned.pop(device, None)
         else:
@@ -228,9 +231,8 @@ class PrintService:
         if printer not in self.workers:
             return {"state": "unknown_printer", "printer": printer,
                     "message": f"printer {printer!r} is not in the office file"}
-        for job in self.jobs.values():
-            if job.ticket == ticket_id and not job.reprint:
-                return self.job_status(job)
+        if ticket_id in self.by_ticket:
+            return self.job_status(self.by_ticket[ticket_id])
         floor = self.processor.current_floor()
         job = await self._enqueue(floor.tickets[ticket_id], floor, printer, device=device)
         return self.job_status(job)
@@ -250,8 +252,8 @@ class PrintService:
         self.check_printer(printer)
         job = await self._enqueue(ticket, floor, printer, staff=staff, reprint=True)
         async with self.engine.begin() as conn:
-            await conn.execute(insert(schema.audit), {"at_us": to_us(self.clock()), "actor": actor, "action": "ticket.reprinted",
-                                                      "detail": f"{ticket.display} ({ticket.id}) on {printer}, job {job.id}"})
+            await write_audit(conn, actor, "ticket.reprinted", f"{ticket.display} ({ticket.id}) on {printer}, job {job.id}",
+                              to_us(self.clock()))
         return self.job_status(job)
 
     async def _enqueue(self, ticket: Ticket, floor: Floor, printer: str, *, device: str | None = None,
@@ -267,6 +269,8 @@ class PrintService:
             })
         self._prune(floor.day.isoformat())
         self.jobs[job.id] = job
+        if not reprint:
+            self.by_ticket[ticket.id] = job
         worker = self.workers[printer]
         worker.jobs.append(job)
         worker.wake.set()
@@ -280,6 +284,8 @@ class PrintService:
             old_day = business_day(job.created_at).isoformat() != today
             if (job.state == DONE and (now - job.created_at).total_seconds() > 3600) or (job.state == EXPIRED and old_day):
                 del self.jobs[job.id]
+                if self.by_ticket.get(job.ticket) is job:
+                    del self.by_ticket[job.ticket]
         for worker in self.workers.values():
             worker.failed = [j for j in worker.failed if business_day(j.created_at).isoformat() == today]
 
@@ -311,7 +317,7 @@ class PrintService:
                 await asyncio.wait_for(job.changed.wait(), remaining)
         return self.job_status(job)
 
-    async def ticket_face(self, job_id: str) -> bytes:
+    async def job_data(self, job_id: str) -> bytes:
         """The ESC/POS bytes of a job (for its agent)."""
         job = self.job(job_id)
         return await self._bytes(job, self.workers[job.printer])

@@ -46,6 +46,13 @@ def add_parser(sub: Any) -> None:
     s.set_defaults(func=main)
 
 
+def settings_from(args: argparse.Namespace) -> Any:
+    """Server settings with ``--db`` and ``--data-dir`` applied (for the database URL)."""
+    from server.settings import Settings
+
+    return Settings(**{k: v for k, v in (("db_url", args.db), ("data_dir", args.data_dir)) if v is not None})
+
+
 def _day(value: str, flag: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -66,7 +73,6 @@ def _writable(path: Path) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run ``madoguchi stats`` (see the module doc for exit codes)."""
     from server import config
-    from server.settings import Settings
 
     from .export import ExportError
     from .report import export
@@ -96,7 +102,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"madoguchi stats: error: {err}", file=sys.stderr)
         return 2
     target_s = args.target_min * 60 if args.target_min is not None else stats_settings.target_wait_s
-    settings = Settings(**{k: v for k, v in (("db_url", args.db), ("data_dir", args.data_dir)) if v is not None})
+    settings = settings_from(args)
     started = time.perf_counter()
     outputs = {"csv": {by[0]: args.out}} if args.format == "csv" else {"xlsx": args.out}
     try:

@@ -47,8 +47,8 @@ def add_parser(sub: Any) -> None:
 def main(args: argparse.Namespace) -> int:
     """Exit 0 written, 2 bad argument or folder, 1 database unreadable."""
     from server import config
-    from server.settings import Settings
 
+    from .cli import settings_from
     from .export import ExportError
     from .report import export
 
@@ -67,7 +67,7 @@ def main(args: argparse.Namespace) -> int:
     except config.ConfigError as err:
         print(f"madoguchi stats-nightly: error: {err}", file=sys.stderr)
         return 2
-    settings = Settings(**{k: v for k, v in (("db_url", args.db), ("data_dir", args.data_dir)) if v is not None})
+    settings = settings_from(args)
     stem = f"madoguchi-{day.isoformat()}"
     paths = [args.dir / f"{stem}-hour.csv", args.dir / f"{stem}-day.csv", args.dir / f"{stem}.xlsx"]
     try:

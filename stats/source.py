@@ -14,8 +14,7 @@ import polars as pl
 
 from server.core.layout import Layout
 
-from .figures import EVENT_SCHEMA, EVENT_TYPES, dimensions_of
-from .figures import Dimensions  # noqa: F401  (re-exported for callers)
+from .figures import EVENT_SCHEMA, EVENT_TYPES, Dimensions, dimensions_of
 
 
 def connectorx_uri(db_url: str) -> str:

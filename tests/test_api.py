@@ -11,7 +11,7 @@ import server.app  # noqa: F401  (registers every route)
 from server.api.registry import SPECS
 from server.errors import CODES
 
-from .serverkit import ADMIN_PASSWORD, admin, bearer, clerk, login
+from .serverkit import ADMIN_PASSWORD, admin, bearer, clerk
 
 
 def assert_envelope(r: httpx.Response, status: int, code: str) -> dict:

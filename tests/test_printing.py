@@ -8,6 +8,7 @@ job part way. The server is a real ``madoguchi serve`` child process.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import socket
 import sqlite3
@@ -218,7 +219,7 @@ async def test_the_preview_png_is_the_same_ticket_for_the_kiosk_screen(floor: Fl
     for paper in (80, 58):
         r = await http.get(ticket["preview_url"], params={"paper": paper})
         assert r.status_code == 200 and r.headers["content-type"] == "image/png"
-        image = Image.open(__import__("io").BytesIO(r.content))
+        image = Image.open(io.BytesIO(r.content))
         assert image.width == PAPER_DOTS[paper]
         assert qr_texts(image) == [ticket["status_url"]]
         path = Path("test-artifacts/screens")
@@ -322,7 +323,7 @@ async def test_bad_printer_settings_get_clear_errors_and_the_ticket_is_still_iss
     assert r.json()["state"] == "queued" and r.json()["printer_state"] == "offline"
     assert "cannot reach the printer at tcp://127.0.0.1" in r.json()["error"]
     r = await http.get(ticket["preview_url"])  # what the kiosk shows instead
-    assert qr_texts(Image.open(__import__("io").BytesIO(r.content))) == [ticket["status_url"]]
+    assert qr_texts(Image.open(io.BytesIO(r.content))) == [ticket["status_url"]]
 
     devices = {d["name"]: d for d in (await http.get("/api/devices", headers=headers)).json()}
     device_id = devices["3階 発券機"]["id"]

@@ -7,7 +7,6 @@ import io
 import math
 import subprocess
 import sys
-from datetime import date
 from pathlib import Path
 
 import openpyxl

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 
 from .serverkit import admin, bearer, clerk
 from .wskit import Display

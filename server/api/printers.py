@@ -98,7 +98,7 @@ async def job_bytes(ctx: Ctx, _: None) -> Response:
     job = ctx.services.printing.job(ctx.path["job"])
     if job.printer != printer:
         raise ApiError("unknown_job", "no such print job for this printer")
-    data = await ctx.services.printing.ticket_face(job.id)
+    data = await ctx.services.printing.job_data(job.id)
     return Response(data, media_type="application/octet-stream", headers={"cache-control": "no-store"})
 
 

@@ -76,6 +76,14 @@ async def open_database(url: str, *, synchronous: str = "FULL") -> AsyncEngine:
     return engine
 
 
+async def write_audit(conn: Any, actor: str, action: str, detail: str, at_us: int | None = None) -> None:
+    """Append one row to the ``audit`` table inside the caller's transaction
+    (``at_us``: UTC epoch microseconds, default now)."""
+    if at_us is None:
+        at_us = to_us(datetime.now(timezone.utc))
+    await conn.execute(insert(schema.audit), {"at_us": at_us, "actor": actor, "action": action, "detail": detail})
+
+
 class EventLog:
     """Reads and appends the ``events`` table."""
 
