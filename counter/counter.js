@@ -3,7 +3,7 @@
 // queues this counter serves; held and no-show tickets; the current visit's steps across
 // counters (seed 004 purpose (1)). Live over /ws (staff topic, session cookie); the waiting lists
 // are re-read from /api/staff/state shortly after each event.
-import { Live, esc, minutes } from "/static/live.js";
+import { Live, api, esc, minutes } from "/static/live.js";
 
 const $ = (id) => document.getElementById(id);
 const KEYS = { c: "call-next", r: "recall", s: "start", f: "finish", n: "no-show", t: "transfer", h: "hold" };
@@ -35,20 +35,6 @@ let live = null;
 let refreshTimer = null;
 let busy = false;
 
-async function api(method, path, body) {
-  const response = await fetch(path, {
-    method, headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin",
-  });
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const err = new Error(data.error?.message || `HTTP ${response.status}`);
-    err.code = data.error?.code;
-    err.status = response.status;
-    throw err;
-  }
-  return data;
-}
 
 function say(text, isError = false) {
   const box = $("message");

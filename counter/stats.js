@@ -1,23 +1,12 @@
 // Statistics page for supervisors: today so far (refreshed every 30 s) and exports with progress.
 // The export runs in a child process on the server; this page asks how far it has got every 0.5 s.
-import { esc } from "/static/live.js";
+import { api, esc } from "/static/live.js";
 
 const $ = (id) => document.getElementById(id);
 const PHASES = { starting: "準備中 starting", reading: "記録を読み込み中 reading", computing: "集計中 computing",
                  writing: "ファイル作成中 writing", done: "完了 done", failed: "失敗 failed" };
 const KIND = { section: "係", procedure: "手続", counter: "窓口", clerk: "職員" };
 const STAGE = { reception: "受付", handover: "交付" };
-
-async function api(method, path, body) {
-  const response = await fetch(path, {
-    method, credentials: "same-origin",
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw Object.assign(new Error(data.error?.message || response.statusText), { status: response.status, code: data.error?.code });
-  return data;
-}
 
 const min = (s) => (s == null ? "—" : (s / 60).toFixed(1));
 

@@ -209,6 +209,22 @@ export function waitHtml(seconds) {
 }
 
 // Escape text for innerHTML templates.
+// A JSON call with the session cookie; an error response throws an Error with `code` and `status`.
+export async function api(method, path, body) {
+  const response = await fetch(path, {
+    method, headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin",
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const err = new Error(data.error?.message || `HTTP ${response.status}`);
+    err.code = data.error?.code;
+    err.status = response.status;
+    throw err;
+  }
+  return data;
+}
+
 export function esc(value) {
   return String(value ?? "").replace(/[&<>"']/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[ch]));
 }
