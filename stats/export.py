@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ HEADERS = {
 KIND_JA = {"section": "係", "procedure": "手続", "counter": "窓口", "clerk": "職員"}
 STAGE_JA = {"reception": "受付", "handover": "交付"}
 SHEETS = {"hour": "時間別", "day": "日別", "month": "月別"}
+CHART_SHEET = "時間別グラフ"
 ENCODINGS = {"utf-8": "utf-8-sig", "shift_jis": "cp932"}
 MINUTES = ("wait_mean", "wait_min", "wait_max", "wait_median", "wait_p90", "service_mean")
 
@@ -74,33 +75,47 @@ class _Pending:
         self.tmp.unlink(missing_ok=True)
 
 
+def csv_rows(fig: pl.DataFrame, encoding: str = "utf-8") -> bytes:
+    """``fig``'s rows as CSV lines in ``encoding`` (``utf-8`` or
+    ``shift_jis``), without the header: minutes to 0.1 and the share as a
+    percentage to 0.1. Safe in any thread. Raises :class:`ExportError` for a
+    character Shift_JIS cannot hold."""
+    return _encoded(_csv_table(fig).write_csv(include_header=False), ENCODINGS[encoding].replace("utf-8-sig", "utf-8"))
+
+
+def _csv_table(fig: pl.DataFrame) -> pl.DataFrame:
+    return presented(fig).with_columns(
+        *(pl.col(m).round(1) for m in MINUTES), (pl.col("within_target") * 100).round(1)).rename(HEADERS)
+
+
+def _encoded(text: str, codec: str) -> bytes:
+    try:
+        return text.encode(codec)
+    except UnicodeEncodeError as err:
+        raise ExportError(f"{text[err.start:err.end]!r} cannot be written in Shift_JIS; use --encoding utf-8") from None
+
+
 class CsvWriter:
-    """One granularity's CSV, appended to month by month: minutes to 0.1 and
-    the share as a percentage to 0.1. :meth:`append` raises
-    :class:`ExportError` for a character Shift_JIS cannot hold."""
+    """One granularity's CSV: the header (after a byte-order mark in UTF-8),
+    then rows appended part by part, from :meth:`append` or, made elsewhere
+    by :func:`csv_rows`, from :meth:`write`."""
 
     def __init__(self, path: Path, encoding: str = "utf-8") -> None:
         self.pending = _Pending(path)
-        self.codec = ENCODINGS[encoding]
+        self.encoding = encoding
         self.file = open(self.pending.tmp, "wb")  # noqa: SIM115 (closed in close/discard)
-        self.header = True
+        self.file.write(_encoded(_csv_table(_EMPTY).write_csv(include_header=True), ENCODINGS[encoding]))
 
     def append(self, fig: pl.DataFrame) -> None:
-        """Write ``fig``'s rows (the header before the first)."""
-        table = presented(fig).with_columns(
-            *(pl.col(m).round(1) for m in MINUTES), (pl.col("within_target") * 100).round(1))
-        text = table.rename(HEADERS).write_csv(include_header=self.header)
-        codec = self.codec if self.header else self.codec.replace("utf-8-sig", "utf-8")
-        try:
-            self.file.write(text.encode(codec))
-        except UnicodeEncodeError as err:
-            raise ExportError(f"{text[err.start:err.end]!r} cannot be written in Shift_JIS; use --encoding utf-8") from None
-        self.header = False
+        """Write ``fig``'s rows; raises :class:`ExportError` as :func:`csv_rows`."""
+        self.write(csv_rows(fig, self.encoding))
+
+    def write(self, rows: bytes) -> None:
+        """Write rows made by :func:`csv_rows` with this file's encoding."""
+        self.file.write(rows)
 
     def close(self) -> None:
         """Finish and put the file in place."""
-        if self.header:
-            self.append(_EMPTY)
         self.file.close()
         self.pending.commit()
 
@@ -112,11 +127,20 @@ class CsvWriter:
 
 class XlsxWriter:
     """The workbook, appended to month by month: one sheet per granularity in
-    ``granularities`` (in the order hour, day, month), then 時間別グラフ."""
+    ``granularities`` (in the order hour, day, month), then 時間別グラフ with
+    the hourly mean wait (reception) of each section in ``chart_sections``
+    (id → name, the chart's series in order) and a line chart of it.
 
-    def __init__(self, path: Path, granularities: Iterable[str]) -> None:
+    Minutes are stored to 0.01 and shares to 0.0001 (shown as ``0.0`` and
+    ``0.0%``): finer digits mean nothing to a reader and only make the file
+    bigger and slower to write.
+    """
+
+    def __init__(self, path: Path, granularities: Iterable[str], chart_sections: Mapping[str, str]) -> None:
         self.pending = _Pending(path)
-        self.book = xlsxwriter.Workbook(str(self.pending.tmp), {"constant_memory": True})
+        # Names never become formulas or links, whatever they start with.
+        self.book = xlsxwriter.Workbook(str(self.pending.tmp), {
+            "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
         self.head = self.book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
         number = self.book.add_format({"num_format": "#,##0"})
         self.minutes = self.book.add_format({"num_format": "0.0"})
@@ -134,27 +158,32 @@ class XlsxWriter:
                     sheet.set_column(col, col, widths.get(name, 11), formats.get(name))
                     sheet.write(0, col, HEADERS[name], self.head)
                 self.sheets[by], self.rows[by] = sheet, 0
-        self.hourly: list[pl.DataFrame] = []
+        self.chart_sections = dict(chart_sections)
+        self.chart_sheet = self._chart_sheet() if "hour" in self.sheets else None
+        self.chart_rows = 0
 
     def append(self, by: str, fig: pl.DataFrame) -> None:
-        """Write ``fig``'s rows on the sheet of ``by``."""
+        """Write ``fig``'s rows on the sheet of ``by`` (and, for hours, on the chart's sheet)."""
         if by == "hour":
-            self.hourly.append(fig.filter((pl.col("kind") == "section") & (pl.col("stage") == "reception"))
-                               .select("period", "name", (pl.col("wait_mean_s") / 60).alias("wait")))
+            self._chart_rows(fig)
             fig = fig.filter(pl.col("kind").is_in(["section", "procedure"]))
         sheet, row = self.sheets[by], self.rows[by]
-        write_row = sheet.write_row  # a None cell is left blank
-        for row, values in enumerate(presented(fig).iter_rows(), start=row + 1):
-            write_row(row, 0, values)
+        table = presented(fig).with_columns(*(pl.col(m).round(2) for m in MINUTES), pl.col("within_target").round(4))
+        # Typed writes skip xlsxwriter's per-cell type dispatch; a null cell
+        # is left blank (its column's format applies).
+        writers = [sheet.write_string if t == pl.String else sheet.write_number for t in table.dtypes]
+        for row, values in enumerate(table.iter_rows(), start=row + 1):
+            for col, (write, value) in enumerate(zip(writers, values)):
+                if value is not None:
+                    write(row, col, value)
         self.rows[by] = row
 
     def close(self) -> None:
         """Add filters and the chart, finish and put the file in place."""
         for by, sheet in self.sheets.items():
             sheet.autofilter(0, 0, max(self.rows[by], 1), len(COLUMNS) - 1)
-        if "hour" in self.sheets:
-            self._chart(pl.concat(self.hourly) if self.hourly else pl.DataFrame(
-                schema={"period": pl.String, "name": pl.String, "wait": pl.Float64}))
+        if self.chart_sheet is not None:
+            self._chart()
         self.book.close()
         self.pending.commit()
 
@@ -164,29 +193,41 @@ class XlsxWriter:
             self.book.close()
         self.pending.discard()
 
-    def _chart(self, hourly: pl.DataFrame) -> None:
-        wide = hourly.pivot(on="name", index="period", values="wait").sort("period") if hourly.height else hourly.select("period")
-        sheet = self.book.add_worksheet("時間別グラフ")
+    def _chart_sheet(self) -> Any:
+        sheet = self.book.add_worksheet(CHART_SHEET)
         sheet.freeze_panes(1, 0)
         sheet.set_column(0, 0, 17)
-        sheet.set_column(1, max(1, wide.width - 1), 14, self.minutes)
+        sheet.set_column(1, max(1, len(self.chart_sections)), 14, self.minutes)
         sheet.write(0, 0, "期間", self.head)
-        for col, name in enumerate(wide.columns[1:], start=1):
+        for col, name in enumerate(self.chart_sections.values(), start=1):
             sheet.write(0, col, f"{name} 平均待ち時間(分)", self.head)
-        for row, values in enumerate(wide.iter_rows(), start=1):
-            for col, value in enumerate(values):
-                if value is not None:
-                    sheet.write(row, col, value)
+        return sheet
+
+    def _chart_rows(self, fig: pl.DataFrame) -> None:
+        """One row per hour of ``fig`` with each chart section's mean wait (reception) in minutes."""
+        waits = fig.filter((pl.col("kind") == "section") & (pl.col("stage") == "reception")
+                           & pl.col("key").is_in(list(self.chart_sections)))
+        column = {key: col for col, key in enumerate(self.chart_sections, start=1)}
+        sheet, row, period = self.chart_sheet, self.chart_rows, None
+        for when, key, wait in waits.select("period", "key", (pl.col("wait_mean_s") / 60).round(2)).iter_rows():
+            if when != period:
+                row, period = row + 1, when
+                sheet.write_string(row, 0, when)
+            if wait is not None:
+                sheet.write_number(row, column[key], wait)
+        self.chart_rows = row
+
+    def _chart(self) -> None:
         chart = self.book.add_chart({"type": "line"})
-        last = max(1, wide.height)
-        for col in range(1, wide.width):
-            chart.add_series({"name": ["時間別グラフ", 0, col], "categories": ["時間別グラフ", 1, 0, last, 0],
-                              "values": ["時間別グラフ", 1, col, last, col], "marker": {"type": "circle", "size": 4}})
+        last = max(1, self.chart_rows)
+        for col in range(1, len(self.chart_sections) + 1):
+            chart.add_series({"name": [CHART_SHEET, 0, col], "categories": [CHART_SHEET, 1, 0, last, 0],
+                              "values": [CHART_SHEET, 1, col, last, col], "marker": {"type": "circle", "size": 4}})
         chart.set_title({"name": "係別 時間帯ごとの平均待ち時間（受付）"})
         chart.set_x_axis({"name": "時間帯"})
         chart.set_y_axis({"name": "分"})
         chart.set_size({"width": 960, "height": 420})
-        sheet.insert_chart(1, wide.width + 1, chart)
+        self.chart_sheet.insert_chart(1, len(self.chart_sections) + 2, chart)
 
 
 #: Output columns, in order (as :func:`presented` gives them).

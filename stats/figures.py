@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -82,15 +82,29 @@ def dimensions_of(layout: Any, staff_names: Mapping[str, str]) -> Dimensions:
     )
 
 
-def stages(events: pl.DataFrame) -> pl.DataFrame:
+#: The Polars engine these plans run on. Left to itself ("auto"), Polars ran
+#: them on its streaming engine: twice the time for a month of a large ward
+#: (bench/stats_year.py), and float sums in a varying order, so two runs of
+#: one export could differ in the last digit.
+ENGINE = "in-memory"
+
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
+
+def _result(given: Frame, plan: pl.LazyFrame) -> Frame:
+    """``plan`` run when ``given`` is a ``DataFrame``; the plan itself for a ``LazyFrame``."""
+    return plan.collect(engine=ENGINE) if isinstance(given, pl.DataFrame) else plan
+
+
+def stages(events: Frame) -> Frame:
     """One row per stage from ticket events (any order; :data:`EVENT_SCHEMA`).
 
-    Columns: ``ticket``, ``stage_no``, ``queue``, ``begin`` (``issued``,
+    A ``DataFrame`` gives a ``DataFrame``; a ``LazyFrame`` a plan. Columns: ``ticket``, ``stage_no``, ``queue``, ``begin`` (``issued``,
     ``transfer``, ``next``), ``start_us``, ``wait_s``, ``service_s``,
     ``outcome`` (``served``, ``no_show``, ``cancelled``, ``transferred`` or
     null while unresolved), ``counter``, ``staff``.
     """
-    e = events.filter(pl.col("type").is_in(EVENT_TYPES)).sort("ticket", "seq")
+    e = events.lazy().filter(pl.col("type").is_in(EVENT_TYPES)).sort("ticket", "seq")
     opens_next = (((pl.col("type") == "ticket.transferred") & pl.col("to_queue").is_not_null())
                   | ((pl.col("type") == "ticket.finished") & pl.col("next_queue").is_not_null()))
     # stage_no: 1 + the stages this ticket opened before this event. Rows are
@@ -118,24 +132,29 @@ def stages(events: pl.DataFrame) -> pl.DataFrame:
         pl.col("type").last().alias("last_terminal"), pl.col("at_us").last().alias("end_us"))
     out = (begins.join(calls, on=keys, how="left").join(starts, on=keys, how="left").join(ends, on=keys, how="left"))
     served = pl.col("last_terminal") == "ticket.finished"
-    return out.select(
+    plan = out.select(
         "ticket", "stage_no", "queue", "begin", "start_us",
         ((pl.col("first_call_us") - pl.col("start_us")) / 1e6).alias("wait_s"),
         pl.when(served).then((pl.col("end_us") - pl.col("first_start_us")) / 1e6).alias("service_s"),
         pl.col("last_terminal").replace_strict(_OUTCOME, default=None, return_dtype=pl.String).alias("outcome"),
         "counter", "staff",
     )
+    return _result(events, plan)
 
 
-def _period(by: str) -> pl.Expr:
-    local = pl.from_epoch(pl.col("start_us"), time_unit="us").dt.replace_time_zone("UTC").dt.convert_time_zone("Asia/Tokyo")
-    if by == "hour":
-        return local.dt.strftime("%Y-%m-%d %H:00").alias("period")
-    if by == "day":
-        return local.dt.strftime("%Y-%m-%d").alias("period")
-    if by == "month":
-        return local.dt.strftime("%Y-%m").alias("period")
-    raise ValueError(f"by must be one of {', '.join(GRANULARITIES)}, not {by!r}")
+#: Per granularity: the local (Asia/Tokyo) time truncation and the label's format.
+_PERIODS = {"hour": ("1h", "%Y-%m-%d %H:00"), "day": ("1d", "%Y-%m-%d"), "month": ("1mo", "%Y-%m")}
+
+
+def _period(by: str) -> tuple[pl.Expr, str]:
+    """The period of a stage's beginning as a naive local datetime (grouping
+    on it is cheaper than on text), and the format of its label."""
+    if by not in _PERIODS:
+        raise ValueError(f"by must be one of {', '.join(GRANULARITIES)}, not {by!r}")
+    every, label = _PERIODS[by]
+    local = (pl.from_epoch(pl.col("start_us"), time_unit="us").dt.replace_time_zone("UTC")
+             .dt.convert_time_zone("Asia/Tokyo").dt.replace_time_zone(None))
+    return local.dt.truncate(every).alias("period"), label
 
 
 def _measures(target_s: float) -> list[pl.Expr]:
@@ -162,10 +181,11 @@ def _measures(target_s: float) -> list[pl.Expr]:
 KINDS = ("section", "procedure", "counter", "clerk")
 
 
-def figures(st: pl.DataFrame, dims: Dimensions, by: str, target_s: float,
-            sections: Iterable[str] | None = None, kinds: Iterable[str] = KINDS) -> pl.DataFrame:
+def figures(st: Frame, dims: Dimensions, by: str, target_s: float,
+            sections: Iterable[str] | None = None, kinds: Iterable[str] = KINDS) -> Frame:
     """The figures per ``by`` period for every section (split into reception
-    and hand-over), procedure, counter and clerk.
+    and hand-over), procedure, counter and clerk, from :func:`stages`' rows
+    (a ``DataFrame`` gives a ``DataFrame``, a ``LazyFrame`` a plan).
 
     Columns: ``period``, ``kind`` (:data:`KINDS`), ``key`` (id), ``name``,
     ``stage`` (``reception``/``handover``), then ``issued``, ``arrivals``
@@ -176,13 +196,13 @@ def figures(st: pl.DataFrame, dims: Dimensions, by: str, target_s: float,
     ``sections`` keeps only stages in those sections' queues; ``kinds`` the
     row kinds to give. Raises ``ValueError`` for an unknown ``by``.
     """
-    period = _period(by)
-    qs = pl.DataFrame({
+    period, label = _period(by)
+    qs = pl.LazyFrame({
         "queue": list(dims.queue_section),
         "section": [dims.queue_section[q] for q in dims.queue_section],
         "stage": ["handover" if q in dims.handover_queues else "reception" for q in dims.queue_section],
     })
-    st = st.join(qs, on="queue", how="left").with_columns(period)
+    given, st = st, st.lazy().join(qs, on="queue", how="left").with_columns(period)
     if sections is not None:
         st = st.filter(pl.col("section").is_in(list(sections)))
     m = _measures(target_s)
@@ -203,7 +223,8 @@ def figures(st: pl.DataFrame, dims: Dimensions, by: str, target_s: float,
     measures = ("wait_mean_s", "wait_min_s", "wait_max_s", "wait_median_s", "wait_p90_s", "service_mean_s", "within_target")
     columns = ("period", "kind", "key", "stage", *counts, *measures)
     out = pl.concat([p.select(
-        *(pl.col(c).cast(pl.String) for c in ("period", "kind", "key", "stage")),
+        pl.col("period").dt.strftime(label),
+        *(pl.col(c).cast(pl.String) for c in ("kind", "key", "stage")),
         *(pl.col(c).cast(pl.Int64) for c in counts),
         *(pl.col(c).cast(pl.Float64) for c in measures),
     ) for p in parts])
@@ -213,10 +234,11 @@ def figures(st: pl.DataFrame, dims: Dimensions, by: str, target_s: float,
              + [("procedure", k, v) for k, v in dims.queue_name.items()]
              + [("counter", k, f"{n}番窓口") for k, n in sorted(dims.counter_number.items(), key=lambda kv: kv[1])]
              + [("clerk", k, v) for k, v in sorted(dims.staff_name.items(), key=lambda kv: (kv[1], kv[0]))])
-    lookup = pl.DataFrame({"kind": [n[0] for n in named], "key": [n[1] for n in named],
+    lookup = pl.LazyFrame({"kind": [n[0] for n in named], "key": [n[1] for n in named],
                            "name": [n[2] for n in named], "order": list(range(len(named)))},
                           schema={"kind": pl.String, "key": pl.String, "name": pl.String, "order": pl.Int64})
     out = out.join(lookup, on=["kind", "key"], how="left").with_columns(pl.coalesce("name", "key").alias("name"))
     kind_order = pl.col("kind").replace_strict({k: i for i, k in enumerate(KINDS)}, return_dtype=pl.Int8)
-    return out.sort("period", kind_order, "order", "key", "stage", nulls_last=True).select(
+    plan = out.sort("period", kind_order, "order", "key", "stage", nulls_last=True).select(
         "period", "kind", "key", "name", "stage", *columns[4:])
+    return _result(given, plan)

@@ -45,21 +45,23 @@ def events_query(first: date, last: date) -> str:
     Plain SQL that SQLite and PostgreSQL both run. To keep the read lean:
     the type comes as a small code (:data:`TYPE_CODES`); recalls and holds,
     which no figure needs, are left out; the ticket id ``YYYYMMDD-NNNNN``
-    (``server.core.floor``) comes as the integer ``YYYYMMDDNNNNN``; the queue
-    only on issues, counter and clerk only on calls; and the JSON only of
-    transfers and of finishes that send the ticket on (written by orjson, so
-    without spaces: ``"next_queue":"kofu"``). Empty strings stand for NULL:
-    connectorx infers SQLite column types from the first values it meets.
+    (``server.core.floor``) comes as the integer ``YYYYMMDDNNNNN``; and what
+    else the figures need is one text column ``detail``: the queue of an
+    issue, ``"<counter> <staff>"`` of a call (ids never hold a space: counter
+    ids are ``[a-z0-9_]``, staff ids hex), the JSON of a transfer or of a
+    finish that sends the ticket on (written by orjson, so without spaces:
+    ``"next_queue":"kofu"``), else an empty string. Strings cost the most to
+    carry, and connectorx infers SQLite column types from the first values it
+    meets, hence one column and no NULLs.
     """
     code = " ".join(f"WHEN '{t}' THEN {c}" for t, c in TYPE_CODES.items())
     return (
         f"SELECT seq, at_us, CASE type {code} END AS code, "
         "CAST(REPLACE(ticket, '-', '') AS BIGINT) AS ticket, "
-        "CASE WHEN type = 'ticket.issued' THEN queue ELSE '' END AS queue, "
-        "CASE WHEN type = 'ticket.called' THEN counter ELSE '' END AS counter, "
-        "CASE WHEN type = 'ticket.called' THEN COALESCE(staff, '') ELSE '' END AS staff, "
-        "CASE WHEN type = 'ticket.transferred' OR (type = 'ticket.finished' AND data LIKE '%\"next_queue\":\"%') "
-        "THEN data ELSE '' END AS data "
+        "CASE WHEN type = 'ticket.issued' THEN COALESCE(queue, '') "
+        "WHEN type = 'ticket.called' THEN COALESCE(counter, '') || ' ' || COALESCE(staff, '') "
+        "WHEN type = 'ticket.transferred' OR (type = 'ticket.finished' AND data LIKE '%\"next_queue\":\"%') "
+        "THEN data ELSE '' END AS detail "
         f"FROM events WHERE business_day >= '{first.isoformat()}' AND business_day <= '{last.isoformat()}' "
         f"AND type IN ({', '.join(repr(t) for t in TYPE_CODES)})"
     )
@@ -69,14 +71,21 @@ def event_frame(frame: pl.DataFrame) -> pl.DataFrame:
     """Rows of :func:`events_query` → the frame :func:`~stats.figures.stages` reads."""
     if frame.height == 0:
         return pl.DataFrame(schema=EVENT_SCHEMA)
-    text = {c: pl.col(c).cast(pl.String).replace("", None) for c in ("queue", "counter", "staff", "data")}
+    code, detail = pl.col("code").cast(pl.Int8), pl.col("detail").cast(pl.String)
+
+    def on(type_: str, value: pl.Expr) -> pl.Expr:
+        return pl.when(code == TYPE_CODES[type_]).then(value).replace("", None)
+
+    call = detail.str.split_exact(" ", 1)
     return frame.select(
         pl.col("seq").cast(pl.Int64), pl.col("at_us").cast(pl.Int64),
-        pl.col("code").cast(pl.Int8).replace_strict({c: t for t, c in TYPE_CODES.items()}, return_dtype=EVENT_SCHEMA["type"]).alias("type"),
+        code.replace_strict({c: t for t, c in TYPE_CODES.items()}, return_dtype=EVENT_SCHEMA["type"]).alias("type"),
         pl.col("ticket").cast(pl.Int64),
-        *(text[c].alias(c) for c in ("queue", "counter", "staff")),
-        text["data"].str.json_path_match("$.to_queue").alias("to_queue"),
-        text["data"].str.json_path_match("$.next_queue").alias("next_queue"),
+        on("ticket.issued", detail).alias("queue"),
+        on("ticket.called", call.struct.field("field_0")).alias("counter"),
+        on("ticket.called", call.struct.field("field_1")).alias("staff"),
+        on("ticket.transferred", detail).str.json_path_match("$.to_queue").alias("to_queue"),
+        on("ticket.finished", detail).str.json_path_match("$.next_queue").alias("next_queue"),
     )
 
 
