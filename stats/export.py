@@ -6,9 +6,9 @@ per granularity (時間別, 日別, 月別) with a frozen header row and number
 formats, plus a sheet 時間別グラフ with each section's mean wait per hour and a
 line chart of it. The 時間別 sheet holds sections and procedures; counters
 and clerks by the hour are in the hourly CSV (a year of them is some 100,000
-rows, more than a sheet is for). Both are written month by month as the
-figures come (a period never spans two months), under a temporary name that
-is renamed at the end, so a failed export never leaves half a file.
+rows, more than a sheet is for). Both are written part by part as the
+figures come (``stats.report``), under a temporary name that is renamed at
+the end, so a failed export never leaves half a file.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ class CsvWriter:
 
 
 class XlsxWriter:
-    """The workbook, appended to month by month: one sheet per granularity in
+    """The workbook, appended to part by part: one sheet per granularity in
     ``granularities`` (in the order hour, day, month), then 時間別グラフ with
     the hourly mean wait (reception) of each section in ``chart_sections``
     (id → name, the chart's series in order) and a line chart of it.
@@ -167,16 +167,16 @@ class XlsxWriter:
         if by == "hour":
             self._chart_rows(fig)
             fig = fig.filter(pl.col("kind").is_in(["section", "procedure"]))
-        sheet, row = self.sheets[by], self.rows[by]
+        sheet, first = self.sheets[by], self.rows[by] + 1
         table = presented(fig).with_columns(*(pl.col(m).round(2) for m in MINUTES), pl.col("within_target").round(4))
         # Typed writes skip xlsxwriter's per-cell type dispatch; a null cell
         # is left blank (its column's format applies).
         writers = [sheet.write_string if t == pl.String else sheet.write_number for t in table.dtypes]
-        for row, values in enumerate(table.iter_rows(), start=row + 1):
+        for row, values in enumerate(table.iter_rows(), start=first):
             for col, (write, value) in enumerate(zip(writers, values)):
                 if value is not None:
                     write(row, col, value)
-        self.rows[by] = row
+        self.rows[by] += table.height
 
     def close(self) -> None:
         """Add filters and the chart, finish and put the file in place."""

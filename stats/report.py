@@ -1,4 +1,4 @@
-"""One statistics run: read the log a part of a month at a time, compute, write as the figures come.
+"""One statistics run: read the log half a month at a time, compute, write as the figures come.
 
 A ticket never outlives its business day, so the stages of a run of days are
 exact on their own: each part (half a month) gives its rows by the hour and

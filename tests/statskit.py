@@ -156,24 +156,26 @@ def visit(h: History, rng: random.Random, at: datetime, kind: str) -> datetime:
     return t
 
 
-#: Business days of the log: a Friday, the last day of January with visits
-#: until a second before midnight, no opening on 1 February, then a Monday
-#: that starts straight after midnight.
-DAYS = (date(2026, 1, 30), date(2026, 1, 31), date(2026, 2, 2))
+#: Business days of the log: the 15th (an export reads half a month at a
+#: time, so January comes in two parts), a Friday, the last day of January
+#: with visits until a second before midnight, no opening on 1 February,
+#: then a Monday that starts straight after midnight.
+DAYS = (date(2026, 1, 15), date(2026, 1, 30), date(2026, 1, 31), date(2026, 2, 2))
+LAST_OF_JANUARY, AFTER_MIDNIGHT = DAYS[2], DAYS[3]
 KINDS = ("served", "served", "served", "recall", "no_show", "reinstated", "cancel", "transfer", "handover", "hold")
 
 
 def history(seed: int = 7) -> History:
-    """The scripted history (see :data:`DAYS`), about 120 visits."""
+    """The scripted history (see :data:`DAYS`), about 160 visits."""
     h = History()
     rng = random.Random(seed)
     for day in DAYS:
         h.day(day)
-        t = datetime.combine(day, time(8, 30), TOKYO) if day != DAYS[2] else datetime.combine(day, time(0, 0, 5), TOKYO)
+        t = datetime.combine(day, time(8, 30), TOKYO) if day != AFTER_MIDNIGHT else datetime.combine(day, time(0, 0, 5), TOKYO)
         for i in range(40):  # each visit runs to its end before the next is issued, so counters are free
             visit(h, rng, t, KINDS[i % len(KINDS)])
             t += timedelta(seconds=rng.randint(60, 600))
-        if day == DAYS[1]:  # just before midnight, still 31 January in Tokyo
+        if day == LAST_OF_JANUARY:  # just before midnight, still 31 January in Tokyo
             late = datetime.combine(day, time(23, 58, 40), TOKYO)
             ticket, stage = h.issue("shomei", late)
             h.call(stage, ticket, "4", "s-aoki", late + timedelta(seconds=50))

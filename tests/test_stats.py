@@ -7,12 +7,14 @@ import io
 import math
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import openpyxl
 import pytest
 
 from stats.figures import figures, stages
+from stats.report import parts
 from stats.source import dimensions, load_events
 
 from .statskit import DAYS, History, build_log, oracle
@@ -41,6 +43,16 @@ def same(a: float | int | None, b: float | int | None) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6)
 
 
+def test_an_export_reads_half_months_and_knows_which_part_ends_its_month() -> None:
+    d = date
+    assert [(p.first, p.last, p.closes) for p in parts(d(2026, 1, 10), d(2026, 3, 15))] == [
+        (d(2026, 1, 10), d(2026, 1, 15), False), (d(2026, 1, 16), d(2026, 1, 31), True),
+        (d(2026, 2, 1), d(2026, 2, 15), False), (d(2026, 2, 16), d(2026, 2, 28), True),
+        (d(2026, 3, 1), d(2026, 3, 15), True)]  # the run ends on the 15th: that part ends March
+    assert [(p.first, p.last, p.closes) for p in parts(d(2026, 1, 31), d(2026, 2, 1))] == [
+        (d(2026, 1, 31), d(2026, 1, 31), True), (d(2026, 2, 1), d(2026, 2, 1), True)]
+
+
 @pytest.mark.parametrize("by", ["hour", "day", "month"])
 def test_every_figure_matches_the_oracle(log: tuple[History, str, Path], by: str) -> None:
     h, url, _ = log
@@ -61,7 +73,7 @@ def test_the_history_covers_what_the_definitions_speak_of(log: tuple[History, st
     assert any(e.event.type == "ticket.reinstated" for e in h.records)
     assert any(e.event.type == "ticket.held" for e in h.records)
     day = computed(h, url, "day")
-    assert {p for p, *_ in day} == {"2026-01-30", "2026-01-31", "2026-02-02"}  # 1 February: no opening, no rows
+    assert {p for p, *_ in day} == {"2026-01-15", "2026-01-30", "2026-01-31", "2026-02-02"}  # 1 February: no opening, no rows
     hour = computed(h, url, "hour")
     assert ("2026-01-31 23:00", "section", "shomei", "reception") in hour  # Tokyo time, not UTC (14:00)
     assert ("2026-02-02 00:00", "section", "shomei", "reception") in hour or any(p == "2026-02-02 00:00" for p, *_ in hour)

@@ -90,7 +90,7 @@ async def test_a_supervisor_downloads_an_export_that_matches_the_figures(history
         assert seen == sorted(seen)
         r = await http.get(job["download"], headers=headers)
         assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
-        assert "madoguchi-2026-01-30_2026-02-02.xlsx" in r.headers["content-disposition"]
+        assert "madoguchi-2026-01-15_2026-02-02.xlsx" in r.headers["content-disposition"]
         (tmp / "got.xlsx").write_bytes(r.content)
         book = openpyxl.load_workbook(tmp / "got.xlsx")
         assert book.sheetnames == ["時間別", "日別", "月別", "時間別グラフ"]
