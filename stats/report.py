@@ -111,17 +111,21 @@ def export(db_url: str, layout: Layout, first: date, last: date, by: Iterable[st
             for i, span in enumerate(spans):
                 before = futures[-1] if i and not spans[i - 1].closes else None
                 futures.append(pool.submit(part, span, before))
-            for i in range(len(futures)):
-                done = futures[i].result()  # type: ignore[union-attr]
-                futures[i] = None  # its frames go once written
-                tickets += done.issued
-                for g, rows in done.csv.items():
-                    writers[g].write(rows)
-                if book is not None:
-                    for g in by:
-                        if g in done.figures:
-                            book.append(g, done.figures[g])
-                progress(0.02 + 0.93 * (i + 1) / len(spans), "computing" if i + 1 < len(spans) else "writing")
+            try:
+                for i in range(len(futures)):
+                    done = futures[i].result()  # type: ignore[union-attr]
+                    futures[i] = None  # its frames go once written
+                    tickets += done.issued
+                    for g, rows in done.csv.items():
+                        writers[g].write(rows)
+                    if book is not None:
+                        for g in by:
+                            if g in done.figures:
+                                book.append(g, done.figures[g])
+                    progress(0.02 + 0.93 * (i + 1) / len(spans), "computing" if i + 1 < len(spans) else "writing")
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)  # a failed run stops soon, not after every part
+                raise
         for w in writers.values():
             w.close()
         if book is not None:
