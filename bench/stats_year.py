@@ -9,7 +9,8 @@ no-shows, cancellations and transfers) for the business days of FY2025, unless
 one of that size is already in the temporary folder (``--keep`` keeps it).
 Then, in a child process so that its memory is its own, it reads the log once,
 computes all three granularities and writes the three CSVs and the XLSX.
-Last line: ``tickets=… seconds=… peak_rss_mb=…``.
+Also printed: the child's CPU seconds (user + system, all threads). Last
+line: ``tickets=… seconds=… peak_rss_mb=…``.
 """
 
 from __future__ import annotations
@@ -160,9 +161,11 @@ def main() -> None:
         print(done.stderr, file=sys.stderr)
         raise SystemExit(1)
     tickets, inner = done.stdout.split()
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak = usage.ru_maxrss / 1024
     sizes = ", ".join(f"{f.name} {f.stat().st_size / 1e6:.1f} MB" for f in sorted(out.iterdir()))
-    print(f"files: {sizes}; in-process {float(inner):.2f} s, with interpreter start {wall:.2f} s")
+    print(f"files: {sizes}; in-process {float(inner):.2f} s, with interpreter start {wall:.2f} s, "
+          f"CPU {usage.ru_utime + usage.ru_stime:.2f} s on {os.cpu_count()} cores")
     if not args.keep:
         path.unlink()
     print(f"tickets={tickets} seconds={float(inner):.2f} peak_rss_mb={peak:.0f}")
