@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import polars as pl
 
@@ -82,24 +82,18 @@ def dimensions_of(layout: Any, staff_names: Mapping[str, str]) -> Dimensions:
     )
 
 
-#: The Polars engine these plans run on. Left to itself ("auto"), Polars ran
+#: The Polars engine the plans of :func:`stages` and :func:`figures` run on
+#: (each builds one lazy plan). Left to itself ("auto"), Polars ran
 #: them on its streaming engine: twice the time for a month of a large ward
 #: (bench/stats_year.py), and float sums in a varying order, so two runs of
 #: one export could differ in the last digit.
 ENGINE = "in-memory"
 
-Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
-
-def _result(given: Frame, plan: pl.LazyFrame) -> Frame:
-    """``plan`` run when ``given`` is a ``DataFrame``; the plan itself for a ``LazyFrame``."""
-    return plan.collect(engine=ENGINE) if isinstance(given, pl.DataFrame) else plan
-
-
-def stages(events: Frame) -> Frame:
+def stages(events: pl.DataFrame) -> pl.DataFrame:
     """One row per stage from ticket events (any order; :data:`EVENT_SCHEMA`).
 
-    A ``DataFrame`` gives a ``DataFrame``; a ``LazyFrame`` a plan. Columns: ``ticket``, ``stage_no``, ``queue``, ``begin`` (``issued``,
+    Columns: ``ticket``, ``stage_no``, ``queue``, ``begin`` (``issued``,
     ``transfer``, ``next``), ``start_us``, ``wait_s``, ``service_s``,
     ``outcome`` (``served``, ``no_show``, ``cancelled``, ``transferred`` or
     null while unresolved), ``counter``, ``staff``.
@@ -139,7 +133,7 @@ def stages(events: Frame) -> Frame:
         pl.col("last_terminal").replace_strict(_OUTCOME, default=None, return_dtype=pl.String).alias("outcome"),
         "counter", "staff",
     )
-    return _result(events, plan)
+    return plan.collect(engine=ENGINE)
 
 
 #: Per granularity: the local (Asia/Tokyo) time truncation and the label's format.
@@ -181,11 +175,10 @@ def _measures(target_s: float) -> list[pl.Expr]:
 KINDS = ("section", "procedure", "counter", "clerk")
 
 
-def figures(st: Frame, dims: Dimensions, by: str, target_s: float,
-            sections: Iterable[str] | None = None, kinds: Iterable[str] = KINDS) -> Frame:
+def figures(st: pl.DataFrame, dims: Dimensions, by: str, target_s: float,
+            sections: Iterable[str] | None = None, kinds: Iterable[str] = KINDS) -> pl.DataFrame:
     """The figures per ``by`` period for every section (split into reception
-    and hand-over), procedure, counter and clerk, from :func:`stages`' rows
-    (a ``DataFrame`` gives a ``DataFrame``, a ``LazyFrame`` a plan).
+    and hand-over), procedure, counter and clerk, from :func:`stages`' rows.
 
     Columns: ``period``, ``kind`` (:data:`KINDS`), ``key`` (id), ``name``,
     ``stage`` (``reception``/``handover``), then ``issued``, ``arrivals``
@@ -202,7 +195,7 @@ def figures(st: Frame, dims: Dimensions, by: str, target_s: float,
         "section": [dims.queue_section[q] for q in dims.queue_section],
         "stage": ["handover" if q in dims.handover_queues else "reception" for q in dims.queue_section],
     })
-    given, st = st, st.lazy().join(qs, on="queue", how="left").with_columns(period)
+    st = st.lazy().join(qs, on="queue", how="left").with_columns(period)
     if sections is not None:
         st = st.filter(pl.col("section").is_in(list(sections)))
     m = _measures(target_s)
@@ -241,4 +234,4 @@ def figures(st: Frame, dims: Dimensions, by: str, target_s: float,
     kind_order = pl.col("kind").replace_strict({k: i for i, k in enumerate(KINDS)}, return_dtype=pl.Int8)
     plan = out.sort("period", kind_order, "order", "key", "stage", nulls_last=True).select(
         "period", "kind", "key", "name", "stage", *columns[4:])
-    return _result(given, plan)
+    return plan.collect(engine=ENGINE)
