@@ -6,9 +6,11 @@ per granularity (時間別, 日別, 月別) with a frozen header row and number
 formats, plus a sheet 時間別グラフ with each section's mean wait per hour and a
 line chart of it. The 時間別 sheet holds sections and procedures; counters
 and clerks by the hour are in the hourly CSV (a year of them is some 100,000
-rows, more than a sheet is for). Both are written part by part as the
-figures come (``stats.report``), under a temporary name that is renamed at
-the end, so a failed export never leaves half a file.
+rows, more than a sheet is for). Both are appended to part by part as the
+figures come (``stats.report``): CSV rows go to the file at once, XLSX cells
+into libxlsxwriter (:mod:`stats.xlsx`), which writes the file at the end.
+Both are written under a temporary name that is renamed at the end, so a
+failed export never leaves half a file.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ import os
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 import polars as pl
-import xlsxwriter
+
+from . import xlsx
 
 #: Column → Japanese header, in output order.
 HEADERS = {
@@ -131,32 +133,38 @@ class XlsxWriter:
     the hourly mean wait (reception) of each section in ``chart_sections``
     (id → name, the chart's series in order) and a line chart of it.
 
-    Minutes are stored to 0.01 and shares to 0.0001 (shown as ``0.0`` and
-    ``0.0%``): finer digits mean nothing to a reader and only make the file
-    bigger and slower to write.
+    Written with libxlsxwriter (:mod:`stats.xlsx`). Minutes are stored to
+    0.01 and shares to 0.0001 (shown as ``0.0`` and ``0.0%``): finer digits
+    mean nothing to a reader and only make the file bigger. Raises
+    :class:`ExportError` when the library is missing or a sheet would pass
+    Excel's 1,048,576 rows.
     """
 
     def __init__(self, path: Path, granularities: Iterable[str], chart_sections: Mapping[str, str]) -> None:
         self.pending = _Pending(path)
-        # Names never become formulas or links, whatever they start with.
-        self.book = xlsxwriter.Workbook(str(self.pending.tmp), {
-            "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
-        self.head = self.book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
-        number = self.book.add_format({"num_format": "#,##0"})
-        self.minutes = self.book.add_format({"num_format": "0.0"})
-        share = self.book.add_format({"num_format": "0.0%"})
+        try:
+            self.book = xlsx.Workbook(self.pending.tmp)
+        except xlsx.XlsxError as err:
+            self.pending.discard()
+            raise ExportError(str(err)) from None
+        book = self.book
+        self.head = book.add_format(bold=True, bg_color=0xDDEBF7, border=True, text_wrap=True)
+        number = book.add_format(num_format="#,##0")
+        self.minutes = book.add_format(num_format="0.0")
+        share = book.add_format(num_format="0.0%")
         formats = {**{c: number for c in ("issued", "arrivals", "served", "no_show", "cancelled", "transferred")},
                    **{c: self.minutes for c in MINUTES}, "within_target": share}
+        self.formats = [formats.get(name) for name in COLUMNS]
         widths = {"period": 17, "name": 28, "kind": 6, "key": 12, "stage": 6}
-        self.sheets: dict[str, Any] = {}
+        self.sheets: dict[str, xlsx.Worksheet] = {}
         self.rows: dict[str, int] = {}
         for by in ("hour", "day", "month"):
             if by in granularities:
-                sheet = self.book.add_worksheet(SHEETS[by])
+                sheet = book.add_worksheet(SHEETS[by])
                 sheet.freeze_panes(1, 0)
                 for col, name in enumerate(COLUMNS):
-                    sheet.set_column(col, col, widths.get(name, 11), formats.get(name))
-                    sheet.write(0, col, HEADERS[name], self.head)
+                    sheet.set_column(col, col, widths.get(name, 11), self.formats[col])
+                    sheet.write_string(0, col, HEADERS[name], self.head)
                 self.sheets[by], self.rows[by] = sheet, 0
         self.chart_sections = dict(chart_sections)
         self.chart_sheet = self._chart_sheet() if "hour" in self.sheets else None
@@ -167,40 +175,41 @@ class XlsxWriter:
         if by == "hour":
             self._chart_rows(fig)
             fig = fig.filter(pl.col("kind").is_in(["section", "procedure"]))
-        sheet, first = self.sheets[by], self.rows[by] + 1
-        table = presented(fig).with_columns(*(pl.col(m).round(2) for m in MINUTES), pl.col("within_target").round(4))
-        # Typed writes skip xlsxwriter's per-cell type dispatch; a null cell
-        # is left blank (its column's format applies).
-        writers = [sheet.write_string if t == pl.String else sheet.write_number for t in table.dtypes]
-        for row, values in enumerate(table.iter_rows(), start=first):
-            for col, (write, value) in enumerate(zip(writers, values)):
-                if value is not None:
-                    write(row, col, value)
+        table = presented(fig).with_columns(*(pl.col(m).round(2).fill_nan(None) for m in MINUTES),
+                                            pl.col("within_target").round(4).fill_nan(None))
+        try:
+            self.sheets[by].write_columns(self.rows[by] + 1, [table[c].to_list() for c in COLUMNS],
+                                          [t == pl.String for t in table.dtypes], self.formats)
+        except xlsx.XlsxError as err:
+            raise ExportError(str(err)) from None
         self.rows[by] += table.height
 
     def close(self) -> None:
         """Add filters and the chart, finish and put the file in place."""
-        for by, sheet in self.sheets.items():
-            sheet.autofilter(0, 0, max(self.rows[by], 1), len(COLUMNS) - 1)
-        if self.chart_sheet is not None:
-            self._chart()
-        self.book.close()
+        try:
+            for by, sheet in self.sheets.items():
+                sheet.autofilter(0, 0, max(self.rows[by], 1), len(COLUMNS) - 1)
+            if self.chart_sheet is not None:
+                self._chart()
+            self.book.close()
+        except xlsx.XlsxError as err:
+            raise ExportError(str(err)) from None
         self.pending.commit()
 
     def discard(self) -> None:
         """Drop the half-written workbook; the earlier file stays."""
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(xlsx.XlsxError):
             self.book.close()
         self.pending.discard()
 
-    def _chart_sheet(self) -> Any:
+    def _chart_sheet(self) -> xlsx.Worksheet:
         sheet = self.book.add_worksheet(CHART_SHEET)
         sheet.freeze_panes(1, 0)
         sheet.set_column(0, 0, 17)
         sheet.set_column(1, max(1, len(self.chart_sections)), 14, self.minutes)
-        sheet.write(0, 0, "期間", self.head)
+        sheet.write_string(0, 0, "期間", self.head)
         for col, name in enumerate(self.chart_sections.values(), start=1):
-            sheet.write(0, col, f"{name} 平均待ち時間(分)", self.head)
+            sheet.write_string(0, col, f"{name} 平均待ち時間(分)", self.head)
         return sheet
 
     def _chart_rows(self, fig: pl.DataFrame) -> None:
@@ -209,25 +218,24 @@ class XlsxWriter:
                            & pl.col("key").is_in(list(self.chart_sections)))
         column = {key: col for col, key in enumerate(self.chart_sections, start=1)}
         sheet, row, period = self.chart_sheet, self.chart_rows, None
+        assert sheet is not None
         for when, key, wait in waits.select("period", "key", (pl.col("wait_mean_s") / 60).round(2)).iter_rows():
             if when != period:
                 row, period = row + 1, when
                 sheet.write_string(row, 0, when)
             if wait is not None:
-                sheet.write_number(row, column[key], wait)
+                sheet.write_number(row, column[key], wait, self.minutes)
         self.chart_rows = row
 
     def _chart(self) -> None:
-        chart = self.book.add_chart({"type": "line"})
+        chart = self.book.add_line_chart("係別 時間帯ごとの平均待ち時間（受付）", x_axis="時間帯", y_axis="分")
         last = max(1, self.chart_rows)
         for col in range(1, len(self.chart_sections) + 1):
-            chart.add_series({"name": [CHART_SHEET, 0, col], "categories": [CHART_SHEET, 1, 0, last, 0],
-                              "values": [CHART_SHEET, 1, col, last, col], "marker": {"type": "circle", "size": 4}})
-        chart.set_title({"name": "係別 時間帯ごとの平均待ち時間（受付）"})
-        chart.set_x_axis({"name": "時間帯"})
-        chart.set_y_axis({"name": "分"})
-        chart.set_size({"width": 960, "height": 420})
-        self.chart_sheet.insert_chart(1, len(self.chart_sections) + 2, chart)
+            chart.add_series(CHART_SHEET, (0, col), (1, 0, last, 0), (1, col, last, col))
+        assert self.chart_sheet is not None
+        self.chart_sheet.insert_chart(
+            1, len(self.chart_sections) + 2, chart, width_px=960, height_px=420,
+            description="係ごとの平均待ち時間（受付、分）を時間帯ごとに示す折れ線グラフ。値は左の表にあります。")
 
 
 #: Output columns, in order (as :func:`presented` gives them).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 import subprocess
 import sys
 from datetime import date
@@ -180,8 +181,14 @@ def test_xlsx_has_a_sheet_per_granularity_japanese_headers_formats_and_a_chart(l
             assert (value is None) if want is None else abs(value - want / 60) <= 0.005 + 1e-9, (row[0], section, value, want)
     import zipfile
     with zipfile.ZipFile(out) as z:
-        chart = next(n for n in z.namelist() if n.startswith("xl/charts/chart"))
-        assert "lineChart" in z.read(chart).decode()
+        chart = z.read(next(n for n in z.namelist() if n.startswith("xl/charts/chart"))).decode()
+        assert "lineChart" in chart
+        assert re.findall(r"<a:t>([^<]*)</a:t>", chart) == ["係別 時間帯ごとの平均待ち時間（受付）", "時間帯", "分"]  # title, axes
+        last = len(graph)
+        assert re.findall(r"<c:f>([^<]*)</c:f>", chart)[:3] == [  # the first series: its name, hours and waits
+            "'時間別グラフ'!$B$1", f"'時間別グラフ'!$A$2:$A${last}", f"'時間別グラフ'!$B$2:$B${last}"]
+        drawing = z.read(next(n for n in z.namelist() if n.startswith("xl/drawings/drawing"))).decode()
+        assert 'descr="係ごとの平均待ち時間（受付、分）を時間帯ごとに示す折れ線グラフ' in drawing  # alternative text
 
 
 # --------------------------------------------------------------- bad input
@@ -223,6 +230,43 @@ def test_a_failed_export_leaves_the_previous_file_as_it_was(log: tuple[History, 
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".day.csv")] == []  # no temporary left
     done = cli(*db_args(f"sqlite+aiosqlite:///{copy}"), "--by", "day", "--format", "csv", "--out", str(out))
     assert done.returncode == 0 and "𠮷田" in out.read_text(encoding="utf-8-sig")
+
+
+def test_without_libxlsxwriter_an_xlsx_export_says_so_and_a_csv_still_works(log: tuple[History, str, Path], tmp_path: Path) -> None:
+    import os
+
+    _, url, _ = log
+    out = tmp_path / "figures.xlsx"
+    out.write_bytes(b"last month's workbook")
+    env = {**os.environ, "MADOGUCHI_LIBXLSXWRITER": str(tmp_path / "libxlsxwriter.so.missing")}
+    done = subprocess.run([sys.executable, "-m", "server.cli", "stats", *db_args(url), "--format", "xlsx", "--out", str(out)],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2 and "libxlsxwriter could not be loaded (Debian: apt install libxlsxwriter4)" in done.stderr
+    assert "Traceback" not in done.stderr and str(tmp_path) not in done.stderr
+    assert out.read_bytes() == b"last month's workbook" and sorted(p.name for p in tmp_path.iterdir()) == ["figures.xlsx"]
+    done = subprocess.run([sys.executable, "-m", "server.cli", "stats", *db_args(url), "--format", "csv", "--out", str(tmp_path / "day.csv")],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_sheet_past_excels_last_row_is_refused_and_the_earlier_workbook_stays(log: tuple[History, str, Path], tmp_path: Path) -> None:
+    from stats import xlsx
+    from stats.export import ExportError, XlsxWriter
+
+    h, url, _ = log
+    day = figures(stages(load_events(url, DAYS[0], DAYS[0])), dimensions(h.layout, url), "day", TARGET_S)
+    out = tmp_path / "long.xlsx"
+    out.write_bytes(b"earlier")
+    book = XlsxWriter(out, ["day"], {})
+    sheet = book.sheets["day"]
+    # Fill the sheet to its last row but day.height, as a long range would (one column is enough).
+    sheet.write_columns(1, [[1.0] * (xlsx.MAX_ROW - day.height)], [False], [None])
+    book.rows["day"] = xlsx.MAX_ROW - day.height
+    book.append("day", day)  # exactly up to row 1,048,576
+    with pytest.raises(ExportError, match="would pass Excel's 1,048,576 rows"):
+        book.append("day", day.head(1))
+    book.discard()
+    assert out.read_bytes() == b"earlier" and sorted(p.name for p in tmp_path.iterdir()) == ["long.xlsx"]
 
 
 def test_the_queue_server_starts_without_polars_or_connectorx() -> None:
