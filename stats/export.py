@@ -8,7 +8,8 @@ line chart of it. The 時間別 sheet holds sections and procedures; counters
 and clerks by the hour are in the hourly CSV (a year of them is some 100,000
 rows, more than a sheet is for). Both are appended to part by part as the
 figures come (``stats.report``): CSV rows go to the file at once, XLSX cells
-into libxlsxwriter (:mod:`stats.xlsx`), which writes the file at the end.
+into libxlsxwriter (:mod:`stats.xlsx`), which writes each sheet's rows to a
+temporary file as they come and puts the workbook together at the end.
 Both are written under a temporary name that is renamed at the end, so a
 failed export never leaves half a file.
 """
@@ -178,7 +179,7 @@ class XlsxWriter:
         table = presented(fig).with_columns(*(pl.col(m).round(2).fill_nan(None) for m in MINUTES),
                                             pl.col("within_target").round(4).fill_nan(None))
         try:
-            self.sheets[by].write_columns(self.rows[by] + 1, [table[c].to_list() for c in COLUMNS],
+            self.sheets[by].write_table(self.rows[by] + 1, [table[c].to_list() for c in COLUMNS],
                                           [t == pl.String for t in table.dtypes], self.formats)
         except xlsx.XlsxError as err:
             raise ExportError(str(err)) from None

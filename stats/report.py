@@ -6,8 +6,7 @@ by the day, and a month's parts together give its row by the month. Two
 worker threads read parts, cut them into stages and compute their figures
 (connectorx and Polars work outside the GIL) while this thread writes, so
 reading and writing overlap, the first rows are written early, and memory
-stays that of a month or two, besides the workbook's cells (some 60 MB for a
-year). Used by ``madoguchi stats``, the nightly export
+stays that of a month or two. Used by ``madoguchi stats``, the nightly export
 and ``bench/stats_year.py``.
 """
 

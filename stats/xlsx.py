@@ -42,6 +42,14 @@ class XlsxError(Exception):
     """The workbook could not be made or written (message for people)."""
 
 
+class _WorkbookOptions(ctypes.Structure):
+    """``lxw_workbook_options`` (workbook.h), with zeroed room after it for
+    fields a later version may add."""
+
+    _fields_ = [("constant_memory", ctypes.c_uint8), ("tmpdir", ctypes.c_char_p), ("use_zip64", ctypes.c_uint8),
+                ("_room", ctypes.c_uint8 * 64)]
+
+
 class _ChartOptions(ctypes.Structure):
     """``lxw_chart_options`` (worksheet.h), with zeroed room after it for
     fields a later version may add."""
@@ -56,7 +64,7 @@ _P, _S, _U8, _U16, _U32, _D, _I = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_ui
                                    ctypes.c_uint32, ctypes.c_double, ctypes.c_int)
 #: name → (result type, argument types); lxw_row_t is uint32, lxw_col_t uint16, lxw_error an int.
 _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
-    "workbook_new": (_P, [_S]),
+    "workbook_new_opt": (_P, [_S, _P]),
     "workbook_add_worksheet": (_P, [_P, _S]),
     "workbook_add_format": (_P, [_P]),
     "workbook_add_chart": (_P, [_P, _U8]),
@@ -121,17 +129,21 @@ def _check(code: int) -> None:
 class Workbook:
     """An XLSX file at ``path``, written by :meth:`close`.
 
-    Cells stay in the library's memory until then (some 60 bytes each).
-    Raises :class:`XlsxError` when the library is missing or the file cannot
-    be made.
+    In libxlsxwriter's constant-memory mode: each sheet is written row by
+    row, in order, to a temporary file in ``path``'s folder as the cells
+    come, so a row cannot be changed once a later row of its sheet is
+    written, and :meth:`close` only puts the file together. Raises
+    :class:`XlsxError` when the library is missing or the file cannot be made.
     """
 
     def __init__(self, path: Path) -> None:
         self.lib = library()
-        self.ptr = self.lib.workbook_new(os.fsencode(path))
+        folder = os.fsencode(path.parent)
+        self._options = _WorkbookOptions(constant_memory=1, tmpdir=folder)
+        self._keep: list[Any] = [folder]  # what the C side points at until close
+        self.ptr = self.lib.workbook_new_opt(os.fsencode(path), ctypes.addressof(self._options))
         if not self.ptr:
             raise XlsxError("Excel file: the workbook could not be made")
-        self._keep: list[Any] = []  # what the C side points at until close
 
     def add_format(self, *, num_format: str | None = None, bold: bool = False, bg_color: int | None = None,
                    border: bool = False, text_wrap: bool = False) -> int:
@@ -190,35 +202,34 @@ class Worksheet:
         """One number cell."""
         _check(self.book.lib.worksheet_write_number(self.ptr, row, col, value, fmt))
 
-    def write_columns(self, first_row: int, columns: Sequence[Sequence[Any]], text: Sequence[bool],
-                      formats: Sequence[int | None]) -> None:
-        """Columns 0.. of rows ``first_row``..: ``columns[c]`` its values
-        (``None`` leaves the cell blank), written as text where ``text[c]``,
-        else as numbers, with ``formats[c]``. Raises :class:`XlsxError` past
-        Excel's last row."""
+    def write_table(self, first_row: int, columns: Sequence[Sequence[Any]], text: Sequence[bool],
+                    formats: Sequence[int | None]) -> None:
+        """Rows ``first_row``.. (after every row written so far), columns
+        0..: ``columns[c]`` holds column ``c``'s values (``None`` leaves the
+        cell blank), written as text where ``text[c]``, else as numbers, with
+        ``formats[c]``. Raises :class:`XlsxError` past Excel's last row or for
+        a row already passed."""
         lib, ptr = self.book.lib, self.ptr
         height = max((len(values) for values in columns), default=0)
         if height and first_row + height - 1 > MAX_ROW:
             raise XlsxError(f"the sheet {self.name} would pass Excel's 1,048,576 rows; "
                             "choose a shorter range, or CSV")
         write_string, write_number = lib.worksheet_write_string, lib.worksheet_write_number
-        for col, (values, is_text, fmt) in enumerate(zip(columns, text, formats)):
-            if is_text:
-                encoded: dict[str, bytes] = {}
-                for row, value in enumerate(values, start=first_row):
-                    if value is not None:
-                        data = encoded.get(value)
-                        if data is None:
-                            data = encoded[value] = value.encode()
-                        code = write_string(ptr, row, col, data, fmt)
-                        if code:
-                            _check(code)
-            else:
-                for row, value in enumerate(values, start=first_row):
-                    if value is not None:
-                        code = write_number(ptr, row, col, value, fmt)
-                        if code:
-                            _check(code)
+        kinds = list(zip(text, formats))
+        encoded: dict[str, bytes] = {}
+        for row, values in enumerate(zip(*columns), start=first_row):
+            for col, (value, (is_text, fmt)) in enumerate(zip(values, kinds)):
+                if value is None:
+                    continue
+                if is_text:
+                    data = encoded.get(value)
+                    if data is None:
+                        data = encoded[value] = value.encode()
+                    code = write_string(ptr, row, col, data, fmt)
+                else:
+                    code = write_number(ptr, row, col, value, fmt)
+                if code:
+                    _check(code)
 
     def set_column(self, first: int, last: int, width: float, fmt: int | None = None) -> None:
         """Columns ``first``..``last``: width in characters and a default format."""

@@ -260,7 +260,7 @@ def test_a_sheet_past_excels_last_row_is_refused_and_the_earlier_workbook_stays(
     book = XlsxWriter(out, ["day"], {})
     sheet = book.sheets["day"]
     # Fill the sheet to its last row but day.height, as a long range would (one column is enough).
-    sheet.write_columns(1, [[1.0] * (xlsx.MAX_ROW - day.height)], [False], [None])
+    sheet.write_table(1, [[1.0] * (xlsx.MAX_ROW - day.height)], [False], [None])
     book.rows["day"] = xlsx.MAX_ROW - day.height
     book.append("day", day)  # exactly up to row 1,048,576
     with pytest.raises(ExportError, match="would pass Excel's 1,048,576 rows"):
