@@ -9,8 +9,11 @@ no-shows, cancellations and transfers) for the business days of FY2025, unless
 one of that size is already in the temporary folder (``--keep`` keeps it).
 Then, in a child process so that its memory is its own, it reads the log once,
 computes all three granularities and writes the three CSVs and the XLSX.
-Also printed: the child's CPU seconds (user + system, all threads). Last
-line: ``tickets=… seconds=… peak_rss_mb=…``.
+Also printed: the child's CPU seconds (user + system, all threads), and the
+seconds a fixed pure-Python loop took just before (``calibration``): this
+machine shares its host, whose speed varies by a third from hour to hour,
+and the loop shows which kind of hour a run had. Last line:
+``tickets=… seconds=… peak_rss_mb=…``.
 """
 
 from __future__ import annotations
@@ -140,6 +143,15 @@ print(tickets, time.perf_counter() - started)
 """
 
 
+def calibration() -> float:
+    """Seconds for a fixed pure-Python loop (about 0.3 s on a quiet host)."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(3_000_000):
+        total += i * i % 7
+    return time.perf_counter() - started
+
+
 def main() -> None:
     """Generate (or reuse) the year, run the export in a child, print the figures."""
     p = argparse.ArgumentParser()
@@ -154,6 +166,7 @@ def main() -> None:
     out = Path(tempfile.mkdtemp(prefix="madoguchi-stats-"))
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     code = CHILD.format(root=root, url=f"sqlite+aiosqlite:///{path}", out=str(out))
+    calibrated = calibration()
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -165,7 +178,7 @@ def main() -> None:
     peak = usage.ru_maxrss / 1024
     sizes = ", ".join(f"{f.name} {f.stat().st_size / 1e6:.1f} MB" for f in sorted(out.iterdir()))
     print(f"files: {sizes}; in-process {float(inner):.2f} s, with interpreter start {wall:.2f} s, "
-          f"CPU {usage.ru_utime + usage.ru_stime:.2f} s on {os.cpu_count()} cores")
+          f"CPU {usage.ru_utime + usage.ru_stime:.2f} s on {os.cpu_count()} cores; calibration {calibrated:.3f} s")
     if not args.keep:
         path.unlink()
     print(f"tickets={tickets} seconds={float(inner):.2f} peak_rss_mb={peak:.0f}")
