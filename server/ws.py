@@ -123,12 +123,20 @@ class Connection:
             self.last_sent = loop.time()
 
     async def _heartbeat(self) -> None:
+        # A heartbeat goes out once nothing has been sent for ws_heartbeat_s, so the client never
+        # waits longer than that for a message (screens call 5 s of silence a lost connection).
+        # Waking on a fixed cycle instead let a message just before a wake-up stretch the
+        # silence to almost twice the period.
         loop = asyncio.get_running_loop()
         period = self.services.settings.ws_heartbeat_s
+        self.last_sent = max(self.last_sent, loop.time())
         while True:
+            idle = loop.time() - self.last_sent
+            if idle < period:
+                await asyncio.sleep(period - idle)
+                continue
+            self.sub.offer(self.services.hub.heartbeat())
             await asyncio.sleep(period)
-            if loop.time() - self.last_sent >= period * 0.9:
-                self.sub.offer(self.services.hub.heartbeat())
 
     async def _reader(self) -> None:
         limit = self.services.settings.ws_max_message_bytes

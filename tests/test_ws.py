@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 
 from .serverkit import admin, bearer, clerk
 from .wskit import Display
@@ -163,6 +164,33 @@ async def test_heartbeats_arrive_on_an_idle_connection(tmp_path):
         await d.next()
         beat = await d.until(lambda m: m["type"] == "heartbeat", timeout=3)
         assert "seq" in beat
+        await d.close()
+    finally:
+        proc.stop()
+
+
+async def test_a_client_never_waits_longer_than_the_heartbeat_period_for_a_message(tmp_path):
+    """A reply just after a heartbeat must not stretch the next silence: screens call 5 s of
+    silence a lost connection, with heartbeats every 2 s."""
+    import time
+
+    from .serverkit import ServerProcess
+    period = 1.0
+    proc = ServerProcess(tmp_path, env={"MADOGUCHI_WS_HEARTBEAT_S": str(period)}).start()
+    try:
+        d = await subscribe(proc.ws_url, ["counter:3"])
+        await d.next()
+        gaps = []
+        for i in range(4):
+            await d.until(lambda m: m["type"] == "heartbeat", timeout=3)
+            await asyncio.sleep(0.2)
+            await d.send({"type": "ping", "id": 10 + i})
+            await d.until(lambda m: m.get("id") == 10 + i, timeout=3)
+            replied = time.monotonic()
+            await d.until(lambda m: m["type"] == "heartbeat", timeout=3)
+            gaps.append(time.monotonic() - replied)
+        assert max(gaps) < period * 1.3, gaps  # a fixed wake-up cycle gave 1.8 s here
+        assert min(gaps) > period * 0.8, gaps  # and no heartbeat right after a message
         await d.close()
     finally:
         proc.stop()
