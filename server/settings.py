@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     session_ttl_s: int = Field(12 * 3600, ge=60, description="How long a staff sign-in lasts.")
     ws_queue_size: int = Field(1000, ge=4, description="Messages queued for one WebSocket client before it is dropped as too slow.")
     ws_history: int = Field(10_000, ge=100, description="Recent events kept in memory for clients that reconnect with a sequence number.")
-    ws_heartbeat_s: float = Field(2.0, gt=0, le=60, description="Seconds between heartbeats on an idle WebSocket; screens treat 5 s of silence as a lost connection, so keep it well under 5.")
+    ws_heartbeat_s: float = Field(2.0, gt=0, le=60, description="The longest a WebSocket stays silent, in seconds: a heartbeat goes out once nothing else has for this long. Screens treat 5 s of silence as a lost connection, so keep it well under 5.")
     ws_max_message_bytes: int = Field(16_384, ge=256, description="Largest WebSocket message a client may send.")
     max_body_bytes: int = Field(16_384, ge=256, description="Largest HTTP request body.")
     public_rate: str = Field("120/minute", description="Rate limit per client address for public status requests (limits syntax).")
