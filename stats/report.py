@@ -85,8 +85,8 @@ def export(db_url: str, layout: Layout, first: date, last: date, by: Iterable[st
     secs = list(sections) if sections else None
     spans = list(parts(first, last))
     dims = dimensions(layout, db_url)
-    writers = {g: CsvWriter(path, encoding) for g, path in (csv or {}).items()}
-    book = XlsxWriter(xlsx, by, chart_sections(dims, secs)) if xlsx is not None else None
+    writers: dict[str, CsvWriter] = {}
+    book: XlsxWriter | None = None
     tickets = 0
 
     def part(span: Part, before: Future[Computed] | None) -> Computed:
@@ -103,6 +103,10 @@ def export(db_url: str, layout: Layout, first: date, last: date, by: Iterable[st
 
     progress(0.02, "reading")
     try:
+        for g, path in (csv or {}).items():
+            writers[g] = CsvWriter(path, encoding)
+        if xlsx is not None:
+            book = XlsxWriter(xlsx, by, chart_sections(dims, secs))
         with ThreadPoolExecutor(max_workers=2) as pool:
             # A part waits for the part before it in its month (for that
             # month's stages) only after its own work; that part was submitted

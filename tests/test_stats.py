@@ -244,6 +244,12 @@ def test_without_libxlsxwriter_an_xlsx_export_says_so_and_a_csv_still_works(log:
     assert done.returncode == 2 and "libxlsxwriter could not be loaded (Debian: apt install libxlsxwriter4)" in done.stderr
     assert "Traceback" not in done.stderr and str(tmp_path) not in done.stderr
     assert out.read_bytes() == b"last month's workbook" and sorted(p.name for p in tmp_path.iterdir()) == ["figures.xlsx"]
+    # The nightly files come together or not at all: no CSV, and no temporary file, is left.
+    nightly = tmp_path / "nightly"
+    nightly.mkdir()
+    done = subprocess.run([sys.executable, "-m", "server.cli", "stats-nightly", "--db", url, "--dir", str(nightly),
+                           "--day", DAYS[0].isoformat()], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2 and "libxlsxwriter" in done.stderr and list(nightly.iterdir()) == []
     done = subprocess.run([sys.executable, "-m", "server.cli", "stats", *db_args(url), "--format", "csv", "--out", str(tmp_path / "day.csv")],
                           capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
