@@ -275,6 +275,25 @@ def test_a_sheet_past_excels_last_row_is_refused_and_the_earlier_workbook_stays(
     assert out.read_bytes() == b"earlier" and sorted(p.name for p in tmp_path.iterdir()) == ["long.xlsx"]
 
 
+def test_the_xlsx_adapter_refuses_a_passed_row_and_a_closed_workbook_instead_of_crashing(tmp_path: Path) -> None:
+    from stats import xlsx
+
+    book = xlsx.Workbook(tmp_path / "a.xlsx")
+    sheet = book.add_worksheet("表")
+    sheet.write_table(1, [[1.5, 2.0, None], ["=1+1", None, "後"]], [False, True], [None, None])
+    with pytest.raises(xlsx.XlsxError, match="out of range"):  # rows go in order
+        sheet.write_number(1, 0, 9.0)
+    book.close()
+    book.close()  # a second close does nothing
+    with pytest.raises(xlsx.XlsxError, match="already closed"):
+        sheet.write_number(5, 0, 1.0)
+    with pytest.raises(xlsx.XlsxError, match="already closed"):
+        book.add_worksheet("b")
+    written = openpyxl.load_workbook(tmp_path / "a.xlsx")["表"]
+    assert [list(r) for r in written.iter_rows(values_only=True)] == [[None, None], [1.5, "=1+1"], [2, None], [None, "後"]]
+    assert written["B2"].data_type == "s"  # text stays text, never a formula
+
+
 def test_the_queue_server_starts_without_polars_or_connectorx() -> None:
     """Polars comes in only when a supervisor asks for today so far; connectorx never (it carries
     its own SQLite library, and two in one process break each other's locks)."""
