@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import polars as pl
@@ -128,6 +128,15 @@ class CsvWriter:
         self.pending.discard()
 
 
+@contextlib.contextmanager
+def _excel_errors() -> Iterator[None]:
+    """:class:`~stats.xlsx.XlsxError` → :class:`ExportError` (same message)."""
+    try:
+        yield
+    except xlsx.XlsxError as err:
+        raise ExportError(str(err)) from None
+
+
 class XlsxWriter:
     """The workbook, appended to part by part: one sheet per granularity in
     ``granularities`` (in the order hour, day, month), then 時間別グラフ with
@@ -144,10 +153,14 @@ class XlsxWriter:
     def __init__(self, path: Path, granularities: Iterable[str], chart_sections: Mapping[str, str]) -> None:
         self.pending = _Pending(path)
         try:
-            self.book = xlsx.Workbook(self.pending.tmp)
-        except xlsx.XlsxError as err:
-            self.pending.discard()
-            raise ExportError(str(err)) from None
+            with _excel_errors():
+                self.book = xlsx.Workbook(self.pending.tmp)
+                self._start(granularities, chart_sections)
+        except BaseException:
+            self.discard()
+            raise
+
+    def _start(self, granularities: Iterable[str], chart_sections: Mapping[str, str]) -> None:
         book = self.book
         self.head = book.add_format(bold=True, bg_color=0xDDEBF7, border=True, text_wrap=True)
         number = book.add_format(num_format="#,##0")
@@ -173,34 +186,32 @@ class XlsxWriter:
 
     def append(self, by: str, fig: pl.DataFrame) -> None:
         """Write ``fig``'s rows on the sheet of ``by`` (and, for hours, on the chart's sheet)."""
-        if by == "hour":
-            self._chart_rows(fig)
-            fig = fig.filter(pl.col("kind").is_in(["section", "procedure"]))
-        table = presented(fig).with_columns(*(pl.col(m).round(2).fill_nan(None) for m in MINUTES),
-                                            pl.col("within_target").round(4).fill_nan(None))
-        try:
+        with _excel_errors():
+            if by == "hour":
+                self._chart_rows(fig)
+                fig = fig.filter(pl.col("kind").is_in(["section", "procedure"]))
+            table = presented(fig).with_columns(*(pl.col(m).round(2).fill_nan(None) for m in MINUTES),
+                                                pl.col("within_target").round(4).fill_nan(None))
             self.sheets[by].write_table(self.rows[by] + 1, [table[c].to_list() for c in COLUMNS],
-                                          [t == pl.String for t in table.dtypes], self.formats)
-        except xlsx.XlsxError as err:
-            raise ExportError(str(err)) from None
+                                        [t == pl.String for t in table.dtypes], self.formats)
         self.rows[by] += table.height
 
     def close(self) -> None:
         """Add filters and the chart, finish and put the file in place."""
-        try:
+        with _excel_errors():
             for by, sheet in self.sheets.items():
                 sheet.autofilter(0, 0, max(self.rows[by], 1), len(COLUMNS) - 1)
             if self.chart_sheet is not None:
                 self._chart()
             self.book.close()
-        except xlsx.XlsxError as err:
-            raise ExportError(str(err)) from None
         self.pending.commit()
 
     def discard(self) -> None:
         """Drop the half-written workbook; the earlier file stays."""
-        with contextlib.suppress(xlsx.XlsxError):
-            self.book.close()
+        book = getattr(self, "book", None)  # absent when the library could not start
+        if book is not None:
+            with contextlib.suppress(xlsx.XlsxError):
+                book.close()
         self.pending.discard()
 
     def _chart_sheet(self) -> xlsx.Worksheet:
