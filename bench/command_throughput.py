@@ -23,9 +23,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import httpx  # noqa: E402
+import httpx
 
-from bench._server import admin_headers, clerk_token, connect, percentile  # noqa: E402
+from bench._server import admin_headers, clerk_token, connect, percentile
 
 QUEUES = ("shomei", "idou", "koseki", "inkan")
 

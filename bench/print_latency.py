@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import httpx  # noqa: E402
+import httpx
 
-from bench._server import percentile  # noqa: E402
-from tests.printerkit import StandInPrinter  # noqa: E402
-from tests.serverkit import ADMIN_PASSWORD, ServerProcess  # noqa: E402
-from tests.test_printing import closed_port, office_with_printers  # noqa: E402
+from bench._server import percentile
+from tests.printerkit import StandInPrinter
+from tests.serverkit import ADMIN_PASSWORD, ServerProcess
+from tests.test_printing import closed_port, office_with_printers
 
 
 def main() -> None:

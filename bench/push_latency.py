@@ -23,10 +23,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import httpx  # noqa: E402
-import orjson  # noqa: E402
+import httpx
+import orjson
 
-from bench._server import admin_headers, clerk_token, connect, percentile  # noqa: E402
+from bench._server import admin_headers, clerk_token, connect, percentile
 
 
 def subscriber_process(ws_url: str, count: int, ready: mp.Queue, out: mp.Queue, calls: int) -> None:

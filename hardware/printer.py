@@ -128,7 +128,7 @@ class Link:
             for n in (1, 2, 4):
                 try:
                     reply = printer.query_status(DLE_EOT + bytes((n,)))
-                except socket.timeout:  # stopped answering: read what came
+                except TimeoutError:  # stopped answering: read what came
                     answers += [None] * (3 - len(answers))
                     return decode_status(*answers)
                 if reply == b"":

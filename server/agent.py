@@ -103,7 +103,7 @@ class Agent:
                 delay = 0.5
             except AgentError:
                 raise
-            except (OSError, httpx.HTTPError, websockets.ConnectionClosed, asyncio.TimeoutError) as err:
+            except (TimeoutError, OSError, httpx.HTTPError, websockets.ConnectionClosed) as err:
                 log.warning("server link lost (%s); retrying in %.1f s", err.__class__.__name__, delay)
             await asyncio.sleep(delay)
             delay = min(10.0, delay * 2)

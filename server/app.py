@@ -25,6 +25,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
+from stats.nightly import nightly_loop
+
 from . import config, pages
 from .api import accounts, counters, printers, state, stats, tickets  # noqa: F401  (they register their routes)
 from .api.openapi import document
@@ -34,8 +36,6 @@ from .core.calendar import OfficeCalendar
 from .core.layout import Layout
 from .errors import ApiError
 from .hub import Hub
-from stats.nightly import nightly_loop
-
 from .printing import PrintService
 from .processor import Processor, utcnow
 from .settings import Settings

@@ -445,7 +445,7 @@ class PrintService:
         self.hub.notify(topic, dumps({"type": "print_job", "printer": worker.spec.id, "job": job.id}))
         try:
             ok, state, message = await asyncio.wait_for(reply, self.settings.timeout_s * 4)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise PrintFailed(PrinterState.OFFLINE, "the printer agent did not answer") from None
         finally:
             worker.agent_reply, worker.agent_job = None, None

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from .core import commands as c
@@ -53,7 +53,7 @@ class StorageUnavailable(Exception):
 
 def utcnow() -> datetime:
     """The current moment, aware (UTC)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Processor:

@@ -106,7 +106,7 @@ class CsvWriter:
     def __init__(self, path: Path, encoding: str = "utf-8") -> None:
         self.pending = _Pending(path)
         self.encoding = encoding
-        self.file = open(self.pending.tmp, "wb")  # noqa: SIM115 (closed in close/discard)
+        self.file = open(self.pending.tmp, "wb")
         self.file.write(_encoded(_csv_table(_EMPTY).write_csv(include_header=True), ENCODINGS[encoding]))
 
     def append(self, fig: pl.DataFrame) -> None:

@@ -40,7 +40,7 @@ from typing import Any
 
 import polars as pl
 
-from . import GRANULARITIES  # noqa: E402,F401  (re-exported)
+from . import GRANULARITIES
 
 #: Columns of the event frame :func:`stages` reads (``at_us``: UTC epoch µs).
 #: The event types the figures read (recalls and holds change no figure).

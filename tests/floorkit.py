@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta
 
 from server.config import DEMO_OFFICE, load
 from server.core import commands as c
-from server.core.floor import Floor
 from server.core.calendar import TOKYO
+from server.core.floor import Floor
 
 WEDNESDAY = date(2026, 11, 18)
 _tokens = itertools.count()

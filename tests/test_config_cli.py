@@ -84,6 +84,7 @@ def test_check_config_and_serve_exit_2_on_a_bad_file(tmp_path):
 
 def test_a_real_config_enforces_the_calendar(tmp_path):
     from datetime import datetime
+
     from server.core.calendar import TOKYO
     _, calendar = load(write(tmp_path, DEMO))
     assert calendar.opening_at(datetime(2026, 11, 22, 10, 0, tzinfo=TOKYO)) is None

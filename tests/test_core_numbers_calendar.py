@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -59,9 +59,9 @@ def test_numbers_restart_on_the_next_business_day():
 
 def test_business_day_is_the_tokyo_date():
     # 23:30 UTC on the 17th is 08:30 on the 18th in Tokyo.
-    assert business_day(datetime(2026, 11, 17, 23, 30, tzinfo=timezone.utc)) == date(2026, 11, 18)
-    assert business_day(datetime(2026, 11, 18, 14, 59, tzinfo=timezone.utc)) == date(2026, 11, 18)
-    assert business_day(datetime(2026, 11, 18, 15, 0, tzinfo=timezone.utc)) == date(2026, 11, 19)
+    assert business_day(datetime(2026, 11, 17, 23, 30, tzinfo=UTC)) == date(2026, 11, 18)
+    assert business_day(datetime(2026, 11, 18, 14, 59, tzinfo=UTC)) == date(2026, 11, 18)
+    assert business_day(datetime(2026, 11, 18, 15, 0, tzinfo=UTC)) == date(2026, 11, 19)
 
 
 def test_a_command_for_another_business_day_is_refused():

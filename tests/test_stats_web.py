@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_the_nightly_run_is_at_the_set_time_in_tokyo() -> None:
-    utc = timezone.utc
+    utc = UTC
     assert next_run(datetime(2026, 1, 30, 15, 29, tzinfo=utc), "00:30") == datetime(2026, 1, 30, 15, 30, tzinfo=utc)
     assert next_run(datetime(2026, 1, 30, 15, 30, tzinfo=utc), "00:30") == datetime(2026, 1, 31, 15, 30, tzinfo=utc)
     assert next_run(datetime(2026, 1, 31, 14, 59, tzinfo=utc), "00:00") == datetime(2026, 1, 31, 15, 0, tzinfo=utc)
@@ -151,9 +151,9 @@ async def test_today_so_far_counts_the_days_tickets(server: ServerProcess) -> No
         issued = (await http.post("/api/tickets", json={"queue": "shomei"}, headers=desk)).json()
         assert (await http.post("/api/counters/6/call", json={"ticket": issued["ticket"]}, headers=desk)).status_code == 200
         assert (await http.post("/api/counters/6/finish", json={"handover": False}, headers=desk)).status_code == 200
-        asked = business_day(datetime.now(timezone.utc))
+        asked = business_day(datetime.now(UTC))
         now = (await http.get("/api/stats/today", headers=headers)).json()
-        assert now["day"] in {asked.isoformat(), business_day(datetime.now(timezone.utc)).isoformat()}  # Tokyo's date
+        assert now["day"] in {asked.isoformat(), business_day(datetime.now(UTC)).isoformat()}  # Tokyo's date
         assert now["tickets"] == before["tickets"] + 1
         row = next(r for r in now["figures"] if r["kind"] == "counter" and r["key"] == "6")
         assert row["served"] >= 1 and row["wait_mean_s"] is not None

@@ -69,8 +69,9 @@ async def test_reconnecting_with_the_last_number_gets_exactly_what_was_missed(se
 
 
 async def test_a_number_too_old_or_from_the_future_gets_a_fresh_snapshot(tmp_path):
-    from .serverkit import ServerProcess
     import httpx
+
+    from .serverkit import ServerProcess
     proc = ServerProcess(tmp_path, env={"MADOGUCHI_WS_HISTORY": "100"}).start()
     try:
         async with httpx.AsyncClient(base_url=proc.url) as client:

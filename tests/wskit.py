@@ -17,7 +17,7 @@ class Display:
         self.messages: list[dict[str, Any]] = []
 
     @classmethod
-    async def open(cls, url: str, headers: dict[str, str] | None = None, **kw: Any) -> "Display":
+    async def open(cls, url: str, headers: dict[str, str] | None = None, **kw: Any) -> Display:
         return cls(await connect(url, additional_headers=headers or {}, **kw))
 
     async def send(self, msg: dict[str, Any] | str | bytes) -> None:
@@ -41,7 +41,7 @@ class Display:
         try:
             while True:
                 out.append(await self.next(quiet))
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             return out
 
     async def close(self) -> None:

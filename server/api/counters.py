@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from ..core import commands as c
-from ..errors import ApiError
 from ..core.floor import Floor, Outcome
-from .tickets import detail_view
+from ..errors import ApiError
 from .models import CallTicketIn, FinishIn, TransferIn
 from .registry import Ctx, endpoint
+from .tickets import detail_view
 
 COUNTER_ERRORS = ("unknown_counter", "counter_not_open", "counter_busy", "counter_idle", "invalid_transition", "wrong_counter")
 

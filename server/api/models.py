@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+
 class Body(BaseModel):
     """Base of every request body: strict types, no unknown fields."""
 

@@ -140,7 +140,7 @@ async def export_status(ctx: Ctx, _: None) -> dict[str, Any]:
 async def export_file(ctx: Ctx, _: None) -> FileResponse:
     """The CSV or XLSX as an attachment named after its days."""
     job = _exports(ctx).get(ctx.path["export"])
-    if job is None or not job.path.exists() and job.state == "done":
+    if job is None or (not job.path.exists() and job.state == "done"):
         raise ApiError("not_found", "no such export")
     if job.state != "done":
         raise ApiError("conflict", f"the export is {job.state}")

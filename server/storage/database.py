@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -40,7 +40,7 @@ def to_us(moment: datetime) -> int:
 
 def from_us(us: int) -> datetime:
     """UTC epoch microseconds → aware UTC datetime."""
-    return datetime.fromtimestamp(us / 1_000_000, tz=timezone.utc)
+    return datetime.fromtimestamp(us / 1_000_000, tz=UTC)
 
 
 def sqlite_path(url: str) -> str | None:
@@ -80,7 +80,7 @@ async def write_audit(conn: Any, actor: str, action: str, detail: str, at_us: in
     """Append one row to the ``audit`` table inside the caller's transaction
     (``at_us``: UTC epoch microseconds, default now)."""
     if at_us is None:
-        at_us = to_us(datetime.now(timezone.utc))
+        at_us = to_us(datetime.now(UTC))
     await conn.execute(insert(schema.audit), {"at_us": at_us, "actor": actor, "action": action, "detail": detail})
 
 
