@@ -27,7 +27,7 @@ from .ticket import PAPER_DOTS
 DLE_EOT = b"\x10\x04"
 
 
-class PrinterState(str, enum.Enum):
+class PrinterState(enum.StrEnum):
     """A printer's health, worst first in :data:`SEVERITY`."""
 
     OK = "ok"
@@ -170,7 +170,8 @@ class Link:
             try:
                 printer._raw(data)
             except OSError as err:
-                raise PrintFailed(PrinterState.OFFLINE, f"the connection to {self.describe()} broke during the job") from err
+                message = f"the connection to {self.describe()} broke during the job"
+                raise PrintFailed(PrinterState.OFFLINE, message) from err
             after = self._status(printer)
             if after in (PrinterState.PAPER_END, PrinterState.COVER_OPEN, PrinterState.OFFLINE, PrinterState.ERROR):
                 raise PrintFailed(after, f"the printer reported {after.value} during the job")

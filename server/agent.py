@@ -136,7 +136,8 @@ class Agent:
         except PrintFailed as err:
             state, ok, message = err.state, False, str(err)
             log.warning("job %s failed: %s", job, err)
-        await self.http.post(f"/api/print-jobs/{job}/result", json={"ok": ok, "state": state.value, "message": message[:200]})
+        result = {"ok": ok, "state": state.value, "message": message[:200]}
+        await self.http.post(f"/api/print-jobs/{job}/result", json=result)
 
     async def _report(self, state: PrinterState) -> None:
         await self.http.post(f"/api/printers/{self.printer}/status", json={"state": state.value})
@@ -148,8 +149,12 @@ def add_parser(sub: Any) -> None:
     a.add_argument("--server", required=True, help="server base URL, e.g. http://192.0.2.1:8000")
     a.add_argument("--to", required=True, help="the printer: a device path (/dev/usb/lp0) or tcp://HOST:PORT")
     a.add_argument("--pair", metavar="CODE", help="pair with a one-time code (POST /api/devices, kind printer) first")
-    a.add_argument("--token-file", type=Path, default=Path("printer-agent.token"),
-                   help="where the device token is kept (default ./printer-agent.token)")
+    a.add_argument(
+        "--token-file",
+        type=Path,
+        default=Path("printer-agent.token"),
+        help="where the device token is kept (default ./printer-agent.token)",
+    )
     a.add_argument("--timeout", type=float, default=5.0, help="printer timeout in seconds (default 5)")
     a.set_defaults(func=main)
 

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from stats.nightly import nightly_loop
 
@@ -153,7 +153,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
     async def openapi(request: Request) -> Response:
         return JSONResponse(document())
 
-    routes = [route(spec) for spec in SPECS]
+    routes: list[BaseRoute] = [route(spec) for spec in SPECS]
     routes.append(Route("/api/openapi.json", openapi, methods=["GET"]))
     routes.append(WebSocketRoute("/ws", websocket_endpoint))
     routes.extend(pages.routes())

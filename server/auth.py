@@ -116,13 +116,22 @@ class Auth:
         self._cache: dict[str, tuple[Principal, int]] = {}
 
     # ---------------------------------------------------------------- staff
-    async def create_staff(self, username: str, password: str, role: str, display_name: str | None = None) -> dict[str, Any]:
+    async def create_staff(
+        self, username: str, password: str, role: str, display_name: str | None = None
+    ) -> dict[str, Any]:
         """Create an account; raises :class:`ApiError` ``conflict`` when the name is taken."""
         if role not in ROLES:
             raise ApiError("invalid_request", f"role must be one of {', '.join(ROLES)}")
         hashed = await asyncio.to_thread(_hasher.hash, password)
-        row = {"id": uuid.uuid4().hex, "username": username, "display_name": display_name or username,
-               "role": role, "password_hash": hashed, "active": True, "created_at_us": now_us()}
+        row = {
+            "id": uuid.uuid4().hex,
+            "username": username,
+            "display_name": display_name or username,
+            "role": role,
+            "password_hash": hashed,
+            "active": True,
+            "created_at_us": now_us(),
+        }
         try:
             async with self.engine.begin() as conn:
                 await conn.execute(insert(schema.staff), row)
@@ -134,15 +143,26 @@ class Auth:
     async def list_staff(self) -> list[dict[str, Any]]:
         """Every account (no hashes)."""
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(select(schema.staff.c.id, schema.staff.c.username, schema.staff.c.display_name,
-                                              schema.staff.c.role, schema.staff.c.active).order_by(schema.staff.c.username))).all()
+            rows = (
+                await conn.execute(
+                    select(
+                        schema.staff.c.id,
+                        schema.staff.c.username,
+                        schema.staff.c.display_name,
+                        schema.staff.c.role,
+                        schema.staff.c.active,
+                    ).order_by(schema.staff.c.username)
+                )
+            ).all()
         return [r._asdict() for r in rows]
 
     async def set_password(self, staff_id: str, password: str, actor: str) -> None:
         """Replace a password and end that person's sessions; ``not_found`` if no such account."""
         hashed = await asyncio.to_thread(_hasher.hash, password)
         async with self.engine.begin() as conn:
-            result = await conn.execute(update(schema.staff).where(schema.staff.c.id == staff_id).values(password_hash=hashed))
+            result = await conn.execute(
+                update(schema.staff).where(schema.staff.c.id == staff_id).values(password_hash=hashed)
+            )
             if result.rowcount == 0:
                 raise ApiError("not_found", "no such account")
             await conn.execute(delete(schema.sessions).where(schema.sessions.c.staff_id == staff_id))
@@ -169,15 +189,22 @@ class Auth:
             ok = row is not None and row.active
         except (VerificationError, InvalidHashError):
             ok = False
-        if not ok:
+        if not ok or row is None:
             raise ApiError("login_failed", "wrong user name or password")
         token = new_token()
         key = token_hash(token)
         principal = Principal("staff", row.id, row.role, row.display_name, None, None, key)
         async with self.engine.begin() as conn:
-            await conn.execute(insert(schema.sessions), {
-                "token_hash": principal.token_hash, "staff_id": row.id, "counter": None,
-                "created_at_us": now_us(), "expires_at_us": now_us() + self.session_ttl_s * 1_000_000})
+            await conn.execute(
+                insert(schema.sessions),
+                {
+                    "token_hash": principal.token_hash,
+                    "staff_id": row.id,
+                    "counter": None,
+                    "created_at_us": now_us(),
+                    "expires_at_us": now_us() + self.session_ttl_s * 1_000_000,
+                },
+            )
             await self._audit(conn, row.username, "staff.login", "")
         self._cache[key] = (principal, now_us() + self.session_ttl_s * 1_000_000)
         return token, principal
@@ -191,7 +218,11 @@ class Auth:
     async def set_counter(self, principal: Principal, counter: str | None) -> Principal:
         """Record which counter a session is signed in to."""
         async with self.engine.begin() as conn:
-            await conn.execute(update(schema.sessions).where(schema.sessions.c.token_hash == principal.token_hash).values(counter=counter))
+            await conn.execute(
+                update(schema.sessions)
+                .where(schema.sessions.c.token_hash == principal.token_hash)
+                .values(counter=counter)
+            )
         updated = replace(principal, counter=counter)
         cached = self._cache.get(principal.token_hash or "")
         if cached is not None:
@@ -205,8 +236,16 @@ class Auth:
         if kind not in DEVICE_KINDS:
             raise ApiError("invalid_request", f"kind must be one of {', '.join(DEVICE_KINDS)}")
         code = new_token()
-        row = {"id": uuid.uuid4().hex, "kind": kind, "name": name, "token_hash": None, "pairing_hash": token_hash(code),
-               "pairing_expires_us": now_us() + self.pairing_ttl_s * 1_000_000, "revoked": False, "created_at_us": now_us()}
+        row = {
+            "id": uuid.uuid4().hex,
+            "kind": kind,
+            "name": name,
+            "token_hash": None,
+            "pairing_hash": token_hash(code),
+            "pairing_expires_us": now_us() + self.pairing_ttl_s * 1_000_000,
+            "revoked": False,
+            "created_at_us": now_us(),
+        }
         async with self.engine.begin() as conn:
             await conn.execute(insert(schema.devices), row)
             await self._audit(conn, actor, "device.created", f"{kind} {name}")
@@ -218,13 +257,18 @@ class Auth:
         another ``kind`` of device (that code stays usable)."""
         token = new_token()
         async with self.engine.begin() as conn:
-            row = (await conn.execute(select(schema.devices).where(schema.devices.c.pairing_hash == token_hash(code)))).first()
+            row = (
+                await conn.execute(select(schema.devices).where(schema.devices.c.pairing_hash == token_hash(code)))
+            ).first()
             if row is None or row.revoked or (row.pairing_expires_us or 0) < now_us():
                 raise ApiError("forbidden", "this pairing code is not valid")
             if kind is not None and row.kind != kind:
                 raise ApiError("forbidden", f"this pairing code is for a {row.kind}, not a {kind}")
-            await conn.execute(update(schema.devices).where(schema.devices.c.id == row.id).values(
-                token_hash=token_hash(token), pairing_hash=None, pairing_expires_us=None))
+            await conn.execute(
+                update(schema.devices)
+                .where(schema.devices.c.id == row.id)
+                .values(token_hash=token_hash(token), pairing_hash=None, pairing_expires_us=None)
+            )
             await self._audit(conn, f"device:{row.id}", "device.paired", row.name)
         self._cache = {k: v for k, v in self._cache.items() if v[0].id != row.id}
         return token, {"id": row.id, "kind": row.kind, "name": row.name}
@@ -235,10 +279,23 @@ class Auth:
         async with self.engine.begin() as conn:
             row = (await conn.execute(select(schema.devices.c.id).where(schema.devices.c.name == name))).first()
             if row is None:
-                await conn.execute(insert(schema.devices), {"id": uuid.uuid4().hex, "kind": kind, "name": name,
-                                   "token_hash": token_hash(token), "revoked": False, "created_at_us": now_us()})
+                await conn.execute(
+                    insert(schema.devices),
+                    {
+                        "id": uuid.uuid4().hex,
+                        "kind": kind,
+                        "name": name,
+                        "token_hash": token_hash(token),
+                        "revoked": False,
+                        "created_at_us": now_us(),
+                    },
+                )
             else:
-                await conn.execute(update(schema.devices).where(schema.devices.c.id == row.id).values(token_hash=token_hash(token), revoked=False))
+                await conn.execute(
+                    update(schema.devices)
+                    .where(schema.devices.c.id == row.id)
+                    .values(token_hash=token_hash(token), revoked=False)
+                )
         self._cache.clear()
         return token
 
@@ -246,12 +303,17 @@ class Auth:
         """Every device with whether it is paired."""
         async with self.engine.connect() as conn:
             rows = (await conn.execute(select(schema.devices).order_by(schema.devices.c.created_at_us))).all()
-        return [{"id": r.id, "kind": r.kind, "name": r.name, "paired": r.token_hash is not None, "revoked": r.revoked} for r in rows]
+        return [
+            {"id": r.id, "kind": r.kind, "name": r.name, "paired": r.token_hash is not None, "revoked": r.revoked}
+            for r in rows
+        ]
 
     async def revoke_device(self, device_id: str, actor: str) -> None:
         """Revoke a device's token; ``not_found`` if no such device."""
         async with self.engine.begin() as conn:
-            result = await conn.execute(update(schema.devices).where(schema.devices.c.id == device_id).values(revoked=True, token_hash=None))
+            result = await conn.execute(
+                update(schema.devices).where(schema.devices.c.id == device_id).values(revoked=True, token_hash=None)
+            )
             if result.rowcount == 0:
                 raise ApiError("not_found", "no such device")
             await self._audit(conn, actor, "device.revoked", device_id)
@@ -270,16 +332,34 @@ class Auth:
                 return cached[0]
             del self._cache[key]
         async with self.engine.connect() as conn:
-            sess = (await conn.execute(
-                select(schema.sessions.c.counter, schema.sessions.c.expires_at_us, schema.staff.c.id, schema.staff.c.role, schema.staff.c.display_name)
-                .join(schema.staff, schema.staff.c.id == schema.sessions.c.staff_id)
-                .where(schema.sessions.c.token_hash == key, schema.sessions.c.expires_at_us > now, schema.staff.c.active.is_(True))
-            )).first()
+            sess = (
+                await conn.execute(
+                    select(
+                        schema.sessions.c.counter,
+                        schema.sessions.c.expires_at_us,
+                        schema.staff.c.id,
+                        schema.staff.c.role,
+                        schema.staff.c.display_name,
+                    )
+                    .join(schema.staff, schema.staff.c.id == schema.sessions.c.staff_id)
+                    .where(
+                        schema.sessions.c.token_hash == key,
+                        schema.sessions.c.expires_at_us > now,
+                        schema.staff.c.active.is_(True),
+                    )
+                )
+            ).first()
             if sess is not None:
                 principal = Principal("staff", sess.id, sess.role, sess.display_name, sess.counter, None, key)
                 expires = sess.expires_at_us
             else:
-                dev = (await conn.execute(select(schema.devices).where(schema.devices.c.token_hash == key, schema.devices.c.revoked.is_(False)))).first()
+                dev = (
+                    await conn.execute(
+                        select(schema.devices).where(
+                            schema.devices.c.token_hash == key, schema.devices.c.revoked.is_(False)
+                        )
+                    )
+                ).first()
                 if dev is None:
                     return ANONYMOUS
                 principal = Principal("device", dev.id, None, dev.name, None, dev.kind, key)

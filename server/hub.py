@@ -118,7 +118,9 @@ class Hub:
             else:
                 sub.topics.discard(topic)
 
-    def subscribe(self, sub: Subscriber, topics: Iterable[str], since: int | None, floor: Floor, now: datetime) -> dict[str, Any]:
+    def subscribe(
+        self, sub: Subscriber, topics: Iterable[str], since: int | None, floor: Floor, now: datetime
+    ) -> dict[str, Any]:
         """Add ``topics`` to ``sub`` and queue what it needs first.
 
         Synchronous, so nothing is published between the snapshot and the
@@ -126,8 +128,10 @@ class Hub:
         true when the missed events were sent instead of snapshots.
         """
         topics = list(topics)
-        resumable = since is not None and since <= self.seq and (
-            since >= self.seq or (self.ring and self.ring[0].seq <= since + 1)
+        resumable = (
+            since is not None
+            and since <= self.seq
+            and (since >= self.seq or (self.ring and self.ring[0].seq <= since + 1))
         )
         for topic in topics:
             if topic.startswith("ticket:"):
@@ -136,7 +140,15 @@ class Hub:
                 self.by_token.setdefault(token, set()).add(sub)
                 ticket = floor.ticket_by_token(token)
                 if ticket is not None:
-                    sub.offer(dumps({"type": "ticket_status", "seq": self.seq, "ticket": views.ticket_public(ticket, floor, now)}))
+                    sub.offer(
+                        dumps(
+                            {
+                                "type": "ticket_status",
+                                "seq": self.seq,
+                                "ticket": views.ticket_public(ticket, floor, now),
+                            }
+                        )
+                    )
             else:
                 sub.topics.add(topic)
         plain = [t for t in topics if not t.startswith("ticket:")]
@@ -150,7 +162,11 @@ class Hub:
                 sub.offer(dumps({"type": "queue_status", "seq": self.seq, **views.queue_status(floor, queue, now)}))
         else:
             for topic in plain:
-                sub.offer(dumps({"type": "snapshot", "topic": topic, "seq": self.seq, "data": self.snapshot(topic, floor, now)}))
+                sub.offer(
+                    dumps(
+                        {"type": "snapshot", "topic": topic, "seq": self.seq, "data": self.snapshot(topic, floor, now)}
+                    )
+                )
         return {"seq": self.seq, "resumed": bool(resumable)}
 
     def _queues_of(self, topics: list[str], floor: Floor) -> list[str]:
@@ -176,8 +192,11 @@ class Hub:
             return self.printers.topic_snapshot(ident)  # type: ignore[no-any-return]
         if kind == "queue":
             return views.queue_status(floor, ident, now)
-        return {"counter": ident, **views.counter_status(floor, ident),
-                "label": views.text(floor.layout.counters[ident].label())}
+        return {
+            "counter": ident,
+            **views.counter_status(floor, ident),
+            "label": views.text(floor.layout.counters[ident].label()),
+        }
 
     # ------------------------------------------------------------- publishing
     def publish(self, records: list[StoredEvent], floor: Floor, now: datetime) -> None:
@@ -218,8 +237,12 @@ class Hub:
             for sub in list(subs):
                 sub.offer(text)
 
-    def published(self, record: StoredEvent, statuses: dict[str, dict[str, Any]] | None = None,
-                  counter_states: dict[str, dict[str, Any]] | None = None) -> Published:
+    def published(
+        self,
+        record: StoredEvent,
+        statuses: dict[str, dict[str, Any]] | None = None,
+        counter_states: dict[str, dict[str, Any]] | None = None,
+    ) -> Published:
         """Serialise a stored event once for each audience, with the status of
         the queues and counters it touched (from ``statuses`` and
         ``counter_states``; none for a rebuilt history)."""
@@ -232,11 +255,27 @@ class Hub:
             topics.add(f"counter:{e.data['counter']}")
         at = views.iso(e.at)
         status = [statuses[q] for q in queues if q in statuses] if statuses else []
-        counters = [counter_states[c] for c in _counters_of_event(record) if c in counter_states] if counter_states else []
-        public = dumps({"type": "event", "seq": record.seq, "event": {"type": e.type, "at": at, **e.public_data()},
-                        "queues": status, "counters": counters})
-        staff = dumps({"type": "event", "seq": record.seq, "event": {"type": e.type, "at": at, **e.data},
-                       "queues": status, "counters": counters})
+        counters = (
+            [counter_states[c] for c in _counters_of_event(record) if c in counter_states] if counter_states else []
+        )
+        public = dumps(
+            {
+                "type": "event",
+                "seq": record.seq,
+                "event": {"type": e.type, "at": at, **e.public_data()},
+                "queues": status,
+                "counters": counters,
+            }
+        )
+        staff = dumps(
+            {
+                "type": "event",
+                "seq": record.seq,
+                "event": {"type": e.type, "at": at, **e.data},
+                "queues": status,
+                "counters": counters,
+            }
+        )
         return Published(record.seq, frozenset(topics), public, staff, queues, e.data.get("ticket"))
 
     def _queues_of_event(self, record: StoredEvent) -> tuple[str, ...]:

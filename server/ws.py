@@ -20,15 +20,20 @@ import asyncio
 import contextlib
 import logging
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .api.registry import bearer
+from .auth import ANONYMOUS, Principal
+from .core.floor import Floor
 from .errors import ApiError, validation_details
 from .hub import Subscriber, dumps
+
+if TYPE_CHECKING:  # the app imports this module
+    from .app import Services
 
 log = logging.getLogger(__name__)
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -77,14 +82,14 @@ def _error(msg_id: Any, err: ApiError) -> str:
 class Connection:
     """One client's socket: reader, writer and heartbeat tasks around a :class:`Subscriber`."""
 
-    def __init__(self, websocket: WebSocket, services: Any) -> None:
+    def __init__(self, websocket: WebSocket, services: Services) -> None:
         self.ws = websocket
         self.services = services
         settings = services.settings
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=settings.ws_queue_size)
         self.dropped = asyncio.Event()
         self.last_sent = 0.0
-        self.principal: Any = None
+        self.principal: Principal = ANONYMOUS
         self.sub = Subscriber(self._put, self.dropped.set)
 
     def _put(self, text: str) -> bool:
@@ -176,7 +181,8 @@ class Connection:
             self.sub.offer(_error(msg_id, err))
         except Exception:
             log.exception("WebSocket message failed")
-            self.sub.offer(_error(msg_id, ApiError("internal_error", "something went wrong on the server; it has been logged")))
+            message = "something went wrong on the server; it has been logged"
+            self.sub.offer(_error(msg_id, ApiError("internal_error", message)))
 
     async def _dispatch(self, msg: Any) -> dict[str, Any] | None:
         services = self.services
@@ -195,11 +201,13 @@ class Connection:
         for topic in msg.topics:
             self._check_topic(topic, floor)
         if msg.id is not None:
-            self.sub.offer(dumps({"type": "result", "id": msg.id, "result": {"seq": services.hub.seq, "topics": msg.topics}}))
+            self.sub.offer(
+                dumps({"type": "result", "id": msg.id, "result": {"seq": services.hub.seq, "topics": msg.topics}})
+            )
         services.hub.subscribe(self.sub, msg.topics, msg.since, floor, services.clock())
         return None
 
-    def _check_topic(self, topic: str, floor: Any) -> None:
+    def _check_topic(self, topic: str, floor: Floor) -> None:
         kind, _, ident = topic.partition(":")
         if topic == "office":
             return
@@ -213,7 +221,8 @@ class Connection:
             return
         if kind == "printer" and ident in self.services.printing.workers:
             principal = self.principal
-            if self.sub.staff or (principal.device_kind == "printer" and self.services.printing.printer_of(principal.id) == ident):
+            agent = principal.device_kind == "printer" and principal.id is not None
+            if self.sub.staff or (agent and self.services.printing.printer_of(principal.id or "") == ident):
                 return
             raise ApiError("forbidden", "a printer's topic needs staff, a display or that printer's agent")
         if kind == "ticket" and TOKEN_RE.match(ident):

@@ -36,7 +36,9 @@ async def clerk(client: httpx.AsyncClient, admin_headers: dict[str, str], name: 
                 role: str = "clerk") -> dict[str, str]:
     """Create (or reuse) a staff account, sign in, and optionally open a counter."""
     password = f"pw-{name}-0123456789"
-    r = await client.post("/api/staff", json={"username": name, "password": password, "role": role}, headers=admin_headers)
+    r = await client.post(
+        "/api/staff", json={"username": name, "password": password, "role": role}, headers=admin_headers
+    )
     assert r.status_code in (201, 409), r.text
     headers = await login(client, name, password)
     if counter is not None:

@@ -49,7 +49,11 @@ async def test_after_kill_9_every_acknowledged_ticket_and_state_is_back(tmp_path
                 assert tid in waiting, f"acknowledged ticket {tid} lost"
                 assert waiting[tid]["display"] == issued["display"]
             counter4 = next(c for c in state["counters"] if c["id"] == "4")
-            assert counter4["status"] == "open" and counter4["ticket_id"] == serving and counter4["ticket_status"] == "serving"
+            assert (
+                counter4["status"] == "open"
+                and counter4["ticket_id"] == serving
+                and counter4["ticket_status"] == "serving"
+            )
             # Numbering carries on: no active number is handed out twice.
             before = {(q["id"], t["display"]) for q in state["queues"] for t in q["tickets"]}
             for queue in ("idou", "koseki", "inkan", "shomei"):

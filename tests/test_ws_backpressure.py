@@ -32,7 +32,9 @@ def stuck_display(ws_url: str) -> socket.socket:
 
 
 async def test_a_stuck_client_is_dropped_without_slowing_the_others(tmp_path):
-    proc = ServerProcess(tmp_path, env={"MADOGUCHI_WS_QUEUE_SIZE": "32", "MADOGUCHI_SOCKET_SEND_BUFFER": "4096"}).start()
+    proc = ServerProcess(
+        tmp_path, env={"MADOGUCHI_WS_QUEUE_SIZE": "32", "MADOGUCHI_SOCKET_SEND_BUFFER": "4096"}
+    ).start()
     try:
         stuck = stuck_display(proc.ws_url)
         fast = await Display.open(proc.ws_url)
@@ -57,9 +59,9 @@ async def test_a_stuck_client_is_dropped_without_slowing_the_others(tmp_path):
                 else:
                     await fast.drain(0)
             health = (await client.get("/api/health")).json()
-        assert health["ws_clients"] == 1, health               # the stuck one is gone
+        assert health["ws_clients"] == 1, health  # the stuck one is gone
         latencies.sort()
-        assert latencies[-1] < 0.25, latencies                  # the others never waited for it
+        assert latencies[-1] < 0.25, latencies  # the others never waited for it
         # Reading it now, it got part of the stream and then the server's goodbye.
         stuck.settimeout(10)
         received = b""

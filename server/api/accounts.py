@@ -23,9 +23,17 @@ async def login(ctx: Ctx, body: LoginIn) -> JSONResponse:
     except ApiError:
         limits.login_failed(body.username, address)
         raise
-    response = JSONResponse({"token": token, "staff": {"id": principal.id, "name": principal.name, "role": principal.role}})
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=ctx.services.settings.session_ttl_s,
-                        secure=ctx.request.url.scheme == "https")
+    response = JSONResponse(
+        {"token": token, "staff": {"id": principal.id, "name": principal.name, "role": principal.role}}
+    )
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        max_age=ctx.services.settings.session_ttl_s,
+        secure=ctx.request.url.scheme == "https",
+    )
     return response
 
 
@@ -42,24 +50,46 @@ async def logout(ctx: Ctx, _: None) -> JSONResponse:
 async def me(ctx: Ctx, _: None) -> dict[str, Any]:
     """The caller: staff (role, counter), device (kind) or anonymous."""
     p = ctx.principal
-    return {"kind": p.kind, "id": p.id, "name": p.name, "role": p.role, "counter": p.counter, "device_kind": p.device_kind}
+    return {
+        "kind": p.kind,
+        "id": p.id,
+        "name": p.name,
+        "role": p.role,
+        "counter": p.counter,
+        "device_kind": p.device_kind,
+    }
 
 
 @endpoint("GET", "/api/staff", summary="List staff accounts", access="admin", tag="admin")
 async def list_staff(ctx: Ctx, _: None) -> list[dict[str, Any]]:
     """Every account, without password hashes."""
-    return await ctx.services.auth.list_staff()  # type: ignore[no-any-return]
+    return await ctx.services.auth.list_staff()
 
 
-@endpoint("POST", "/api/staff", summary="Create a staff account", access="admin", tag="admin", body=StaffIn,
-          status=201, errors=("conflict",))
+@endpoint(
+    "POST",
+    "/api/staff",
+    summary="Create a staff account",
+    access="admin",
+    tag="admin",
+    body=StaffIn,
+    status=201,
+    errors=("conflict",),
+)
 async def create_staff(ctx: Ctx, body: StaffIn) -> dict[str, Any]:
     """Passwords are stored as argon2id hashes."""
-    return await ctx.services.auth.create_staff(body.username, body.password, body.role, body.display_name)  # type: ignore[no-any-return]
+    return await ctx.services.auth.create_staff(body.username, body.password, body.role, body.display_name)
 
 
-@endpoint("PUT", "/api/staff/{staff_id}/password", summary="Set a staff password", access="admin", tag="admin",
-          body=PasswordIn, errors=("not_found",))
+@endpoint(
+    "PUT",
+    "/api/staff/{staff_id}/password",
+    summary="Set a staff password",
+    access="admin",
+    tag="admin",
+    body=PasswordIn,
+    errors=("not_found",),
+)
 async def set_password(ctx: Ctx, body: PasswordIn) -> dict[str, Any]:
     """Also ends that person's sessions."""
     await ctx.services.auth.set_password(ctx.path["staff_id"], body.password, ctx.principal.id or "?")
@@ -73,8 +103,16 @@ async def list_devices(ctx: Ctx, _: None) -> list[dict[str, Any]]:
     return [{**d, "printer": ctx.services.printing.printer_of(d["id"])} for d in devices]
 
 
-@endpoint("POST", "/api/devices", summary="Register a kiosk, display or printer agent", access="admin", tag="admin",
-          body=DeviceIn, status=201, errors=("unknown_printer", "invalid_request"))
+@endpoint(
+    "POST",
+    "/api/devices",
+    summary="Register a kiosk, display or printer agent",
+    access="admin",
+    tag="admin",
+    body=DeviceIn,
+    status=201,
+    errors=("unknown_printer", "invalid_request"),
+)
 async def create_device(ctx: Ctx, body: DeviceIn) -> dict[str, Any]:
     """Returns a one-time pairing code; the device trades it for its token at
     ``POST /api/devices/pair``. ``printer`` (kiosks and printer agents) names
@@ -92,16 +130,25 @@ async def create_device(ctx: Ctx, body: DeviceIn) -> dict[str, Any]:
     return {"device": {**device, "printer": body.printer}, "pairing_code": code}
 
 
-@endpoint("POST", "/api/devices/pair", summary="Pair a device with its code", access="public", tag="admin",
-          body=PairIn, rate_limited=True, errors=("forbidden", "rate_limited"))
+@endpoint(
+    "POST",
+    "/api/devices/pair",
+    summary="Pair a device with its code",
+    access="public",
+    tag="admin",
+    body=PairIn,
+    rate_limited=True,
+    errors=("forbidden", "rate_limited"),
+)
 async def pair(ctx: Ctx, body: PairIn) -> dict[str, Any]:
     """The device keeps the returned token and sends it as a bearer token."""
     token, device = await ctx.services.auth.pair(body.code, body.kind)
     return {"token": token, "device": {**device, "printer": ctx.services.printing.printer_of(device["id"])}}
 
 
-@endpoint("DELETE", "/api/devices/{device_id}", summary="Revoke a device", access="admin", tag="admin",
-          errors=("not_found",))
+@endpoint(
+    "DELETE", "/api/devices/{device_id}", summary="Revoke a device", access="admin", tag="admin", errors=("not_found",)
+)
 async def revoke_device(ctx: Ctx, _: None) -> dict[str, Any]:
     """Its token stops working at once."""
     await ctx.services.auth.revoke_device(ctx.path["device_id"], ctx.principal.id or "?")

@@ -24,9 +24,16 @@ class IssueIn(Body):
     """A ticket request from a kiosk (or staff at a counter)."""
 
     queue: str = Field(pattern=r"^[a-z0-9_]{1,32}$", description="Queue (業種) id.")
-    procedures: list[str] = Field(default_factory=list, max_length=10, description="Further queues of the same visit, in order.")
+    procedures: list[str] = Field(
+        default_factory=list, max_length=10, description="Further queues of the same visit, in order."
+    )
     priority: bool = Field(False, description="Assistance needed: called sooner, without starving others.")
-    idempotency_key: str | None = Field(None, min_length=1, max_length=64, description="Same key from the same device → same ticket (also the Idempotency-Key header).")
+    idempotency_key: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="Same key from the same device → same ticket (also the Idempotency-Key header).",
+    )
 
 
 class CallTicketIn(Body):
@@ -107,7 +114,9 @@ class PairIn(Body):
     """The one-time pairing code an admin was given."""
 
     code: str = Field(min_length=10, max_length=200)
-    kind: Literal["kiosk", "display", "printer"] | None = Field(None, description="The kind of device pairing; a code for another kind is refused and stays usable.")
+    kind: Literal["kiosk", "display", "printer"] | None = Field(
+        None, description="The kind of device pairing; a code for another kind is refused and stays usable."
+    )
 
 
 class Estimate(BaseModel):
@@ -130,7 +139,9 @@ class IssuedTicket(Estimate):
     status_url: str = Field(description="Phone page URL for the QR code.")
     issued_at: str
     preview_url: str = Field(description="PNG of the paper ticket, for the kiosk screen when nothing prints.")
-    print: dict[str, Any] = Field(description="The print job: state no_printer, unknown_printer, queued, done or expired.")
+    print: dict[str, Any] = Field(
+        description="The print job: state no_printer, unknown_printer, queued, done or expired."
+    )
 
 
 class Error(BaseModel):

@@ -38,10 +38,20 @@ def _operation(spec: Spec, components: dict[str, Any]) -> dict[str, Any]:
         op["security"] = [{"bearer": []}, {"cookie": []}]
         op["description"] += f"\n\nAccess: {spec.access}."
     if spec.body is not None:
-        op["requestBody"] = {"required": False, "content": {"application/json": {"schema": _schema(spec.body, components)}}}
-    ok = {"description": "OK"}
-    ok["content"] = {"application/json": {"schema": _schema(spec.response, components) if spec.response else {"type": ["object", "array"]}}}
-    error = {"description": "Error envelope", "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorEnvelope")}}}}
+        op["requestBody"] = {
+            "required": False,
+            "content": {"application/json": {"schema": _schema(spec.body, components)}},
+        }
+    ok: dict[str, Any] = {"description": "OK"}
+    ok["content"] = {
+        "application/json": {
+            "schema": _schema(spec.response, components) if spec.response else {"type": ["object", "array"]}
+        }
+    }
+    error = {
+        "description": "Error envelope",
+        "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorEnvelope")}}},
+    }
     responses: dict[str, Any] = {str(spec.status): ok}
     statuses = {CODES[c] for c in spec.errors}
     if spec.body is not None:
@@ -63,17 +73,30 @@ def document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for spec in SPECS:
         paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, components)
-    paths["/api/openapi.json"] = {"get": {"operationId": "openapi", "summary": "This document", "tags": ["public"],
-                                          "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}}}}
+    paths["/api/openapi.json"] = {
+        "get": {
+            "operationId": "openapi",
+            "summary": "This document",
+            "tags": ["public"],
+            "responses": {
+                "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+            },
+        }
+    }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "madoguchi API", "version": "1",
-                 "description": "Queue floor API: tickets, counters, accounts, devices. Errors use one envelope: "
-                                "{\"error\": {\"code\", \"message\", \"details\"?}}. Real-time events: WebSocket /ws."},
+        "info": {
+            "title": "madoguchi API",
+            "version": "1",
+            "description": "Queue floor API: tickets, counters, accounts, devices. Errors use one envelope: "
+            '{"error": {"code", "message", "details"?}}. Real-time events: WebSocket /ws.',
+        },
         "paths": paths,
         "components": {
             "schemas": components,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
-                                "cookie": {"type": "apiKey", "in": "cookie", "name": "madoguchi_token"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "madoguchi_token"},
+            },
         },
     }

@@ -39,7 +39,7 @@ async def set_printer(ctx: Ctx, body: PrinterIn) -> dict[str, Any]:
 async def list_printers(ctx: Ctx, _: None) -> list[dict[str, Any]]:
     """Each printer's state (ok, paper_near_end, paper_end, cover_open,
     offline, error, unknown), since when, queued jobs and given-up jobs."""
-    return ctx.services.printing.overview()  # type: ignore[no-any-return]
+    return ctx.services.printing.overview()
 
 
 @endpoint("GET", "/api/print-jobs/{job}", summary="A print job's status", access="kiosk", tag="printers",
@@ -54,14 +54,14 @@ async def job_status(ctx: Ctx, _: None) -> dict[str, Any]:
         raise ApiError("unknown_job", "no such print job")
     raw = ctx.request.query_params.get("wait")
     if raw is None:
-        return printing.job_status(job)  # type: ignore[no-any-return]
+        return printing.job_status(job)
     try:
         wait = float(raw)
     except ValueError:
         raise ApiError("invalid_request", "wait must be a number of seconds") from None
     if not 0 <= wait <= MAX_WAIT_S:
         raise ApiError("invalid_request", f"wait must be between 0 and {MAX_WAIT_S:g} seconds")
-    return await printing.wait(job.id, wait)  # type: ignore[no-any-return]
+    return await printing.wait(job.id, wait)
 
 
 @endpoint("POST", "/api/tickets/{ticket}/reprint", summary="Reprint a ticket (再発行)", access="staff", tag="printers",
@@ -71,23 +71,23 @@ async def reprint(ctx: Ctx, body: ReprintIn) -> dict[str, Any]:
     expected wait as of now; on ``printer`` or the printer of the kiosk that
     issued it. Every reprint is written to the audit log."""
     actor = ctx.principal.name or ctx.principal.id or "?"
-    return await ctx.services.printing.reprint(ctx.path["ticket"], body.printer, ctx.staff or "?", actor)  # type: ignore[no-any-return]
+    return await ctx.services.printing.reprint(ctx.path["ticket"], body.printer, ctx.staff or "?", actor)
 
 
 @endpoint("GET", "/api/devices/me/printer", summary="This agent's printer (printer agent)", access="printer",
           tag="printers")
 async def my_printer(ctx: Ctx, _: None) -> dict[str, Any]:
     """``{"printer": id or null, "paper_mm"}``: what the calling agent drives."""
-    printer = ctx.services.printing.printer_of(ctx.principal.id)
+    printer = ctx.services.printing.printer_of(ctx.principal.id or "")
     spec = ctx.services.printing.workers.get(printer or "")
     return {"printer": printer if spec else None, "paper_mm": spec.spec.paper_mm if spec else None}
 
 
 def _agent_printer(ctx: Ctx) -> str:
-    printer = ctx.services.printing.printer_of(ctx.principal.id)
+    printer = ctx.services.printing.printer_of(ctx.principal.id or "")
     if printer is None or printer not in ctx.services.printing.workers:
         raise ApiError("unknown_printer", "this agent has no printer from the office file")
-    return printer  # type: ignore[no-any-return]
+    return printer
 
 
 @endpoint("GET", "/api/print-jobs/{job}/escpos", summary="A job's ESC/POS bytes (printer agent)", access="printer",

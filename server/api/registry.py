@@ -12,9 +12,9 @@ clerks only while signed in to a counter; ``supervisor``; ``admin``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -26,6 +26,9 @@ from ..auth import Principal
 from ..core.errors import DomainError
 from ..errors import ApiError, envelope, validation_details
 from ..processor import StorageUnavailable
+
+if TYPE_CHECKING:  # the app imports the routes that import this module
+    from ..app import Services
 
 log = logging.getLogger(__name__)
 ACCESS = ("public", "kiosk", "printer", "staff", "counter", "desk", "supervisor", "admin")
@@ -54,7 +57,7 @@ class Ctx:
 
     request: Request
     principal: Principal
-    services: Any
+    services: Services
 
     @property
     def staff(self) -> str | None:
@@ -105,7 +108,7 @@ def endpoint(method: str, path: str, *, summary: str, access: str, tag: str, bod
     return register
 
 
-def bearer(headers: Any, cookies: dict[str, str]) -> str | None:
+def bearer(headers: Mapping[str, str], cookies: dict[str, str]) -> str | None:
     """The token from ``Authorization: Bearer …`` or the session cookie."""
     value = headers.get("authorization", "")
     if value.lower().startswith("bearer "):
@@ -195,7 +198,8 @@ def route(spec: Spec) -> Route:
         except DomainError as err:
             return error_response(ApiError(err.code, err.message))
         except StorageUnavailable:
-            return error_response(ApiError("storage_unavailable", "the command could not be stored; nothing was changed"))
+            message = "the command could not be stored; nothing was changed"
+            return error_response(ApiError("storage_unavailable", message))
 
     run.__name__ = spec.handler.__name__
     return Route(spec.path, run, methods=[spec.method])
