@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -24,11 +25,11 @@ class Display:
         await self.ws.send(msg if isinstance(msg, (str, bytes)) else orjson.dumps(msg).decode())
 
     async def next(self, timeout: float = 5) -> dict[str, Any]:
-        msg = orjson.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+        msg: dict[str, Any] = orjson.loads(await asyncio.wait_for(self.ws.recv(), timeout))
         self.messages.append(msg)
         return msg
 
-    async def until(self, pred, timeout: float = 5) -> dict[str, Any]:
+    async def until(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 5) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
