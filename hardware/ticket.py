@@ -50,15 +50,18 @@ class TicketFontMissing(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class TicketFace:
-    """What one ticket shows. ``wait_s`` in seconds (``None``: no estimate yet);
-    ``issued_at`` aware; ``url`` the phone page the QR opens."""
+    """What one ticket shows. ``wait_min``: the expected wait in whole minutes as
+    the server's views give it to every screen (``wait_min``, rounded up by
+    ``server.views.wait_minutes``; ``None``: no estimate yet); the ticket prints
+    it as it is and rounds nothing itself. ``issued_at`` aware; ``url`` the
+    phone page the QR opens."""
 
     office: str
     procedure_ja: str
     procedure_en: str
     number: str
     ahead: int | None
-    wait_s: float | None
+    wait_min: int | None
     issued_at: datetime
     url: str
     reprint: bool = False
@@ -114,14 +117,14 @@ def _tokens(text: str) -> list[str]:
     return out
 
 
-def minutes_text(wait_s: float | None) -> tuple[str, str]:
-    """The expected wait as (Japanese, English), as the screens word it."""
-    if wait_s is None:
+def minutes_text(wait_min: int | None) -> tuple[str, str]:
+    """The expected wait (whole minutes, already rounded by the server) as
+    (Japanese, English), worded as the screens word it."""
+    if wait_min is None:
         return "—", "—"
-    m = round(wait_s / 60)
-    if m < 1:
+    if wait_min < 1:
         return "まもなく", "soon"
-    return f"約{m}分", f"about {m} min"
+    return f"約{wait_min}分", f"about {wait_min} min"
 
 
 def qr_image(url: str, module: int) -> Image.Image:
@@ -179,7 +182,7 @@ def render(face: TicketFace, paper_mm: int = 80) -> Image.Image:
     left, top, right, bottom = draw.textbbox((0, 0), face.number, font=bold)
     draw.text(((width - (right - left)) / 2 - left, y - top + round(6 * scale)), face.number, font=bold, fill=0)
     y += bottom - top + round(26 * scale)
-    ja, en = minutes_text(face.wait_s)
+    ja, en = minutes_text(face.wait_min)
     ahead = "—" if face.ahead is None else str(face.ahead)
     line(f"お待ちの人数 {ahead}人", 32, "bold", 2)
     line(f"People ahead: {ahead}", 22, "regular", 10)

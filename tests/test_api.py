@@ -36,7 +36,16 @@ def count_tickets(state: dict) -> int:
     return sum(len(q["tickets"]) for q in state["queues"])
 
 
+async def staff_the_floor(client: httpx.AsyncClient) -> None:
+    """Staff counter 1 (戸籍・証明) and 10 (住民異動・印鑑・マイナンバー) so every procedure
+    issues tickets (a queue with no staffed counter is 準備中 and issues none)."""
+    a = await admin(client)
+    for counter in ("1", "10"):
+        await clerk(client, a, f"opener-{counter}", counter=counter)
+
+
 async def test_a_kiosk_issues_a_ticket_and_a_double_tap_prints_only_one(server, client):
+    await staff_the_floor(client)
     kiosk = bearer(server.kiosk)
     first = await client.post("/api/tickets", json={"queue": "shomei"}, headers={**kiosk, "Idempotency-Key": "tap-1"})
     assert first.status_code == 201, first.text
@@ -52,6 +61,7 @@ async def test_a_kiosk_issues_a_ticket_and_a_double_tap_prints_only_one(server, 
 
 
 async def test_tokens_are_unique_and_random(server, client):
+    await staff_the_floor(client)
     kiosk = bearer(server.kiosk)
     tokens = set()
     for _ in range(30):
@@ -62,6 +72,7 @@ async def test_tokens_are_unique_and_random(server, client):
 
 
 async def test_a_certificate_visit_through_the_counter_terminal_api(server, client):
+    await staff_the_floor(client)
     a = await admin(client)
     kiosk = bearer(server.kiosk)
     issued = (await client.post("/api/tickets", json={"queue": "shomei"}, headers=kiosk)).json()
@@ -172,6 +183,7 @@ async def test_sign_in_attempts_are_limited(server, client):
 
 
 async def test_pairing_a_kiosk_then_revoking_it(server, client):
+    await staff_the_floor(client)
     a = await admin(client)
     r = await client.post("/api/devices", json={"kind": "kiosk", "name": "2F kiosk B"}, headers=a)
     assert r.status_code == 201
@@ -212,6 +224,7 @@ async def test_the_openapi_document_is_valid_3_1_and_lists_every_route(server, c
 
 
 async def test_a_clerk_signing_out_with_a_ticket_is_refused(server, client):
+    await staff_the_floor(client)
     a = await admin(client)
     desk = await clerk(client, a, "clerk-out", counter="8")
     issued = (await client.post("/api/tickets", json={"queue": "shomei"}, headers=bearer(server.kiosk))).json()
@@ -230,6 +243,7 @@ async def test_public_status_is_rate_limited_per_address(tmp_path):
     proc = ServerProcess(tmp_path, env={"MADOGUCHI_PUBLIC_RATE": "10/minute"}).start()
     try:
         async with httpx.AsyncClient(base_url=proc.url) as c:
+            await staff_the_floor(c)
             issued = (await c.post("/api/tickets", json={"queue": "shomei"}, headers=bearer(proc.kiosk))).json()
             codes = [(await c.get(f"/api/public/tickets/{issued['token']}")).status_code for _ in range(12)]
             assert codes[:10] == [200] * 10

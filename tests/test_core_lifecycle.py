@@ -97,6 +97,7 @@ def test_finish_straight_from_called_records_a_start():
 
 def test_idempotency_key_gives_the_same_ticket_for_a_double_tap():
     day = Day()
+    day.open("4")
     first = day.do(c.IssueTicket("shomei", "tA", idempotency_key="k1", device="kiosk1"))
     again = day.do(c.IssueTicket("shomei", "tB", idempotency_key="k1", device="kiosk1"))
     other = day.do(c.IssueTicket("shomei", "tC", idempotency_key="k1", device="kiosk2"))
@@ -188,6 +189,7 @@ def test_every_transition_is_legal_or_raises_and_changes_nothing(state, name):
 
 def test_counter_rules():
     day = Day()
+    day.open("5")
     tid = day.issue()
     for command, code in [
         (c.CallNext("4"), "counter_not_open"),

@@ -17,6 +17,7 @@ from .floorkit import Day
 
 def test_numbers_count_up_per_queue_with_their_own_ranges():
     day = Day()
+    day.open("1", "10")
     shown = [day.ticket(day.issue(q)).display for q in ("shomei", "koseki", "shomei", "idou", "koseki")]
     assert shown == ["1", "2001", "2", "3001", "2002"]
 
@@ -51,9 +52,11 @@ def test_a_small_range_wraps_on_the_floor_and_never_duplicates_an_active_number(
 
 def test_numbers_restart_on_the_next_business_day():
     monday = Day(day=date(2026, 11, 16))
+    monday.open("4")
     assert monday.ticket(monday.issue()).number == 1
     assert monday.ticket(monday.issue()).number == 2
     tuesday = Day(day=date(2026, 11, 17))
+    tuesday.open("4")
     assert tuesday.ticket(tuesday.issue()).number == 1
 
 
@@ -96,10 +99,11 @@ def test_opening_calendar(when, open_):
 def test_fourth_saturday_only_issues_my_number_card_tickets():
     saturday = Day(day=date(2026, 11, 28))
     saturday.tick(3600)
+    saturday.open("10", "4")
     assert saturday.ticket(saturday.issue("mynumber")).number == 5001
     with pytest.raises(DomainError) as err:
-        saturday.issue("shomei")
-    assert err.value.code == "queue_closed"
+        saturday.issue("shomei")                 # outside this opening's procedures: 受付時間外
+    assert err.value.code == "office_closed"
 
 
 def test_closed_office_refuses_tickets_but_rehearsal_mode_does_not():
@@ -108,6 +112,7 @@ def test_closed_office_refuses_tickets_but_rehearsal_mode_does_not():
         closed.issue()
     assert err.value.code == "office_closed"
     rehearsal = Day(day=date(2026, 11, 22), rehearsal=True)
+    rehearsal.open("4")
     assert rehearsal.issue()
 
 

@@ -39,33 +39,33 @@ def _arrivals(day: Day) -> None:
 
 def test_strict_priority_empties_the_first_queue_first():
     day = _day(CallPolicy.STRICT)
-    _arrivals(day)
     day.open("4")
+    _arrivals(day)
     assert _drain(day, "4", 9) == ["shomei"] * 6 + ["koseki"] * 3
 
 
 def test_oldest_first_serves_in_arrival_order_across_queues():
     day = _day(CallPolicy.OLDEST)
-    _arrivals(day)
     day.open("4")
+    _arrivals(day)
     assert _drain(day, "4", 9) == ["koseki"] * 3 + ["shomei"] * 6
 
 
 def test_n_then_1_interleaving_never_starves_the_second_queue():
     day = _day(CallPolicy.INTERLEAVE, n=2)
-    _arrivals(day)
     day.open("4")
+    _arrivals(day)
     assert _drain(day, "4", 9) == ["shomei", "shomei", "koseki"] * 3
 
 
 def test_a_priority_ticket_goes_ahead_of_recent_arrivals_but_not_of_long_waits():
     day = _day(CallPolicy.OLDEST, boost=600)
+    day.open("4")
     early = day.issue("shomei")              # waited longer than the boost
     day.tick(900)
     recent = [day.issue("shomei") for _ in range(3)]
     day.tick(60)
     assisted = day.issue("shomei", priority=True)
-    day.open("4")
     order = []
     for _ in range(5):
         order.append(day.do(c.CallNext("4")).ticket)
@@ -110,9 +110,11 @@ def test_estimates_grow_with_people_ahead_and_shrink_with_open_counters():
 
 def test_an_idle_counter_means_no_wait_and_no_counter_means_unknown():
     day = Day()
+    day.open("4")
+    day.do(c.PauseCounter("4"))                 # staffed (tickets issue) but not calling
     tid = day.issue("shomei")
     assert math.isinf(ticket_estimate(day.floor, tid, day.now).wait_s)
-    day.open("4")
+    day.do(c.ResumeCounter("4"))
     assert ticket_estimate(day.floor, tid, day.now).wait_s == 0.0
     assert outlook(day.floor, "shomei", day.now).idle_counters == 1
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ async def _run(ctx: Ctx, command: c.Command) -> dict[str, Any]:
     def view(floor: Floor, outcome: Outcome, now: datetime) -> dict[str, Any]:
         state = floor.counters[cid]
         return {
-            "counter": {"id": cid, "number": floor.layout.counters[cid].number, "status": state.status,
+            "counter": {"id": cid, "number": floor.layout.counters[cid].number, "status": state.status.value,
                         "ticket": state.ticket},
             "ticket": detail_view(floor, outcome, now),
         }
@@ -53,7 +54,7 @@ async def sign_out(ctx: Ctx, _: None) -> dict[str, Any]:
     return result
 
 
-def _simple(path: str, summary: str, make: Any, doc: str) -> None:
+def _simple(path: str, summary: str, make: Callable[..., c.Command], doc: str) -> None:
     async def handler(ctx: Ctx, _: None) -> dict[str, Any]:
         return await _run(ctx, make(ctx.path["counter"], staff=ctx.staff))
 
@@ -91,11 +92,4 @@ async def finish(ctx: Ctx, body: FinishIn) -> dict[str, Any]:
           tag="counters", body=TransferIn, errors=COUNTER_ERRORS + ("unknown_queue",))
 async def transfer_current(ctx: Ctx, body: TransferIn) -> dict[str, Any]:
     """The counter's ticket keeps its number and waits in ``to_queue``; the counter is freed."""
-    floor = ctx.services.processor.floor
-    cid = ctx.path["counter"]
-    if cid not in floor.counters:
-        raise ApiError("unknown_counter", f"no counter {cid!r}")
-    current = floor.counters[cid].ticket
-    if current is None:
-        raise ApiError("counter_idle", f"counter {cid} has no ticket")
-    return await _run(ctx, c.Transfer(current, body.to_queue, staff=ctx.staff, front=body.front))
+    return await _run(ctx, c.TransferCurrent(ctx.path["counter"], body.to_queue, staff=ctx.staff, front=body.front))
