@@ -157,7 +157,7 @@ def render(face: TicketFace, paper_mm: int = 80) -> Image.Image:
         for part in _wrap(text, font, inner):
             left, top, right, bottom = draw.textbbox((0, 0), part, font=font)
             draw.text(((width - (right - left)) / 2 - left, y - top), part, font=font, fill=0)
-            y += bottom - top + round(gap * scale)
+            y += int(bottom - top) + round(gap * scale)  # FreeType boxes are whole dots
 
     def rule() -> None:
         nonlocal y
@@ -181,7 +181,7 @@ def render(face: TicketFace, paper_mm: int = 80) -> Image.Image:
         bold = _font("bold", size)
     left, top, right, bottom = draw.textbbox((0, 0), face.number, font=bold)
     draw.text(((width - (right - left)) / 2 - left, y - top + round(6 * scale)), face.number, font=bold, fill=0)
-    y += bottom - top + round(26 * scale)
+    y += int(bottom - top) + round(26 * scale)
     ja, en = minutes_text(face.wait_min)
     ahead = "—" if face.ahead is None else str(face.ahead)
     line(f"お待ちの人数 {ahead}人", 32, "bold", 2)
@@ -196,7 +196,8 @@ def render(face: TicketFace, paper_mm: int = 80) -> Image.Image:
     line("スマートフォンで読み取ると呼出状況がわかります", 22, "regular", 4)
     line("Scan to follow your place in line", 20, "regular", 10)
     local = face.issued_at.astimezone(TOKYO)
-    line(f"{local.year}年{local.month}月{local.day}日({WEEKDAYS[local.weekday()]}) {local:%H:%M} 発券", 24, "regular", 4)
+    weekday = WEEKDAYS[local.weekday()]
+    line(f"{local.year}年{local.month}月{local.day}日({weekday}) {local:%H:%M} 発券", 24, "regular", 4)
     line("番号が呼ばれたら表示の窓口へお越しください", 22, "regular", 4)
     y += round(20 * scale)
     cropped = canvas.crop((0, 0, width, y))

@@ -147,9 +147,14 @@ def office_snapshot(floor: Floor, now: datetime, *, staff: bool = False) -> dict
     handover = [number for q in queues for number in q.get("ready", ())]
     snapshot: dict[str, Any] = {
         "day": floor.day.isoformat(), "now": iso(now), "open": hours is not None,
-        "opening": None if hours is None else {"opens": hours.opens.isoformat("minutes"), "closes": hours.closes.isoformat("minutes"), "note": hours.note},
+        "opening": None if hours is None else {
+            "opens": hours.opens.isoformat("minutes"), "closes": hours.closes.isoformat("minutes"), "note": hours.note,
+        },
         "office": {"id": layout.office_id, "name": text(layout.office_name)},
-        "flows": [{"id": f.id, "name": text(f.name), "colour": f.colour, "symbol": f.symbol, "handover": f.handover} for f in layout.flows.values()],
+        "flows": [
+            {"id": f.id, "name": text(f.name), "colour": f.colour, "symbol": f.symbol, "handover": f.handover}
+            for f in layout.flows.values()
+        ],
         "sections": [{"id": s.id, "name": text(s.name)} for s in layout.sections.values()],
         "queues": queues, "counters": counters,
         "recent_calls": [call_view(call, staff=staff) for call in floor.recent_calls],
@@ -159,11 +164,14 @@ def office_snapshot(floor: Floor, now: datetime, *, staff: bool = False) -> dict
             "recent_calls": layout.screens.recent_calls, "staff_rotate_s": layout.screens.staff_rotate_s,
             "wait_alert_s": layout.screens.wait_alert_s,
         },
-        "kiosk_menus": [{"id": m.id, "name": text(m.name), "queues": list(m.queues)} for m in layout.kiosk_menus.values()],
+        "kiosk_menus": [
+            {"id": m.id, "name": text(m.name), "queues": list(m.queues)} for m in layout.kiosk_menus.values()
+        ],
     }
     if staff:
-        snapshot["held"] = [ticket_detail(t, floor, now) for t in floor.tickets.values() if t.status is Status.HELD]
-        snapshot["no_show"] = [ticket_detail(t, floor, now) for t in floor.tickets.values() if t.status is Status.NO_SHOW]
+        tickets = floor.tickets.values()
+        snapshot["held"] = [ticket_detail(t, floor, now) for t in tickets if t.status is Status.HELD]
+        snapshot["no_show"] = [ticket_detail(t, floor, now) for t in tickets if t.status is Status.NO_SHOW]
     return snapshot
 
 
@@ -187,7 +195,10 @@ def ticket_detail(ticket: Ticket, floor: Floor, now: datetime) -> dict[str, Any]
         "status": ticket.status.value, "priority": ticket.priority, "counter": ticket.counter,
         "issued_at": iso(ticket.issued_at), "ready_at": iso(ticket.ready_at), "recalls": ticket.recalls,
         "steps": [
-            {"queue": s.queue, "status": s.status.value, "counter": s.counter, "entered_at": iso(s.entered_at), "left_at": iso(s.left_at)}
+            {
+                "queue": s.queue, "status": s.status.value, "counter": s.counter, "entered_at": iso(s.entered_at),
+                "left_at": iso(s.left_at),
+            }
             for s in ticket.steps
         ],
         **ticket_public(ticket, floor, now),

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -253,3 +257,171 @@ async def test_public_status_is_rate_limited_per_address(tmp_path):
             assert (await c.get("/api/staff/state", headers=a)).status_code == 200
     finally:
         proc.stop()
+
+
+CLOSED_OFFICE = """
+[calendar]
+national_holidays = false
+
+[calendar.weekdays]
+"""
+
+
+def closed_office_toml(tmp_path: Path) -> Path:
+    """The demo office with a calendar that is never open (so the test does not depend on the hour)."""
+    from server.config import DEMO_OFFICE
+
+    text = Path(DEMO_OFFICE).read_text(encoding="utf-8")
+    path = tmp_path / "closed.toml"
+    path.write_text(text[: text.index("[calendar]")] + CLOSED_OFFICE, encoding="utf-8")
+    return path
+
+
+async def kiosk_agrees_with_the_api(c: httpx.AsyncClient, kiosk: dict[str, str], queue: str) -> str | None:
+    """What the kiosk's view says of ``queue`` is what the API does: a 201, or the
+    refusal whose code is the view's ``closed_reason``. Returns that reason."""
+    before = (await c.get("/api/state")).json()
+    seen = next(q for q in before["queues"] if q["id"] == queue)
+    r = await c.post("/api/tickets", json={"queue": queue}, headers=kiosk)
+    after = next(q for q in (await c.get("/api/state")).json()["queues"] if q["id"] == queue)
+    if seen["issuing"]:
+        assert seen["closed_reason"] is None
+        assert r.status_code == 201, r.text
+        assert after["waiting"] == seen["waiting"] + 1
+        return None
+    assert_envelope(r, 409, seen["closed_reason"])
+    assert after["waiting"] == seen["waiting"]          # a refused ticket stores nothing
+    return str(seen["closed_reason"])
+
+
+async def test_the_kiosk_view_and_the_api_agree_on_every_reason(tmp_path: Path) -> None:
+    from .serverkit import ServerProcess
+
+    proc = ServerProcess(tmp_path / "rehearsal").start()
+    try:
+        async with httpx.AsyncClient(base_url=proc.url, timeout=30) as c:
+            kiosk = bearer(proc.kiosk)
+            # Rehearsal mode, no counter staffed: 準備中 everywhere, never 受付時間外.
+            for queue in ("shomei", "koseki", "idou", "inkan", "mynumber"):
+                assert await kiosk_agrees_with_the_api(c, kiosk, queue) == "queue_not_ready"
+            assert await kiosk_agrees_with_the_api(c, kiosk, "kofu") == "queue_not_issuable"
+            a = await admin(c)
+            desk = await clerk(c, a, "opener", counter="10")
+            for queue in ("idou", "inkan", "mynumber"):
+                assert await kiosk_agrees_with_the_api(c, kiosk, queue) is None
+            assert await kiosk_agrees_with_the_api(c, kiosk, "shomei") == "queue_not_ready"
+            # A paused counter is still staffed: its queues keep issuing.
+            assert (await c.post("/api/counters/10/pause", headers=desk)).status_code == 200
+            assert await kiosk_agrees_with_the_api(c, kiosk, "idou") is None
+            # Staff stop issuing (受付終了): only supervisors, and it is the view's reason too.
+            assert_envelope(await c.post("/api/queues/idou/stop-issuing", headers=desk), 403, "forbidden")
+            sup = await clerk(c, a, "sup", role="supervisor")
+            r = await c.post("/api/queues/idou/stop-issuing", headers=sup)
+            assert r.status_code == 200 and r.json()["closed_reason"] == "queue_closed", r.text
+            assert await kiosk_agrees_with_the_api(c, kiosk, "idou") == "queue_closed"
+            assert await kiosk_agrees_with_the_api(c, kiosk, "inkan") is None
+            assert_envelope(await c.post("/api/queues/kofu/stop-issuing", headers=sup), 409, "queue_not_issuable")
+            assert_envelope(await c.post("/api/queues/nope/stop-issuing", headers=sup), 404, "unknown_queue")
+            r = await c.post("/api/queues/idou/resume-issuing", headers=sup)
+            assert r.status_code == 200 and r.json()["issuing"] is True
+            assert await kiosk_agrees_with_the_api(c, kiosk, "idou") is None
+            assert (await c.post("/api/counters/10/sign-out", headers=desk)).status_code == 200
+            assert await kiosk_agrees_with_the_api(c, kiosk, "idou") == "queue_not_ready"
+    finally:
+        proc.stop()
+    # An enforced calendar outside its hours: 受付時間外, even with a counter staffed.
+    closed = ServerProcess(tmp_path / "closed", args=("--config", str(closed_office_toml(tmp_path)), "--no-rehearsal")).start()
+    try:
+        async with httpx.AsyncClient(base_url=closed.url, timeout=30) as c:
+            a = await admin(c)
+            await clerk(c, a, "opener", counter="4")
+            pairing = await c.post("/api/devices", json={"kind": "kiosk", "name": "kiosk"}, headers=a)
+            token = (await c.post("/api/devices/pair", json={"code": pairing.json()["pairing_code"]})).json()["token"]
+            state = (await c.get("/api/state")).json()
+            assert state["open"] is False
+            for queue in ("shomei", "idou"):
+                assert await kiosk_agrees_with_the_api(c, bearer(token), queue) == "office_closed"
+    finally:
+        closed.stop()
+
+
+ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def moments(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """Every ISO 8601 date-time string inside ``value`` with where it was found."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from moments(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from moments(v, f"{path}[{i}]")
+    elif isinstance(value, str) and ISO_MOMENT.match(value):
+        yield path, value
+
+
+async def test_every_moment_the_api_gives_is_tokyo_time_with_its_offset(server, client):
+    from .wskit import Display
+
+    await staff_the_floor(client)
+    a = await admin(client)
+    desk = await clerk(client, a, "clerk-times", counter="9")
+    display = await Display.open(server.ws_url)
+    await display.send({"id": 1, "type": "auth", "token": a["Authorization"].split()[1]})
+    await display.send({"id": 2, "type": "subscribe", "topics": ["staff"]})
+    bodies: dict[str, Any] = {}
+    issued = await client.post("/api/tickets", json={"queue": "koseki"}, headers=bearer(server.kiosk))
+    bodies["issued"] = issued.json()
+    bodies["call"] = (await client.post("/api/counters/9/call", json={"ticket": issued.json()["ticket"]}, headers=desk)).json()
+    bodies["recall"] = (await client.post("/api/counters/9/recall", headers=desk)).json()
+    bodies["state"] = (await client.get("/api/state")).json()
+    bodies["staff_state"] = (await client.get("/api/staff/state", headers=a)).json()
+    bodies["ticket"] = (await client.get(f"/api/tickets/{issued.json()['ticket']}", headers=desk)).json()
+    bodies["public"] = (await client.get(f"/api/public/tickets/{issued.json()['token']}")).json()
+    bodies["finish"] = (await client.post("/api/counters/9/finish", json={"handover": False}, headers=desk)).json()
+    await display.until(lambda m: m.get("type") == "event" and m["event"]["type"] == "ticket.finished")
+    await display.close()
+    bodies["ws"] = display.messages
+    found = [(where, value) for name, body in bodies.items() for where, value in moments(body, name)]
+    assert any(".recent_calls[" in where and where.endswith(".at") for where, _ in found)    # the old +00:00 one
+    assert any(where.startswith("ws") for where, _ in found)
+    assert any(where.startswith("ticket.steps") for where, _ in found)
+    wrong = [(where, value) for where, value in found if not value.endswith("+09:00")]
+    assert not wrong, wrong
+    assert len(found) > 20
+
+
+async def test_a_finished_certificate_tells_the_phone_where_it_is_handed_over(server, client):
+    await staff_the_floor(client)
+    a = await admin(client)
+    desk = await clerk(client, a, "clerk-ready", counter="3")
+    issued = (await client.post("/api/tickets", json={"queue": "shomei"}, headers=bearer(server.kiosk))).json()
+    waiting = (await client.get(f"/api/public/tickets/{issued['token']}")).json()
+    assert waiting["state"] == "waiting" and waiting["handover"] is False
+    assert waiting["place"]["counters"] == list(range(1, 10))          # 戸籍係 1-3 and 証明係 4-9 serve it
+    await client.post("/api/counters/3/call", json={"ticket": issued["ticket"]}, headers=desk)
+    await client.post("/api/counters/3/finish", json={}, headers=desk)
+    state = (await client.get("/api/state")).json()
+    assert issued["display"] in state["handover_ready"]                 # the guidance display lists it ...
+    public = (await client.get(f"/api/public/tickets/{issued['token']}")).json()
+    assert public["state"] == "ready" and public["handover"] is True    # ... and the phone agrees
+    assert public["queue_name"]["ja"] == "証明の交付"
+    assert public["place"] == {"section": {"ja": "サービスコーナー", "en": "Service Corner"}, "counters": [24, 25]}
+    assert "token" not in public and "ticket" not in public
+
+
+async def test_expected_waits_come_in_whole_minutes_rounded_up(server, client):
+    await staff_the_floor(client)
+    state = (await client.get("/api/state")).json()
+    checked = 0
+    for q in state["queues"]:
+        if q["wait_s"] is None:
+            assert q["wait_min"] is None
+        else:
+            assert q["wait_min"] == math.ceil(q["wait_s"] / 60)
+            checked += 1
+    assert checked
+    issued = (await client.post("/api/tickets", json={"queue": "idou"}, headers=bearer(server.kiosk))).json()
+    public = (await client.get(f"/api/public/tickets/{issued['token']}")).json()
+    assert issued["wait_min"] == public["wait_min"]
+    assert public["wait_min"] is None or public["wait_min"] == math.ceil(public["wait_s"] / 60)

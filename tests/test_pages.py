@@ -21,6 +21,7 @@ async def test_every_screen_is_served_with_a_strict_content_security_policy(clie
 
 
 async def test_the_qr_code_is_served_for_todays_tickets_only(client: httpx.AsyncClient, server):
+    await clerk(client, await admin(client), "pages-opener", counter="1")   # a staffed counter: koseki issues
     issued = (await client.post("/api/tickets", json={"queue": "koseki"}, headers=bearer(server.kiosk))).json()
     r = await client.get(f"/t/{issued['token']}/qr.svg")
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")

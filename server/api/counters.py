@@ -13,7 +13,9 @@ from .models import CallTicketIn, FinishIn, TransferIn
 from .registry import Ctx, endpoint
 from .tickets import detail_view
 
-COUNTER_ERRORS = ("unknown_counter", "counter_not_open", "counter_busy", "counter_idle", "invalid_transition", "wrong_counter")
+COUNTER_ERRORS = (
+    "unknown_counter", "counter_not_open", "counter_busy", "counter_idle", "invalid_transition", "wrong_counter",
+)
 
 
 async def _run(ctx: Ctx, command: c.Command) -> dict[str, Any]:
@@ -75,7 +77,7 @@ _simple("hold", "Hold the current ticket (保留)", c.Hold, "The counter is free
 
 
 @endpoint("POST", "/api/counters/{counter}/call", summary="Call a given ticket (個別呼出)", access="counter",
-          tag="counters", body=CallTicketIn, errors=COUNTER_ERRORS + ("unknown_ticket", "queue_not_served"))
+          tag="counters", body=CallTicketIn, errors=(*COUNTER_ERRORS, "unknown_ticket", "queue_not_served"))
 async def call_ticket(ctx: Ctx, body: CallTicketIn) -> dict[str, Any]:
     """Call one waiting or held ticket of a queue this counter serves."""
     return await _run(ctx, c.CallTicket(ctx.path["counter"], body.ticket, staff=ctx.staff))
@@ -89,7 +91,7 @@ async def finish(ctx: Ctx, body: FinishIn) -> dict[str, Any]:
 
 
 @endpoint("POST", "/api/counters/{counter}/transfer", summary="Transfer the current ticket (転送)", access="counter",
-          tag="counters", body=TransferIn, errors=COUNTER_ERRORS + ("unknown_queue",))
+          tag="counters", body=TransferIn, errors=(*COUNTER_ERRORS, "unknown_queue"))
 async def transfer_current(ctx: Ctx, body: TransferIn) -> dict[str, Any]:
     """The counter's ticket keeps its number and waits in ``to_queue``; the counter is freed."""
     return await _run(ctx, c.TransferCurrent(ctx.path["counter"], body.to_queue, staff=ctx.staff, front=body.front))

@@ -48,6 +48,7 @@ async def issue(ctx: Ctx, body: IssueIn) -> dict[str, Any]:
 
 
 def _issued_view(floor: Floor, outcome: Outcome, now: datetime) -> dict[str, Any]:
+    assert outcome.ticket is not None  # IssueTicket always names its ticket
     ticket = floor.tickets[outcome.ticket]
     public = ticket_public(ticket, floor, now)
     return {

@@ -13,7 +13,7 @@ import bisect
 from collections import deque
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from . import commands as c
@@ -29,7 +29,7 @@ from .tickets import ACTIVE, Status, Step, StepStatus, Ticket
 SERVICE_EWMA_ALPHA = 0.2
 
 
-class CounterStatus(str, Enum):
+class CounterStatus(StrEnum):
     """Whether a counter works: ``closed`` (nobody signed in), ``open`` (calls)
     or ``paused`` (休止: staffed, on a break, not calling)."""
 
@@ -38,7 +38,7 @@ class CounterStatus(str, Enum):
     PAUSED = "paused"
 
 
-class NotIssuing(str, Enum):
+class NotIssuing(StrEnum):
     """Why a queue issues no ticket now (:meth:`Floor.not_issuing`). Each value
     is also the error code the API answers a refused ticket with
     (:mod:`server.errors`), and the screens name each in its own words:
@@ -334,7 +334,9 @@ class Floor:
         ticket = self._at_counter(cmd.counter, cmd.ticket, Status.CALLED, Status.SERVING)
         events = []
         if ticket.status is Status.CALLED:
-            events.append(self._event(ev.TICKET_STARTED, now, **self._ticket_fields(ticket), counter=cmd.counter, staff=cmd.staff))
+            events.append(
+                self._event(ev.TICKET_STARTED, now, **self._ticket_fields(ticket), counter=cmd.counter, staff=cmd.staff)
+            )
         pending = ticket.pending_queues()
         handover = self.layout.queues[ticket.queue].handover_queue if cmd.handover else None
         next_queue = pending[0] if pending else handover
@@ -354,7 +356,9 @@ class Floor:
         if ticket.status is not Status.NO_SHOW:
             raise DomainError("invalid_transition", f"ticket {ticket.display} is {ticket.status.value}, not no_show")
         if not self._reinstatable(ticket, now) or self.holders.get((ticket.series, ticket.number)) != ticket.id:
-            raise DomainError("reinstate_expired", f"ticket {ticket.display} was a no-show too long ago; issue a new ticket")
+            raise DomainError(
+                "reinstate_expired", f"ticket {ticket.display} was a no-show too long ago; issue a new ticket"
+            )
         event = self._event(ev.TICKET_REINSTATED, now, **self._ticket_fields(ticket), staff=cmd.staff)
         return Outcome([event], ticket.id)
 

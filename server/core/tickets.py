@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Where a ticket stands.
 
     ``waiting`` (待ち) → ``called`` (呼出, recalled any number of times) →
@@ -28,7 +28,7 @@ class Status(str, Enum):
 ACTIVE = frozenset({Status.WAITING, Status.CALLED, Status.SERVING, Status.HELD, Status.NO_SHOW})
 
 
-class StepStatus(str, Enum):
+class StepStatus(StrEnum):
     """How one procedure of a visit went: ``pending`` (planned, not yet
     reached), ``current``, ``done``, ``transferred`` (left for another queue)
     or ``cancelled``."""
