@@ -83,7 +83,7 @@ def test_no_counter_staffed_yet_is_not_ready_and_a_paused_counter_still_issues()
     assert assert_decision_matches_the_command(day, "shomei") is None
     day.do(c.ResumeCounter("1"))
     day.do(c.CloseCounter("1"))
-    assert day.floor.counters["1"].status is CounterStatus.CLOSED
+    assert day.floor.counters["1"].status is CounterStatus.CLOSED  # type: ignore[comparison-overlap]  # mypy narrowed it above
     assert assert_decision_matches_the_command(day, "shomei") is NotIssuing.NOT_READY
 
 
@@ -130,8 +130,11 @@ def test_staff_stop_and_resume_issuing_for_one_queue() -> None:
 
 def test_stopping_a_queue_that_never_issues_or_does_not_exist_is_refused() -> None:
     day = Day()
-    for command, code in [(c.StopIssuing("kofu"), "queue_not_issuable"), (c.StopIssuing("nope"), "unknown_queue"),
-                          (c.ResumeIssuing("nope"), "unknown_queue")]:
+    refused: list[tuple[c.Command, str]] = [
+        (c.StopIssuing("kofu"), "queue_not_issuable"), (c.StopIssuing("nope"), "unknown_queue"),
+        (c.ResumeIssuing("nope"), "unknown_queue"),
+    ]
+    for command, code in refused:
         with pytest.raises(DomainError) as err:
             day.do(command)
         assert err.value.code == code
@@ -158,10 +161,11 @@ def test_a_refused_ticket_changes_nothing() -> None:
 def test_transferring_the_ticket_at_a_counter_is_checked_by_the_core() -> None:
     day = Day()
     day.open("10")
-    for command, code in [
+    idle: list[tuple[c.Command, str]] = [
         (c.TransferCurrent("99", "koseki"), "unknown_counter"),
         (c.TransferCurrent("10", "koseki"), "counter_idle"),
-    ]:
+    ]
+    for command, code in idle:
         with pytest.raises(DomainError) as err:
             day.do(command)
         assert err.value.code == code
