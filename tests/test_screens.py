@@ -595,8 +595,8 @@ def test_the_kiosk_says_outside_opening_hours_only_when_the_calendar_is_enforced
 
     text = Path(DEMO_OFFICE).read_text(encoding="utf-8")
     config = tmp_path / "never-open.toml"
-    config.write_text(text[: text.index("[calendar]")] + "[calendar]\nnational_holidays = false\n\n[calendar.weekdays]\n",
-                      encoding="utf-8")
+    never_open = "[calendar]\nnational_holidays = false\n\n[calendar.weekdays]\n"
+    config.write_text(text[: text.index("[calendar]")] + never_open, encoding="utf-8")
     proc = ServerProcess(tmp_path / "data", env={"MADOGUCHI_PUBLIC_RATE": "10000/minute"},
                          args=("--config", str(config), "--no-rehearsal")).start()
     try:
@@ -604,8 +604,8 @@ def test_the_kiosk_says_outside_opening_hours_only_when_the_calendar_is_enforced
             r = http.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
             admin = {"Authorization": f"Bearer {r.json()['token']}"}
             assert http.post("/api/counters/10/sign-in", headers=admin).status_code == 200   # staffed, but closed
-            code = http.post("/api/devices", json={"kind": "kiosk", "name": "kiosk"}, headers=admin).json()["pairing_code"]
-            token = http.post("/api/devices/pair", json={"code": code}).json()["token"]
+            device = http.post("/api/devices", json={"kind": "kiosk", "name": "kiosk"}, headers=admin)
+            token = http.post("/api/devices/pair", json={"code": device.json()["pairing_code"]}).json()["token"]
         page = new_page(browser, 1080, 1920)
         page.goto(f"{proc.url}/kiosk/?menu=idou#token={token}")
         page.locator("#start").wait_for(state="visible")
