@@ -2,7 +2,7 @@
 // symbol and name; the latest calls ("123 → 5番窓口"), a new one highlighted with a badge and a
 // chime for [screens] call_highlight_s; people waiting and expected wait per procedure; the
 // hand-over (証明の交付) numbers ready for pickup.
-import { Live, OfficeView, chime, esc, paint, waitHtml } from "/static/live.js";
+import { Live, OfficeView, chime, closedHtml, esc, minutesHtml, paint } from "/static/live.js";
 
 const view = new OfficeView();
 const fresh = new Map();   // "display@at" → highlight-until (ms)
@@ -10,8 +10,8 @@ const $ = (id) => document.getElementById(id);
 const key = (c) => `${c.display}@${c.at}`;
 
 function waitCell(q) {
-  if (!q.issuing) return `受付時間外 <span lang="en" class="en">Closed</span>`;
-  return waitHtml(q.wait_s);
+  if (!q.issuing) return closedHtml(q);
+  return minutesHtml(q.wait_min);
 }
 
 // The display name without its parenthesised examples: 「証明発行（住民票・…）」 → 「証明発行」.

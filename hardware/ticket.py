@@ -50,15 +50,18 @@ class TicketFontMissing(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class TicketFace:
-    """What one ticket shows. ``wait_s`` in seconds (``None``: no estimate yet);
-    ``issued_at`` aware; ``url`` the phone page the QR opens."""
+    """What one ticket shows. ``wait_min``: the expected wait in whole minutes as
+    the server's views give it to every screen (``wait_min``, rounded up by
+    ``server.views.wait_minutes``; ``None``: no estimate yet); the ticket prints
+    it as it is and rounds nothing itself. ``issued_at`` aware; ``url`` the
+    phone page the QR opens."""
 
     office: str
     procedure_ja: str
     procedure_en: str
     number: str
     ahead: int | None
-    wait_s: float | None
+    wait_min: int | None
     issued_at: datetime
     url: str
     reprint: bool = False
@@ -114,14 +117,14 @@ def _tokens(text: str) -> list[str]:
     return out
 
 
-def minutes_text(wait_s: float | None) -> tuple[str, str]:
-    """The expected wait as (Japanese, English), as the screens word it."""
-    if wait_s is None:
+def minutes_text(wait_min: int | None) -> tuple[str, str]:
+    """The expected wait (whole minutes, already rounded by the server) as
+    (Japanese, English), worded as the screens word it."""
+    if wait_min is None:
         return "—", "—"
-    m = round(wait_s / 60)
-    if m < 1:
+    if wait_min < 1:
         return "まもなく", "soon"
-    return f"約{m}分", f"about {m} min"
+    return f"約{wait_min}分", f"about {wait_min} min"
 
 
 def qr_image(url: str, module: int) -> Image.Image:
@@ -154,7 +157,7 @@ def render(face: TicketFace, paper_mm: int = 80) -> Image.Image:
         for part in _wrap(text, font, inner):
             left, top, right, bottom = draw.textbbox((0, 0), part, font=font)
             draw.text(((width - (right - left)) / 2 - left, y - top), part, font=font, fill=0)
-            y += bottom - top + round(gap * scale)
+            y += int(bottom - top) + round(gap * scale)  # FreeType boxes are whole dots
 
     def rule() -> None:
         nonlocal y
@@ -178,8 +181,8 @@ def render(face: TicketFace, paper_mm: int = 80) -> Image.Image:
         bold = _font("bold", size)
     left, top, right, bottom = draw.textbbox((0, 0), face.number, font=bold)
     draw.text(((width - (right - left)) / 2 - left, y - top + round(6 * scale)), face.number, font=bold, fill=0)
-    y += bottom - top + round(26 * scale)
-    ja, en = minutes_text(face.wait_s)
+    y += int(bottom - top) + round(26 * scale)
+    ja, en = minutes_text(face.wait_min)
     ahead = "—" if face.ahead is None else str(face.ahead)
     line(f"お待ちの人数 {ahead}人", 32, "bold", 2)
     line(f"People ahead: {ahead}", 22, "regular", 10)
@@ -193,7 +196,8 @@ def render(face: TicketFace, paper_mm: int = 80) -> Image.Image:
     line("スマートフォンで読み取ると呼出状況がわかります", 22, "regular", 4)
     line("Scan to follow your place in line", 20, "regular", 10)
     local = face.issued_at.astimezone(TOKYO)
-    line(f"{local.year}年{local.month}月{local.day}日({WEEKDAYS[local.weekday()]}) {local:%H:%M} 発券", 24, "regular", 4)
+    weekday = WEEKDAYS[local.weekday()]
+    line(f"{local.year}年{local.month}月{local.day}日({weekday}) {local:%H:%M} 発券", 24, "regular", 4)
     line("番号が呼ばれたら表示の窓口へお越しください", 22, "regular", 4)
     y += round(20 * scale)
     cropped = canvas.crop((0, 0, width, y))

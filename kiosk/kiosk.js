@@ -4,7 +4,7 @@
 // every screen. A double tap never issues two tickets (the button is disabled on the first tap and
 // every attempt carries the same Idempotency-Key). Open as /kiosk/?menu=<id>; a paired device's
 // token comes once in the URL fragment (#token=…) or from its pairing code.
-import { Live, OfficeView, deviceToken, esc, minutes, paint, pairDevice } from "/static/live.js";
+import { Live, OfficeView, deviceToken, esc, paint, pairDevice } from "/static/live.js";
 
 const LANGS = [
   { id: "ja", lang: "ja", label: "日本語" },
@@ -20,7 +20,12 @@ const T = {
   waiting: { ja: (n) => `待ち ${n}人`, easy: (n) => `まっている ひと ${n}にん`, en: (n) => `${n} waiting`, zh: (n) => `等候 ${n}人`, ko: (n) => `대기 ${n}명` },
   about: { ja: (m) => (m ? `約${m}分` : "まもなく"), easy: (m) => (m ? `だいたい ${m}ふん` : "すぐ"), en: (m) => (m ? `about ${m} min` : "soon"), zh: (m) => (m ? `约${m}分钟` : "马上"), ko: (m) => (m ? `약 ${m}분` : "곧") },
   people: { ja: (n) => `${n}人`, easy: (n) => `${n}にん`, en: (n) => `${n}`, zh: (n) => `${n}人`, ko: (n) => `${n}명` },
-  closed: { ja: "受付時間外", easy: "いまは うけつけて いません", en: "Closed now", zh: "现在不受理", ko: "지금은 접수하지 않습니다" },
+  // Why a procedure issues no ticket now: the server's `closed_reason` (decided once, in the core).
+  office_closed: { ja: "受付時間外", easy: "いまは うけつけの じかんでは ありません", en: "Outside opening hours", zh: "非受理时间", ko: "접수 시간 외" },
+  queue_not_ready: { ja: "準備中", easy: "じゅんびを しています", en: "Opening soon", zh: "准备中", ko: "준비 중" },
+  queue_closed: { ja: "受付終了", easy: "うけつけは おわりました", en: "No longer accepting", zh: "已停止受理", ko: "접수 마감" },
+  numbers_exhausted: { ja: "発券の上限に達しました", easy: "ばんごうふだが もう ありません", en: "No numbers left", zh: "号码已发完", ko: "번호표 소진" },
+  not_issuing: { ja: "ただいま発券できません", easy: "いまは ばんごうふだを だせません", en: "Not issuing now", zh: "现在无法发号", ko: "지금은 발급할 수 없습니다" },
   confirm: { ja: "この手続きの番号札を発行しますか？", easy: "この てつづきの ばんごうふだを だしますか？", en: "Issue a ticket for this procedure?", zh: "要领取这项手续的号码牌吗？", ko: "이 용무의 번호표를 발급할까요?" },
   issue: { ja: "番号札を発行する", easy: "ばんごうふだを だす", en: "Issue ticket", zh: "领取号码牌", ko: "번호표 발급" },
   back: { ja: "戻る", easy: "もどる", en: "Back", zh: "返回", ko: "돌아가기" },
@@ -35,7 +40,10 @@ const T = {
   finish: { ja: (s) => `最初の画面に戻る（${s}秒）`, easy: (s) => `はじめに もどる（${s}びょう）`, en: (s) => `Back to start (${s} s)`, zh: (s) => `返回首页（${s}秒）`, ko: (s) => `처음으로 (${s}초)` },
   problem: { ja: "発券できませんでした", easy: "ばんごうふだを だせませんでした", en: "The ticket could not be issued", zh: "未能发行号码牌", ko: "번호표를 발급하지 못했습니다" },
   retry: { ja: "もう一度試す", easy: "もう いちど", en: "Try again", zh: "重试", ko: "다시 시도" },
-  err_closed: { ja: "この手続きは、ただいま受付時間外です。", easy: "この てつづきは いま うけつけて いません。", en: "This procedure is not open now.", zh: "该手续现在不受理。", ko: "이 용무는 지금 접수하지 않습니다." },
+  err_office_closed: { ja: "この手続きは、ただいま受付時間外です。", easy: "この てつづきは いま うけつけの じかんでは ありません。", en: "This procedure is outside its opening hours now.", zh: "该手续现在不在受理时间内。", ko: "이 용무는 지금 접수 시간이 아닙니다." },
+  err_queue_not_ready: { ja: "この手続きの窓口は、ただいま準備中です。しばらくお待ちください。", easy: "この てつづきの まどぐちは いま じゅんびちゅうです。すこし まって ください。", en: "The counters for this procedure are not open yet. Please wait a moment.", zh: "该手续的窗口正在准备中，请稍候。", ko: "이 용무의 창구는 준비 중입니다. 잠시 기다려 주세요." },
+  err_queue_closed: { ja: "この手続きの受付は終了しました。職員にお声がけください。", easy: "この てつづきの うけつけは おわりました。しょくいんに こえを かけて ください。", en: "This procedure is no longer accepting visitors. Please ask a member of staff.", zh: "该手续已停止受理，请向工作人员咨询。", ko: "이 용무의 접수는 마감되었습니다. 직원에게 말씀해 주세요." },
+  err_numbers_exhausted: { ja: "この手続きの番号札は発行の上限に達しました。職員にお声がけください。", easy: "この てつづきの ばんごうふだは もう ありません。しょくいんに こえを かけて ください。", en: "No numbers are left for this procedure. Please ask a member of staff.", zh: "该手续的号码已发完，请向工作人员咨询。", ko: "이 용무의 번호표가 소진되었습니다. 직원에게 말씀해 주세요." },
   err_other: { ja: "もう一度お試しいただくか、職員にお声がけください。", easy: "もう いちど ためすか、しょくいんに こえを かけて ください。", en: "Please try again or ask a member of staff.", zh: "请重试，或向工作人员咨询。", ko: "다시 시도하시거나 직원에게 말씀해 주세요." },
   offline: { ja: "ただいま発券できません", easy: "いまは ばんごうふだを だせません", en: "Tickets cannot be issued right now", zh: "现在无法发行号码牌", ko: "지금은 번호표를 발급할 수 없습니다" },
   offline_text: { ja: "サーバーに接続できません。自動で復旧します。お急ぎの方は職員にお声がけください。", easy: "きかいの ちょうしが わるいです。すこし まって ください。いそぐ ひとは しょくいんに こえを かけて ください。", en: "The kiosk cannot reach the server. It will recover by itself. If you are in a hurry, please ask a member of staff.", zh: "无法连接服务器，将自动恢复。如有急事，请向工作人员咨询。", ko: "서버에 연결할 수 없습니다. 자동으로 복구됩니다. 급하신 분은 직원에게 말씀해 주세요." },
@@ -85,9 +93,19 @@ function queues() {
   return ids.map((id) => view.queues.get(id)).filter(Boolean);
 }
 
+// Why a queue issues nothing now (the server's `closed_reason`, the same code the API refuses a
+// ticket with), each in its own words; never guessed here, so rehearsal never shows 受付時間外.
+const REASONS = ["office_closed", "queue_not_ready", "queue_closed", "numbers_exhausted"];
+
+function closedText(q) {
+  return t(REASONS.includes(q.closed_reason) ? q.closed_reason : "not_issuing");
+}
+
 function waitLine(q) {
-  if (!q.issuing) return `<span class="closed-mark" aria-hidden="true">✖</span> ${esc(t("closed"))}`;
-  const m = minutes(q.wait_s);
+  if (!q.issuing) {
+    return `<span class="closed-mark" aria-hidden="true">✖</span> <span class="closed-reason" data-reason="${esc(q.closed_reason)}">${esc(closedText(q))}</span>`;
+  }
+  const m = q.wait_min;
   return `${esc(t("waiting", q.waiting))}${m == null ? "" : ` ・ ${esc(t("about", m))}`}`;
 }
 
@@ -140,7 +158,7 @@ function renderIssued() {
   $("issued-number").textContent = issued.display;
   $("issued-procedure").innerHTML = q ? labelHtml(q.name) : "";
   $("issued-ahead").textContent = issued.ahead == null ? "—" : t("people", issued.ahead);
-  const m = minutes(issued.wait_s);
+  const m = issued.wait_min;
   $("issued-wait").textContent = m == null ? "—" : t("about", m);
   $("issued-qr").src = `/t/${encodeURIComponent(issued.token)}/qr.svg`;
   $("issued-qr").alt = t("qr_hint");
@@ -236,7 +254,7 @@ async function issue() {
       show("pairing");
     } else {
       const code = body.error?.code;
-      problem(code === "queue_closed" || code === "office_closed" ? t("err_closed") : t("err_other"));
+      problem(REASONS.includes(code) ? t(`err_${code}`) : t("err_other"));
     }
   } catch {
     problem(t("err_other"));

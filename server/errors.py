@@ -34,6 +34,7 @@ CODES: dict[str, int] = {
     "queue_not_issuable": 409,
     "office_closed": 409,
     "queue_closed": 409,
+    "queue_not_ready": 409,
     "numbers_exhausted": 409,
     "duplicate_token": 409,
     "counter_not_open": 409,

@@ -49,7 +49,7 @@ from .hub import Hub, dumps
 from .processor import Processor
 from .storage import schema
 from .storage.database import from_us, to_us, write_audit
-from .views import iso, text, ticket_public
+from .views import iso, text, ticket_public, wait_minutes
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def face_of(ticket: Ticket, floor: Floor, now: datetime, public_url: str, *, rep
     name = floor.layout.queues[ticket.queue].name
     return TicketFace(
         office=floor.layout.office_name.ja, procedure_ja=name.ja, procedure_en=name.en, number=ticket.display,
-        ahead=public["ahead"], wait_s=public["wait_s"], issued_at=ticket.issued_at,
+        ahead=public["ahead"], wait_min=public["wait_min"], issued_at=ticket.issued_at,
         url=f"{public_url}/t/{ticket.token}", reprint=reprint,
     )
 
@@ -75,6 +75,8 @@ def _face_json(face: TicketFace) -> str:
 
 def _face_load(raw: str) -> TicketFace:
     data = orjson.loads(raw)
+    if "wait_s" in data:  # a job stored before issue 12 kept seconds; the views' rule makes them minutes
+        data["wait_min"] = wait_minutes(data.pop("wait_s"))
     return TicketFace(**{**data, "issued_at": datetime.fromisoformat(data["issued_at"])})
 
 

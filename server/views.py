@@ -3,7 +3,10 @@
 ``public`` views carry no personal data and no tokens (seed 004 8(5): the web
 status is published on the internet); ``staff`` views add ticket ids, staff
 ids and the waiting lists. Waits are seconds, ``None`` when unknown (no counter
-open). Moments are ISO 8601 with the Asia/Tokyo offset.
+open), with the whole minutes every screen and the paper ticket show beside
+them (``wait_min``, :func:`wait_minutes`). Every moment is ISO 8601 in
+Asia/Tokyo with its offset (``+09:00``), formatted here and only here (:func:`iso`);
+the core keeps aware datetimes.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 
 from .core.calendar import TOKYO
 from .core.estimate import Estimate, estimates, outlook, ticket_estimate
-from .core.floor import Floor
+from .core.floor import Call, Floor
 from .core.layout import Text
 from .core.tickets import Status, Ticket
 
@@ -29,35 +32,72 @@ def text(t: Text) -> dict[str, str]:
     return t.as_dict()
 
 
+def wait_minutes(wait_s: float | None) -> int | None:
+    """An expected wait in whole minutes, rounded up; ``None`` when unknown.
+
+    The one rounding rule of every screen and the paper ticket: a wait is
+    never shown shorter than it is expected to be (people are less annoyed by
+    a wait that ends early than by one that overruns what they were told:
+    D. Maister, "The Psychology of Waiting Lines", 1985). 0 (まもなく) only when
+    the estimate is no wait at all. The screens kept this rule since issue 3
+    (``live.js`` ``minutes()``); the ticket rounded to nearest until issue 12.
+    """
+    if wait_s is None or math.isinf(wait_s):
+        return None
+    return max(0, math.ceil(wait_s / 60 - 1e-9))
+
+
 def iso(moment: datetime | None) -> str | None:
     """ISO 8601 in Asia/Tokyo, or ``None``."""
     return moment.astimezone(TOKYO).isoformat() if moment else None
 
 
 def estimate_fields(e: Estimate) -> dict[str, Any]:
-    """``ahead``, ``wait_s``, ``low_s``, ``high_s`` of an estimate."""
-    return {"ahead": e.ahead, "wait_s": seconds(e.wait_s), "low_s": seconds(e.low_s), "high_s": seconds(e.high_s)}
+    """``ahead``, ``wait_s``, ``low_s``, ``high_s`` of an estimate, and ``wait_min``
+    (:func:`wait_minutes`)."""
+    return {
+        "ahead": e.ahead, "wait_s": seconds(e.wait_s), "low_s": seconds(e.low_s), "high_s": seconds(e.high_s),
+        "wait_min": wait_minutes(e.wait_s),
+    }
 
 
 def now_serving(floor: Floor, queue: str) -> str | None:
     """The number most recently called from ``queue`` (for 'now serving')."""
     for call in floor.recent_calls:
-        if call["queue"] == queue:
-            return str(call["display"])
+        if call.queue == queue:
+            return call.display
     return None
 
 
+def call_view(call: Call, *, staff: bool = False) -> dict[str, Any]:
+    """One recent call: ``display``, ``queue``, ``counter``, ``counter_number``,
+    ``at`` (ISO 8601, Asia/Tokyo), ``recall`` when it was one; ``ticket`` (its id) for staff."""
+    out: dict[str, Any] = {
+        "display": call.display, "queue": call.queue, "counter": call.counter,
+        "counter_number": call.counter_number, "at": iso(call.at),
+    }
+    if call.recall:
+        out["recall"] = True
+    if staff:
+        out["ticket"] = call.ticket
+    return out
+
+
 def queue_status(floor: Floor, queue: str, now: datetime) -> dict[str, Any]:
-    """People waiting, counters, expected wait for a new arrival, now serving."""
+    """People waiting, counters, expected wait for a new arrival, now serving, and
+    whether the queue issues tickets now: ``issuing`` and, when it does not,
+    ``closed_reason`` (a :class:`~server.core.floor.NotIssuing` value, the code
+    the API refuses a ticket with; ``None`` while issuing). The core decides
+    (:meth:`~server.core.floor.Floor.not_issuing`)."""
     view = outlook(floor, queue, now)
     q = floor.layout.queues[queue]
-    hours = floor.calendar.opening_at(now)
-    issuing = q.issuable and hours is not None and (hours.queues is None or queue in hours.queues) and view.open_counters > 0
+    refusal = floor.not_issuing(queue, now)
     waiting = floor.waiting[queue]
     oldest = min((floor.tickets[tid].ready_at for _, tid in waiting), default=None)
     out = {
         "queue": queue, "waiting": view.waiting, "open_counters": view.open_counters,
-        "idle_counters": view.idle_counters, "issuing": issuing, "now_serving": now_serving(floor, queue),
+        "idle_counters": view.idle_counters, "issuing": refusal is None,
+        "closed_reason": None if refusal is None else refusal.value, "now_serving": now_serving(floor, queue),
         "oldest_since": iso(oldest),
         **{k: v for k, v in estimate_fields(view.next_arrival).items() if k != "ahead"},
     }
@@ -73,7 +113,7 @@ def counter_status(floor: Floor, counter_id: str) -> dict[str, Any]:
     state = floor.counters[counter_id]
     ticket = floor.tickets.get(state.ticket) if state.ticket else None
     return {
-        "id": counter_id, "number": counter.number, "status": state.status,
+        "id": counter_id, "number": counter.number, "status": state.status.value,
         "ticket": ticket.display if ticket else None, "ticket_status": ticket.status.value if ticket else None,
         "ticket_queue": ticket.queue if ticket else None,
     }
@@ -107,23 +147,31 @@ def office_snapshot(floor: Floor, now: datetime, *, staff: bool = False) -> dict
     handover = [number for q in queues for number in q.get("ready", ())]
     snapshot: dict[str, Any] = {
         "day": floor.day.isoformat(), "now": iso(now), "open": hours is not None,
-        "opening": None if hours is None else {"opens": hours.opens.isoformat("minutes"), "closes": hours.closes.isoformat("minutes"), "note": hours.note},
+        "opening": None if hours is None else {
+            "opens": hours.opens.isoformat("minutes"), "closes": hours.closes.isoformat("minutes"), "note": hours.note,
+        },
         "office": {"id": layout.office_id, "name": text(layout.office_name)},
-        "flows": [{"id": f.id, "name": text(f.name), "colour": f.colour, "symbol": f.symbol, "handover": f.handover} for f in layout.flows.values()],
+        "flows": [
+            {"id": f.id, "name": text(f.name), "colour": f.colour, "symbol": f.symbol, "handover": f.handover}
+            for f in layout.flows.values()
+        ],
         "sections": [{"id": s.id, "name": text(s.name)} for s in layout.sections.values()],
         "queues": queues, "counters": counters,
-        "recent_calls": [{k: v for k, v in call.items() if k != "ticket" or staff} for call in floor.recent_calls],
+        "recent_calls": [call_view(call, staff=staff) for call in floor.recent_calls],
         "handover_ready": handover,
         "screens": {
             "kiosk_return_s": layout.screens.kiosk_return_s, "call_highlight_s": layout.screens.call_highlight_s,
             "recent_calls": layout.screens.recent_calls, "staff_rotate_s": layout.screens.staff_rotate_s,
             "wait_alert_s": layout.screens.wait_alert_s,
         },
-        "kiosk_menus": [{"id": m.id, "name": text(m.name), "queues": list(m.queues)} for m in layout.kiosk_menus.values()],
+        "kiosk_menus": [
+            {"id": m.id, "name": text(m.name), "queues": list(m.queues)} for m in layout.kiosk_menus.values()
+        ],
     }
     if staff:
-        snapshot["held"] = [ticket_detail(t, floor, now) for t in floor.tickets.values() if t.status is Status.HELD]
-        snapshot["no_show"] = [ticket_detail(t, floor, now) for t in floor.tickets.values() if t.status is Status.NO_SHOW]
+        tickets = floor.tickets.values()
+        snapshot["held"] = [ticket_detail(t, floor, now) for t in tickets if t.status is Status.HELD]
+        snapshot["no_show"] = [ticket_detail(t, floor, now) for t in tickets if t.status is Status.NO_SHOW]
     return snapshot
 
 
@@ -147,7 +195,10 @@ def ticket_detail(ticket: Ticket, floor: Floor, now: datetime) -> dict[str, Any]
         "status": ticket.status.value, "priority": ticket.priority, "counter": ticket.counter,
         "issued_at": iso(ticket.issued_at), "ready_at": iso(ticket.ready_at), "recalls": ticket.recalls,
         "steps": [
-            {"queue": s.queue, "status": s.status, "counter": s.counter, "entered_at": iso(s.entered_at), "left_at": iso(s.left_at)}
+            {
+                "queue": s.queue, "status": s.status.value, "counter": s.counter, "entered_at": iso(s.entered_at),
+                "left_at": iso(s.left_at),
+            }
             for s in ticket.steps
         ],
         **ticket_public(ticket, floor, now),
@@ -157,16 +208,28 @@ def ticket_detail(ticket: Ticket, floor: Floor, now: datetime) -> dict[str, Any]
 def ticket_public(ticket: Ticket, floor: Floor, now: datetime) -> dict[str, Any]:
     """The phone page's view of one ticket (no personal data, no token).
 
-    ``state`` is ``waiting``, ``called`` (go to ``counter_number``),
+    ``state`` is ``waiting``, ``ready`` (waiting in a hand-over queue, 証明の交付:
+    the certificate is being prepared or is ready, and the number is called
+    again at the hand-over counters), ``called`` (go to ``counter_number``),
     ``serving``, ``held``, ``passed`` (called and missed: 職員にお声がけください),
-    ``done`` or ``cancelled``.
+    ``done`` or ``cancelled``. ``place`` says where the ticket's queue is
+    served: its section's name and the counter numbers that serve it
+    (``{"section": {"ja": …, "en": …}, "counters": [24, 25]}``).
     """
     q = floor.layout.queues[ticket.queue]
+    handover = floor.layout.flows[q.flow].handover
     state = {Status.NO_SHOW: "passed"}.get(ticket.status, ticket.status.value)
+    if ticket.status is Status.WAITING and handover:
+        state = "ready"
+    section = floor.layout.sections.get(q.section)
     out: dict[str, Any] = {
         "display": ticket.display, "queue": ticket.queue, "queue_name": text(q.name), "state": state,
-        "flow": q.flow, "now_serving": now_serving(floor, ticket.queue), "counter_number": None,
-        "ahead": None, "wait_s": None, "low_s": None, "high_s": None,
+        "flow": q.flow, "handover": handover, "now_serving": now_serving(floor, ticket.queue), "counter_number": None,
+        "place": {
+            "section": text(section.name) if section else None,
+            "counters": [floor.layout.counters[cid].number for cid in floor.layout.counters_by_queue[ticket.queue]],
+        },
+        "ahead": None, "wait_s": None, "low_s": None, "high_s": None, "wait_min": None,
     }
     if ticket.counter is not None:
         out["counter_number"] = floor.layout.counters[ticket.counter].number

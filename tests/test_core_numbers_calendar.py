@@ -15,13 +15,14 @@ from server.core.numbering import next_number
 from .floorkit import Day
 
 
-def test_numbers_count_up_per_queue_with_their_own_ranges():
+def test_numbers_count_up_per_queue_with_their_own_ranges() -> None:
     day = Day()
+    day.open("1", "10")
     shown = [day.ticket(day.issue(q)).display for q in ("shomei", "koseki", "shomei", "idou", "koseki")]
     assert shown == ["1", "2001", "2", "3001", "2002"]
 
 
-def test_wrap_around_skips_numbers_still_active():
+def test_wrap_around_skips_numbers_still_active() -> None:
     assert next_number(None, 1, 3, set()) == 1
     assert next_number(3, 1, 3, set()) == 1
     assert next_number(3, 1, 3, {1}) == 2
@@ -31,7 +32,7 @@ def test_wrap_around_skips_numbers_still_active():
     assert err.value.code == "numbers_exhausted"
 
 
-def test_a_small_range_wraps_on_the_floor_and_never_duplicates_an_active_number():
+def test_a_small_range_wraps_on_the_floor_and_never_duplicates_an_active_number() -> None:
     day = Day()
     layout = day.floor.layout
     small = replace(layout.queues["koseki"], number_range=(1, 3))
@@ -49,22 +50,24 @@ def test_a_small_range_wraps_on_the_floor_and_never_duplicates_an_active_number(
     assert sorted(active) == [1, 2, 3]
 
 
-def test_numbers_restart_on_the_next_business_day():
+def test_numbers_restart_on_the_next_business_day() -> None:
     monday = Day(day=date(2026, 11, 16))
+    monday.open("4")
     assert monday.ticket(monday.issue()).number == 1
     assert monday.ticket(monday.issue()).number == 2
     tuesday = Day(day=date(2026, 11, 17))
+    tuesday.open("4")
     assert tuesday.ticket(tuesday.issue()).number == 1
 
 
-def test_business_day_is_the_tokyo_date():
+def test_business_day_is_the_tokyo_date() -> None:
     # 23:30 UTC on the 17th is 08:30 on the 18th in Tokyo.
     assert business_day(datetime(2026, 11, 17, 23, 30, tzinfo=UTC)) == date(2026, 11, 18)
     assert business_day(datetime(2026, 11, 18, 14, 59, tzinfo=UTC)) == date(2026, 11, 18)
     assert business_day(datetime(2026, 11, 18, 15, 0, tzinfo=UTC)) == date(2026, 11, 19)
 
 
-def test_a_command_for_another_business_day_is_refused():
+def test_a_command_for_another_business_day_is_refused() -> None:
     day = Day()
     day.now += timedelta(days=1)
     with pytest.raises(DomainError) as err:
@@ -87,38 +90,41 @@ def test_a_command_for_another_business_day_is_refused():
     ((2026, 12, 30, 10, 0), False),   # year-end closure (a Wednesday)
     ((2027, 1, 4, 10, 0), True),
 ])
-def test_opening_calendar(when, open_):
+def test_opening_calendar(when: tuple[int, int, int, int, int], open_: bool) -> None:
     day = Day()
-    now = datetime(*when, tzinfo=TOKYO)
+    year, month, dom, hour, minute = when
+    now = datetime(year, month, dom, hour, minute, tzinfo=TOKYO)
     assert (day.floor.calendar.opening_at(now) is not None) is open_
 
 
-def test_fourth_saturday_only_issues_my_number_card_tickets():
+def test_fourth_saturday_only_issues_my_number_card_tickets() -> None:
     saturday = Day(day=date(2026, 11, 28))
     saturday.tick(3600)
+    saturday.open("10", "4")
     assert saturday.ticket(saturday.issue("mynumber")).number == 5001
     with pytest.raises(DomainError) as err:
-        saturday.issue("shomei")
-    assert err.value.code == "queue_closed"
+        saturday.issue("shomei")                 # outside this opening's procedures: 受付時間外
+    assert err.value.code == "office_closed"
 
 
-def test_closed_office_refuses_tickets_but_rehearsal_mode_does_not():
+def test_closed_office_refuses_tickets_but_rehearsal_mode_does_not() -> None:
     closed = Day(day=date(2026, 11, 22))     # 4th Sunday: closed
     with pytest.raises(DomainError) as err:
         closed.issue()
     assert err.value.code == "office_closed"
     rehearsal = Day(day=date(2026, 11, 22), rehearsal=True)
+    rehearsal.open("4")
     assert rehearsal.issue()
 
 
-def test_the_hand_over_queue_issues_no_tickets():
+def test_the_hand_over_queue_issues_no_tickets() -> None:
     day = Day()
     with pytest.raises(DomainError) as err:
         day.issue("kofu")
     assert err.value.code == "queue_not_issuable"
 
 
-def test_a_no_show_keeps_its_number_for_the_reinstatement_window_only():
+def test_a_no_show_keeps_its_number_for_the_reinstatement_window_only() -> None:
     day = Day()
     layout = day.floor.layout
     small = replace(layout.queues["koseki"], number_range=(1, 2))
@@ -141,7 +147,7 @@ def test_a_no_show_keeps_its_number_for_the_reinstatement_window_only():
     assert day.ticket(other).status.value == "waiting"
 
 
-def test_reinstating_within_the_window_works():
+def test_reinstating_within_the_window_works() -> None:
     day = Day()
     day.open("1")
     tid = day.issue("koseki")

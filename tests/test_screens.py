@@ -132,7 +132,7 @@ def test_a_visit_from_the_kiosk_to_the_counter_reaches_every_screen_within_a_sec
     kiosk_page = kiosk(browser, floor)
     closed = kiosk_page.locator(".procedure[data-queue='shomei']")
     assert closed.is_disabled(), "no counter is open yet: the procedure must show as closed"
-    assert "受付時間外" in closed.inner_text()
+    assert "準備中" in closed.inner_text() and "受付時間外" not in closed.inner_text()   # rehearsal: never 受付時間外
     screenshot(kiosk_page, "kiosk-portrait-closed")
 
     password = floor.clerk("tanaka")
@@ -527,4 +527,121 @@ def test_a_supervisor_sees_today_so_far_and_downloads_an_export_with_progress(br
     assert content.startswith(b"\xef\xbb\xbf") and "期間,区分".encode() in content
     assert_accessible(page, "statistics page after an export")
     screenshot(page, "statistics")
+    page.context.close()
+
+
+# --- Why a procedure issues nothing, in the kiosk's words (issue 12) -------------------------------------------
+
+#: The kiosk's words for "no counter staffed yet" (準備中) and "outside opening hours" (受付時間外), per language.
+NOT_READY = {"ja": "準備中", "easy": "じゅんびを しています", "en": "Opening soon", "zh": "准备中", "ko": "준비 중"}
+OUTSIDE_HOURS = {"ja": "受付時間外", "easy": "いまは うけつけの じかんでは ありません", "en": "Outside opening hours",
+                 "zh": "非受理时间", "ko": "접수 시간 외"}
+STOPPED = {"ja": "受付終了", "en": "No longer accepting"}
+
+
+@pytest.fixture(scope="module")
+def quiet_floor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Floor]:
+    """A rehearsal server of its own, where no test has staffed a counter of the 住民異動 menu."""
+    f = Floor(tmp_path_factory.mktemp("quiet"))
+    yield f
+    f.http.close()
+    f.proc.stop()
+
+
+def reasons_shown(page: Page, lang: str) -> list[str]:
+    """Switch the kiosk to ``lang``; the reason text of every disabled procedure."""
+    page.click(f"#langs [data-lang='{lang}']")
+    return [page.inner_text(f".procedure[data-queue='{q}'] .closed-reason")
+            for q in page.eval_on_selector_all(".procedure[disabled]", "els => els.map(e => e.dataset.queue)")]
+
+
+def test_the_kiosk_says_preparing_not_closed_in_rehearsal_and_names_each_reason_live(
+        browser: Browser, quiet_floor: Floor) -> None:
+    floor = quiet_floor
+    page = kiosk(browser, floor, menu="idou")
+    assert page.locator(".procedure[disabled]").count() == 3
+    for lang in LANGS:
+        shown = reasons_shown(page, lang)
+        assert shown == [NOT_READY[lang]] * 3, (lang, shown)
+        body = page.inner_text("body")
+        assert all(word not in body for word in OUTSIDE_HOURS.values()), lang
+        assert_accessible(page, f"kiosk preparing ({lang})")
+    screenshot(page, "kiosk-portrait-preparing")
+    page.click("#langs [data-lang='ja']")
+    # A clerk opens counter 10: its three procedures issue, live, without a reload.
+    password = floor.clerk("takahashi")
+    clerk = floor.login("takahashi", password)
+    assert floor.http.post("/api/counters/10/sign-in", headers=clerk).status_code == 200
+    page.locator(".procedure[data-queue='idou']:not([disabled])").wait_for(timeout=2000)
+    assert page.locator(".procedure[disabled]").count() == 0
+    # A supervisor stops issuing 印鑑登録: 受付終了, not 受付時間外 nor 準備中.
+    r = floor.http.post("/api/queues/inkan/stop-issuing", headers=floor.admin)
+    assert r.status_code == 200, r.text
+    stopped = page.locator(".procedure[data-queue='inkan'][disabled]")
+    stopped.wait_for(timeout=2000)
+    assert stopped.locator(".closed-reason").inner_text() == STOPPED["ja"]
+    page.click("#langs [data-lang='en']")
+    assert stopped.locator(".closed-reason").inner_text() == STOPPED["en"]
+    assert_accessible(page, "kiosk stopped by staff")
+    assert floor.http.post("/api/queues/inkan/resume-issuing", headers=floor.admin).status_code == 200
+    page.locator(".procedure[data-queue='inkan']:not([disabled])").wait_for(timeout=2000)
+    assert page.script_errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+def test_the_kiosk_says_outside_opening_hours_only_when_the_calendar_is_enforced(
+        browser: Browser, tmp_path: Path) -> None:
+    from server.config import DEMO_OFFICE
+
+    text = Path(DEMO_OFFICE).read_text(encoding="utf-8")
+    config = tmp_path / "never-open.toml"
+    never_open = "[calendar]\nnational_holidays = false\n\n[calendar.weekdays]\n"
+    config.write_text(text[: text.index("[calendar]")] + never_open, encoding="utf-8")
+    proc = ServerProcess(tmp_path / "data", env={"MADOGUCHI_PUBLIC_RATE": "10000/minute"},
+                         args=("--config", str(config), "--no-rehearsal")).start()
+    try:
+        with httpx.Client(base_url=proc.url, timeout=10) as http:
+            r = http.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+            admin = {"Authorization": f"Bearer {r.json()['token']}"}
+            assert http.post("/api/counters/10/sign-in", headers=admin).status_code == 200   # staffed, but closed
+            device = http.post("/api/devices", json={"kind": "kiosk", "name": "kiosk"}, headers=admin)
+            token = http.post("/api/devices/pair", json={"code": device.json()["pairing_code"]}).json()["token"]
+        page = new_page(browser, 1080, 1920)
+        page.goto(f"{proc.url}/kiosk/?menu=idou#token={token}")
+        page.locator("#start").wait_for(state="visible")
+        page.locator(".procedure[disabled]").first.wait_for()
+        for lang in LANGS:
+            shown = reasons_shown(page, lang)
+            assert shown == [OUTSIDE_HOURS[lang]] * 3, (lang, shown)
+            assert NOT_READY[lang] not in page.inner_text("#procedures"), lang
+        assert_accessible(page, "kiosk outside opening hours")
+        screenshot(page, "kiosk-portrait-outside-hours")
+        page.context.close()
+    finally:
+        proc.stop()
+
+
+def test_the_phone_page_says_where_a_finished_certificate_is_handed_over(browser: Browser, quiet_floor: Floor) -> None:
+    floor = quiet_floor
+    password = floor.clerk("yamada")
+    desk = floor.login("yamada", password)
+    assert floor.http.post("/api/counters/4/sign-in", headers=desk).status_code == 200
+    issued = floor.http.post("/api/tickets", headers={"Authorization": f"Bearer {floor.kiosk_token}"},
+                             json={"queue": "shomei"}).json()
+    page = new_page(browser, 390, 844, is_mobile=True, has_touch=True)
+    page.goto(f"{floor.url}/t/{issued['token']}")
+    page.locator("#message[data-state='waiting']").wait_for()
+    assert floor.http.post("/api/counters/4/call", json={"ticket": issued["ticket"]}, headers=desk).status_code == 200
+    page.locator("#message[data-state='called']").wait_for(timeout=2000)
+    assert floor.http.post("/api/counters/4/finish", json={}, headers=desk).status_code == 200
+    message = page.locator("#message[data-state='ready']")
+    message.wait_for(timeout=2000)                      # live, without a reload
+    said = message.inner_text()
+    assert "証明の交付をお待ちください" in said and "サービスコーナー（24・25番窓口）" in said, said
+    assert "順番をお待ちください" not in said
+    assert "Service Corner (counters 24, 25)" in said
+    assert page.inner_text("#ahead") == "—"
+    assert_accessible(page, "phone page ready for hand-over")
+    screenshot(page, "phone-ready-for-handover")
+    assert page.script_errors == []  # type: ignore[attr-defined]
     page.context.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,9 @@ from .models import CallTicketIn, FinishIn, TransferIn
 from .registry import Ctx, endpoint
 from .tickets import detail_view
 
-COUNTER_ERRORS = ("unknown_counter", "counter_not_open", "counter_busy", "counter_idle", "invalid_transition", "wrong_counter")
+COUNTER_ERRORS = (
+    "unknown_counter", "counter_not_open", "counter_busy", "counter_idle", "invalid_transition", "wrong_counter",
+)
 
 
 async def _run(ctx: Ctx, command: c.Command) -> dict[str, Any]:
@@ -21,7 +24,7 @@ async def _run(ctx: Ctx, command: c.Command) -> dict[str, Any]:
     def view(floor: Floor, outcome: Outcome, now: datetime) -> dict[str, Any]:
         state = floor.counters[cid]
         return {
-            "counter": {"id": cid, "number": floor.layout.counters[cid].number, "status": state.status,
+            "counter": {"id": cid, "number": floor.layout.counters[cid].number, "status": state.status.value,
                         "ticket": state.ticket},
             "ticket": detail_view(floor, outcome, now),
         }
@@ -53,7 +56,7 @@ async def sign_out(ctx: Ctx, _: None) -> dict[str, Any]:
     return result
 
 
-def _simple(path: str, summary: str, make: Any, doc: str) -> None:
+def _simple(path: str, summary: str, make: Callable[..., c.Command], doc: str) -> None:
     async def handler(ctx: Ctx, _: None) -> dict[str, Any]:
         return await _run(ctx, make(ctx.path["counter"], staff=ctx.staff))
 
@@ -74,7 +77,7 @@ _simple("hold", "Hold the current ticket (保留)", c.Hold, "The counter is free
 
 
 @endpoint("POST", "/api/counters/{counter}/call", summary="Call a given ticket (個別呼出)", access="counter",
-          tag="counters", body=CallTicketIn, errors=COUNTER_ERRORS + ("unknown_ticket", "queue_not_served"))
+          tag="counters", body=CallTicketIn, errors=(*COUNTER_ERRORS, "unknown_ticket", "queue_not_served"))
 async def call_ticket(ctx: Ctx, body: CallTicketIn) -> dict[str, Any]:
     """Call one waiting or held ticket of a queue this counter serves."""
     return await _run(ctx, c.CallTicket(ctx.path["counter"], body.ticket, staff=ctx.staff))
@@ -88,14 +91,7 @@ async def finish(ctx: Ctx, body: FinishIn) -> dict[str, Any]:
 
 
 @endpoint("POST", "/api/counters/{counter}/transfer", summary="Transfer the current ticket (転送)", access="counter",
-          tag="counters", body=TransferIn, errors=COUNTER_ERRORS + ("unknown_queue",))
+          tag="counters", body=TransferIn, errors=(*COUNTER_ERRORS, "unknown_queue"))
 async def transfer_current(ctx: Ctx, body: TransferIn) -> dict[str, Any]:
     """The counter's ticket keeps its number and waits in ``to_queue``; the counter is freed."""
-    floor = ctx.services.processor.floor
-    cid = ctx.path["counter"]
-    if cid not in floor.counters:
-        raise ApiError("unknown_counter", f"no counter {cid!r}")
-    current = floor.counters[cid].ticket
-    if current is None:
-        raise ApiError("counter_idle", f"counter {cid} has no ticket")
-    return await _run(ctx, c.Transfer(current, body.to_queue, staff=ctx.staff, front=body.front))
+    return await _run(ctx, c.TransferCurrent(ctx.path["counter"], body.to_queue, staff=ctx.staff, front=body.front))

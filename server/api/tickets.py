@@ -10,7 +10,7 @@ from typing import Any
 from ..core import commands as c
 from ..core.floor import Floor, Outcome
 from ..errors import ApiError
-from ..views import iso, ticket_detail, ticket_public
+from ..views import iso, queue_status, ticket_detail, ticket_public
 from .models import CancelIn, IssuedTicket, IssueIn, TransferIn
 from .registry import Ctx, endpoint
 
@@ -19,11 +19,16 @@ log = logging.getLogger(__name__)
 
 @endpoint("POST", "/api/tickets", summary="Issue a ticket (発券)", access="kiosk", tag="tickets", body=IssueIn,
           response=IssuedTicket, status=201,
-          errors=("unknown_queue", "queue_not_issuable", "office_closed", "queue_closed", "numbers_exhausted"))
+          errors=("unknown_queue", "queue_not_issuable", "office_closed", "queue_closed", "queue_not_ready",
+                  "numbers_exhausted"))
 async def issue(ctx: Ctx, body: IssueIn) -> dict[str, Any]:
     """Issue a ticket in a queue. A repeated request with the same idempotency key
     (body field or ``Idempotency-Key`` header) from the same device returns the
-    first ticket, so a double tap never prints two tickets."""
+    first ticket, so a double tap never prints two tickets. A queue that issues
+    nothing now is refused with the reason the screens show (the queue's
+    ``closed_reason`` in ``/api/state``): ``office_closed`` (受付時間外),
+    ``queue_closed`` (受付終了, by staff), ``queue_not_ready`` (準備中: no counter
+    serving it is staffed yet), ``numbers_exhausted``, ``queue_not_issuable``."""
     key = body.idempotency_key or ctx.request.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= 64:
         raise ApiError("invalid_request", "Idempotency-Key must be 1-64 characters")
@@ -43,13 +48,38 @@ async def issue(ctx: Ctx, body: IssueIn) -> dict[str, Any]:
 
 
 def _issued_view(floor: Floor, outcome: Outcome, now: datetime) -> dict[str, Any]:
+    assert outcome.ticket is not None  # IssueTicket always names its ticket
     ticket = floor.tickets[outcome.ticket]
     public = ticket_public(ticket, floor, now)
     return {
         "ticket": ticket.id, "display": ticket.display, "number": ticket.number, "queue": ticket.series,
         "token": ticket.token, "issued_at": iso(ticket.issued_at),
-        **{k: public[k] for k in ("ahead", "wait_s", "low_s", "high_s")},
+        **{k: public[k] for k in ("ahead", "wait_s", "low_s", "high_s", "wait_min")},
     }
+
+
+async def _issuing(ctx: Ctx, command: c.StopIssuing | c.ResumeIssuing) -> dict[str, Any]:
+    def view(floor: Floor, outcome: Outcome, now: datetime) -> dict[str, Any]:
+        return queue_status(floor, command.queue, now)
+
+    _, status = await ctx.services.processor.submit(command, view=view)
+    return status  # type: ignore[no-any-return]  # the view above returns the dict
+
+
+@endpoint("POST", "/api/queues/{queue}/stop-issuing", summary="Stop issuing tickets for a queue (受付終了)",
+          access="supervisor", tag="tickets", errors=("unknown_queue", "queue_not_issuable"))
+async def stop_issuing(ctx: Ctx, _: None) -> dict[str, Any]:
+    """The kiosks stop issuing for this queue (they show 受付終了 and the API
+    refuses with ``queue_closed``); tickets already issued stay. Answers the
+    queue's status. Repeating it changes nothing."""
+    return await _issuing(ctx, c.StopIssuing(ctx.path["queue"], staff=ctx.staff))
+
+
+@endpoint("POST", "/api/queues/{queue}/resume-issuing", summary="Issue tickets for a queue again (受付再開)",
+          access="supervisor", tag="tickets", errors=("unknown_queue",))
+async def resume_issuing(ctx: Ctx, _: None) -> dict[str, Any]:
+    """Undo :func:`stop_issuing`. Answers the queue's status."""
+    return await _issuing(ctx, c.ResumeIssuing(ctx.path["queue"], staff=ctx.staff))
 
 
 @endpoint("GET", "/api/public/tickets/{token}", summary="A ticket's public status (phone page)", access="public",

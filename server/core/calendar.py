@@ -112,7 +112,7 @@ def business_day(now: datetime) -> date:
 
 @lru_cache(maxsize=64)
 def _holidays_for(year: int) -> holidays.HolidayBase:
-    return holidays.Japan(years=year)
+    return holidays.country_holidays("JP", years=year)
 
 
 def _is_national_holiday(day: date) -> bool:

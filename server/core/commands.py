@@ -101,6 +101,17 @@ class Transfer:
 
 
 @dataclass(frozen=True, slots=True)
+class TransferCurrent:
+    """転送 from a counter: the ticket at ``counter`` (called or serving) waits in
+    ``to_queue`` keeping its number, as :class:`Transfer`."""
+
+    counter: str
+    to_queue: str
+    staff: str | None = None
+    front: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Hold:
     """保留: the visitor steps away (e.g. to fetch a document); the counter is freed
     and the ticket waits to be called again by number."""
@@ -117,6 +128,23 @@ class Cancel:
     ticket: str
     staff: str | None = None
     reason: str = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class StopIssuing:
+    """受付終了: staff stop the kiosks issuing tickets for ``queue`` (e.g. when
+    those waiting already fill the rest of the day). Tickets issued stay."""
+
+    queue: str
+    staff: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeIssuing:
+    """受付再開: ``queue`` issues tickets again."""
+
+    queue: str
+    staff: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,5 +181,6 @@ class ResumeCounter:
 
 Command = (
     IssueTicket | CallNext | CallTicket | Recall | StartService | Finish | NoShow | Reinstate
-    | Transfer | Hold | Cancel | OpenCounter | CloseCounter | PauseCounter | ResumeCounter
+    | Transfer | TransferCurrent | Hold | Cancel | StopIssuing | ResumeIssuing
+    | OpenCounter | CloseCounter | PauseCounter | ResumeCounter
 )

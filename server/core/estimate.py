@@ -121,7 +121,7 @@ def wait_for(ahead: float, idle: int, rate: float, shown_ahead: int | None = Non
     """The estimate with ``ahead`` (pool-weighted) people in front, ``idle``
     idle counters and ``rate`` calls per second; ``shown_ahead`` is the people
     ahead reported to the visitor (default ``ahead``)."""
-    shown = int(round(ahead)) if shown_ahead is None else shown_ahead
+    shown = round(ahead) if shown_ahead is None else shown_ahead
     m = max(0.0, ahead + 1 - idle)
     if m == 0:
         return Estimate(shown, 0.0, 0.0, 0.0)

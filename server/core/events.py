@@ -25,12 +25,15 @@ COUNTER_OPENED = "counter.opened"
 COUNTER_CLOSED = "counter.closed"
 COUNTER_PAUSED = "counter.paused"
 COUNTER_RESUMED = "counter.resumed"
+#: Staff stop issuing tickets for a queue (受付終了) and resume.
+QUEUE_CLOSED = "queue.closed"
+QUEUE_REOPENED = "queue.reopened"
 #: Printer facts (issue 4); the floor ignores them, screens and audits read them.
 PRINTER_STATUS = "printer.status"
 PRINT_FAILED = "print.failed"
 
 #: The prefixes of events that change the floor.
-FLOOR_PREFIXES = ("ticket.", "counter.")
+FLOOR_PREFIXES = ("ticket.", "counter.", "queue.")
 
 
 #: Keys that never leave on a public topic (personal or secret data).

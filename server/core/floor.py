@@ -13,6 +13,7 @@ import bisect
 from collections import deque
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from . import commands as c
@@ -22,21 +23,67 @@ from .errors import DomainError
 from .events import FLOOR_PREFIXES, Event
 from .layout import CallPolicy, Layout
 from .numbering import next_number
-from .tickets import ACTIVE, Status, Step, Ticket
+from .tickets import ACTIVE, Status, Step, StepStatus, Ticket
 
 #: Weight of the newest observation in the occupancy moving average.
 SERVICE_EWMA_ALPHA = 0.2
 
 
+class CounterStatus(StrEnum):
+    """Whether a counter works: ``closed`` (nobody signed in), ``open`` (calls)
+    or ``paused`` (休止: staffed, on a break, not calling)."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    PAUSED = "paused"
+
+
+class NotIssuing(StrEnum):
+    """Why a queue issues no ticket now (:meth:`Floor.not_issuing`). Each value
+    is also the error code the API answers a refused ticket with
+    (:mod:`server.errors`), and the screens name each in its own words:
+
+    - ``office_closed``: outside the opening hours, or a procedure the current
+      opening does not take (受付時間外; never in rehearsal mode, whose calendar
+      is always open);
+    - ``queue_closed``: staff stopped issuing for the queue (受付終了);
+    - ``queue_not_ready``: no counter that serves the queue is staffed yet
+      (準備中): a ticket nobody can call is not issued;
+    - ``numbers_exhausted``: every number of the queue's range is held by an
+      active ticket (seed 004 8(1): two active tickets never share a number);
+    - ``queue_not_issuable``: the queue only receives tickets (the hand-over).
+    """
+
+    NOT_ISSUABLE = "queue_not_issuable"
+    OFFICE_CLOSED = "office_closed"
+    CLOSED_BY_STAFF = "queue_closed"
+    NOT_READY = "queue_not_ready"
+    NUMBERS_EXHAUSTED = "numbers_exhausted"
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One call or recall (for 'now serving' and the guidance display's list):
+    the ticket, its display number and queue, the counter and when (aware)."""
+
+    ticket: str
+    display: str
+    queue: str
+    counter: str
+    counter_number: int
+    at: datetime
+    recall: bool = False
+
+
 @dataclass(slots=True)
 class CounterState:
-    """A counter's live state: ``closed``, ``open`` or ``paused``; who staffs it;
+    """A counter's live state: its :class:`CounterStatus`; who staffs it;
     the ticket at it (called or serving); for N-then-1 interleaving how many
     tickets in a row it took from its first queue; and what the wait estimate
     learns from: a moving average of its occupancy per ticket (call to free
     again, seconds; ``None`` until observed today)."""
 
-    status: str = "closed"
+    status: CounterStatus = CounterStatus.CLOSED
     staff: str | None = None
     ticket: str | None = None
     streak: int = 0
@@ -71,7 +118,8 @@ class Floor:
         self.active_numbers: dict[str, set[int]] = {q: set() for q in layout.queues}
         self.holders: dict[tuple[str, int], str] = {}
         self.idempotency: dict[tuple[str | None, str], str] = {}
-        self.recent_calls: deque[dict[str, Any]] = deque(maxlen=20)
+        self.recent_calls: deque[Call] = deque(maxlen=20)
+        self.closed_queues: set[str] = set()
         self._serial = 0
         self._entries = 0
 
@@ -110,7 +158,38 @@ class Floor:
 
     def serving_counters(self, queue: str) -> list[str]:
         """Counters open now (not paused, not closed) that serve ``queue``."""
-        return [cid for cid in self.layout.counters_by_queue[queue] if self.counters[cid].status == "open"]
+        return [cid for cid in self.layout.counters_by_queue[queue] if self.counters[cid].status is CounterStatus.OPEN]
+
+    def not_issuing(self, queue: str, now: datetime) -> NotIssuing | None:
+        """Why ``queue`` may not issue a ticket at ``now``, or ``None`` when it may.
+
+        The one decision behind both the kiosk's buttons (the views' ``issuing``)
+        and :class:`~server.core.commands.IssueTicket`. Checked in this order:
+        not issuable, outside the opening hours (the calendar, incl. the queues an
+        opening is limited to), closed by staff, no counter serving it staffed
+        (open or paused), every number held. Raises :class:`DomainError`
+        ``unknown_queue`` for a queue not in the layout.
+        """
+        self._queue(queue)
+        if not self.layout.queues[queue].issuable:
+            return NotIssuing.NOT_ISSUABLE
+        hours = self.calendar.opening_at(now)
+        if hours is None or (hours.queues is not None and queue not in hours.queues):
+            return NotIssuing.OFFICE_CLOSED
+        if queue in self.closed_queues:
+            return NotIssuing.CLOSED_BY_STAFF
+        if all(self.counters[cid].status is CounterStatus.CLOSED for cid in self.layout.counters_by_queue[queue]):
+            return NotIssuing.NOT_READY
+        if self._free_number(queue, now) is None:
+            return NotIssuing.NUMBERS_EXHAUSTED
+        return None
+
+    def _free_number(self, queue: str, now: datetime) -> int | None:
+        first, final = self.layout.queues[queue].number_range
+        try:
+            return next_number(self.last_number.get(queue), first, final, self._held_numbers(queue, now))
+        except DomainError:
+            return None
 
     # ---------------------------------------------------------------- deciding
     def _decide(self, cmd: c.Command, now: datetime) -> Outcome:
@@ -138,8 +217,8 @@ class Floor:
 
     def _open_counter(self, counter_id: str) -> CounterState:
         state = self._counter(counter_id)
-        if state.status != "open":
-            raise DomainError("counter_not_open", f"counter {counter_id} is {state.status}")
+        if state.status is not CounterStatus.OPEN:
+            raise DomainError("counter_not_open", f"counter {counter_id} is {state.status.value}")
         return state
 
     def _at_counter(self, counter_id: str, ticket_id: str | None, *allowed: Status) -> Ticket:
@@ -163,17 +242,11 @@ class Floor:
                 return Outcome([], existing)
         self._queue(cmd.queue)
         queue = self.layout.queues[cmd.queue]
-        if not queue.issuable:
-            raise DomainError("queue_not_issuable", f"tickets are not issued for {queue.name.en}")
         for extra in cmd.procedures:
             self._queue(extra)
-        hours = self.calendar.opening_at(now)
-        if hours is None:
-            raise DomainError("office_closed", "the office is closed now")
-        if hours.queues is not None and cmd.queue not in hours.queues:
-            raise DomainError("queue_closed", f"{queue.name.en} is not open now")
-        if not self.layout.counters_by_queue[cmd.queue]:
-            raise DomainError("queue_closed", f"no counter serves {queue.name.en}")
+        refusal = self.not_issuing(cmd.queue, now)
+        if refusal is not None:
+            raise DomainError(refusal.value, _REFUSALS[refusal].format(queue=queue.name.en))
         if cmd.token in self.by_token:
             raise DomainError("duplicate_token", "token already in use")
         first, final = queue.number_range
@@ -261,7 +334,9 @@ class Floor:
         ticket = self._at_counter(cmd.counter, cmd.ticket, Status.CALLED, Status.SERVING)
         events = []
         if ticket.status is Status.CALLED:
-            events.append(self._event(ev.TICKET_STARTED, now, **self._ticket_fields(ticket), counter=cmd.counter, staff=cmd.staff))
+            events.append(
+                self._event(ev.TICKET_STARTED, now, **self._ticket_fields(ticket), counter=cmd.counter, staff=cmd.staff)
+            )
         pending = ticket.pending_queues()
         handover = self.layout.queues[ticket.queue].handover_queue if cmd.handover else None
         next_queue = pending[0] if pending else handover
@@ -281,7 +356,9 @@ class Floor:
         if ticket.status is not Status.NO_SHOW:
             raise DomainError("invalid_transition", f"ticket {ticket.display} is {ticket.status.value}, not no_show")
         if not self._reinstatable(ticket, now) or self.holders.get((ticket.series, ticket.number)) != ticket.id:
-            raise DomainError("reinstate_expired", f"ticket {ticket.display} was a no-show too long ago; issue a new ticket")
+            raise DomainError(
+                "reinstate_expired", f"ticket {ticket.display} was a no-show too long ago; issue a new ticket"
+            )
         event = self._event(ev.TICKET_REINSTATED, now, **self._ticket_fields(ticket), staff=cmd.staff)
         return Outcome([event], ticket.id)
 
@@ -298,6 +375,10 @@ class Floor:
         )
         return Outcome([event], ticket.id)
 
+    def _decide_TransferCurrent(self, cmd: c.TransferCurrent, now: datetime) -> Outcome:
+        ticket = self._at_counter(cmd.counter, None, Status.CALLED, Status.SERVING)
+        return self._decide_Transfer(c.Transfer(ticket.id, cmd.to_queue, staff=cmd.staff, front=cmd.front), now)
+
     def _decide_Hold(self, cmd: c.Hold, now: datetime) -> Outcome:
         ticket = self._at_counter(cmd.counter, cmd.ticket, Status.CALLED, Status.SERVING)
         event = self._event(ev.TICKET_HELD, now, **self._ticket_fields(ticket), counter=cmd.counter, staff=cmd.staff)
@@ -313,17 +394,31 @@ class Floor:
         )
         return Outcome([event], ticket.id)
 
+    def _decide_StopIssuing(self, cmd: c.StopIssuing, now: datetime) -> Outcome:
+        self._queue(cmd.queue)
+        if not self.layout.queues[cmd.queue].issuable:
+            raise DomainError("queue_not_issuable", f"tickets are not issued for {cmd.queue}")
+        if cmd.queue in self.closed_queues:
+            return Outcome([])
+        return Outcome([self._event(ev.QUEUE_CLOSED, now, queue=cmd.queue, staff=cmd.staff)])
+
+    def _decide_ResumeIssuing(self, cmd: c.ResumeIssuing, now: datetime) -> Outcome:
+        self._queue(cmd.queue)
+        if cmd.queue not in self.closed_queues:
+            return Outcome([])
+        return Outcome([self._event(ev.QUEUE_REOPENED, now, queue=cmd.queue, staff=cmd.staff)])
+
     def _decide_OpenCounter(self, cmd: c.OpenCounter, now: datetime) -> Outcome:
         state = self._counter(cmd.counter)
-        if state.status != "closed" and state.staff not in (None, cmd.staff):
+        if state.status is not CounterStatus.CLOSED and state.staff not in (None, cmd.staff):
             raise DomainError("counter_in_use", f"counter {cmd.counter} is staffed by someone else")
-        if state.status == "open" and state.staff == cmd.staff:
+        if state.status is CounterStatus.OPEN and state.staff == cmd.staff:
             return Outcome([])
         return Outcome([self._event(ev.COUNTER_OPENED, now, counter=cmd.counter, staff=cmd.staff)])
 
     def _decide_CloseCounter(self, cmd: c.CloseCounter, now: datetime) -> Outcome:
         state = self._counter(cmd.counter)
-        if state.status == "closed":
+        if state.status is CounterStatus.CLOSED:
             raise DomainError("counter_not_open", f"counter {cmd.counter} is closed")
         if state.ticket is not None:
             raise DomainError("counter_busy", f"counter {cmd.counter} still has a ticket; finish it first")
@@ -335,8 +430,8 @@ class Floor:
 
     def _decide_ResumeCounter(self, cmd: c.ResumeCounter, now: datetime) -> Outcome:
         state = self._counter(cmd.counter)
-        if state.status != "paused":
-            raise DomainError("counter_not_paused", f"counter {cmd.counter} is {state.status}")
+        if state.status is not CounterStatus.PAUSED:
+            raise DomainError("counter_not_paused", f"counter {cmd.counter} is {state.status.value}")
         return Outcome([self._event(ev.COUNTER_RESUMED, now, counter=cmd.counter, staff=cmd.staff)])
 
     # ---------------------------------------------------------------- applying
@@ -360,12 +455,12 @@ class Floor:
 
     def _enter_step(self, ticket: Ticket, queue: str, now: datetime) -> None:
         for step in ticket.steps:
-            if step.status == "pending" and step.queue == queue:
-                step.status, step.entered_at = "current", now
+            if step.status is StepStatus.PENDING and step.queue == queue:
+                step.status, step.entered_at = StepStatus.CURRENT, now
                 return
-        ticket.steps.append(Step(queue, "current", None, now))
+        ticket.steps.append(Step(queue, StepStatus.CURRENT, None, now))
 
-    def _leave_step(self, ticket: Ticket, status: str, now: datetime) -> None:
+    def _leave_step(self, ticket: Ticket, status: StepStatus, now: datetime) -> None:
         step = ticket.current_step()
         step.status, step.left_at = status, now
 
@@ -390,7 +485,7 @@ class Floor:
             queue=d["queue"], issued_at=e.at, ready_at=e.at, order=(0.0, 0), priority=d["priority"],
             device=d.get("device"),
         )
-        ticket.steps = [Step(d["queue"], "current", None, e.at)] + [Step(q) for q in d["procedures"]]
+        ticket.steps = [Step(d["queue"], StepStatus.CURRENT, None, e.at)] + [Step(q) for q in d["procedures"]]
         self.tickets[ticket.id] = ticket
         self.by_token[ticket.token] = ticket.id
         self.last_number[ticket.series] = ticket.number
@@ -411,18 +506,14 @@ class Floor:
         state.streak = state.streak + 1 if ticket.queue == counter.queues[0] else 0
         ticket.status, ticket.counter, ticket.called_at, ticket.recalls = Status.CALLED, counter.id, e.at, 0
         ticket.current_step().counter = counter.id
-        self.recent_calls.appendleft({
-            "ticket": ticket.id, "display": ticket.display, "queue": ticket.queue,
-            "counter": counter.id, "counter_number": counter.number, "at": e.at.isoformat(),
-        })
+        self.recent_calls.appendleft(Call(ticket.id, ticket.display, ticket.queue, counter.id, counter.number, e.at))
 
     def _on_ticket_recalled(self, e: Event, d: dict[str, Any]) -> None:
         ticket = self.tickets[d["ticket"]]
         ticket.recalls = d["recalls"]
-        self.recent_calls.appendleft({
-            "ticket": ticket.id, "display": ticket.display, "queue": ticket.queue, "counter": d["counter"],
-            "counter_number": d["counter_number"], "at": e.at.isoformat(), "recall": True,
-        })
+        self.recent_calls.appendleft(
+            Call(ticket.id, ticket.display, ticket.queue, d["counter"], d["counter_number"], e.at, recall=True)
+        )
 
     def _on_ticket_started(self, e: Event, d: dict[str, Any]) -> None:
         ticket = self.tickets[d["ticket"]]
@@ -431,7 +522,7 @@ class Floor:
     def _on_ticket_finished(self, e: Event, d: dict[str, Any]) -> None:
         ticket = self.tickets[d["ticket"]]
         self._free_counter(ticket, e.at)
-        self._leave_step(ticket, "done", e.at)
+        self._leave_step(ticket, StepStatus.DONE, e.at)
         if d["next_queue"]:
             self._enter_step(ticket, d["next_queue"], e.at)
             self._enqueue(ticket, d["next_queue"], e.at)
@@ -458,7 +549,7 @@ class Floor:
             self._dequeue(ticket)
         else:
             self._free_counter(ticket, e.at)
-        self._leave_step(ticket, "transferred", e.at)
+        self._leave_step(ticket, StepStatus.TRANSFERRED, e.at)
         self._enter_step(ticket, d["to_queue"], e.at)
         self._enqueue(ticket, d["to_queue"], e.at, order_time=ticket.issued_at if d["front"] else None)
 
@@ -473,22 +564,38 @@ class Floor:
             self._dequeue(ticket)
         else:
             self._free_counter(ticket, e.at)
-        self._leave_step(ticket, "cancelled", e.at)
+        self._leave_step(ticket, StepStatus.CANCELLED, e.at)
         for step in ticket.steps:
-            if step.status == "pending":
-                step.status = "cancelled"
+            if step.status is StepStatus.PENDING:
+                step.status = StepStatus.CANCELLED
         self._end(ticket, Status.CANCELLED)
 
     def _on_counter_opened(self, e: Event, d: dict[str, Any]) -> None:
         state = self.counters[d["counter"]]
-        state.status, state.staff, state.streak = "open", d["staff"], 0
+        state.status, state.staff, state.streak = CounterStatus.OPEN, d["staff"], 0
 
     def _on_counter_closed(self, e: Event, d: dict[str, Any]) -> None:
         state = self.counters[d["counter"]]
-        state.status, state.staff = "closed", None
+        state.status, state.staff = CounterStatus.CLOSED, None
 
     def _on_counter_paused(self, e: Event, d: dict[str, Any]) -> None:
-        self.counters[d["counter"]].status = "paused"
+        self.counters[d["counter"]].status = CounterStatus.PAUSED
 
     def _on_counter_resumed(self, e: Event, d: dict[str, Any]) -> None:
-        self.counters[d["counter"]].status = "open"
+        self.counters[d["counter"]].status = CounterStatus.OPEN
+
+    def _on_queue_closed(self, e: Event, d: dict[str, Any]) -> None:
+        self.closed_queues.add(d["queue"])
+
+    def _on_queue_reopened(self, e: Event, d: dict[str, Any]) -> None:
+        self.closed_queues.discard(d["queue"])
+
+
+#: The message of each refused ticket (for people; the code is the reason's value).
+_REFUSALS = {
+    NotIssuing.NOT_ISSUABLE: "tickets are not issued for {queue}",
+    NotIssuing.OFFICE_CLOSED: "{queue} is outside its opening hours now",
+    NotIssuing.CLOSED_BY_STAFF: "staff have stopped issuing tickets for {queue}",
+    NotIssuing.NOT_READY: "no counter for {queue} is open yet",
+    NotIssuing.NUMBERS_EXHAUSTED: "every number of {queue} is in use",
+}

@@ -7,10 +7,10 @@ office TOML file (rules from seed 004 section 8 and FLOOR.md section 1).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class CallPolicy(str, Enum):
+class CallPolicy(StrEnum):
     """How a counter chooses the next ticket among the queues it serves.
 
     - ``strict``: the first non-empty queue in the counter's priority order.

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Where a ticket stands.
 
     ``waiting`` (待ち) → ``called`` (呼出, recalled any number of times) →
@@ -28,16 +28,25 @@ class Status(str, Enum):
 ACTIVE = frozenset({Status.WAITING, Status.CALLED, Status.SERVING, Status.HELD, Status.NO_SHOW})
 
 
+class StepStatus(StrEnum):
+    """How one procedure of a visit went: ``pending`` (planned, not yet
+    reached), ``current``, ``done``, ``transferred`` (left for another queue)
+    or ``cancelled``."""
+
+    PENDING = "pending"
+    CURRENT = "current"
+    DONE = "done"
+    TRANSFERRED = "transferred"
+    CANCELLED = "cancelled"
+
+
 @dataclass(slots=True)
 class Step:
-    """One procedure of a visit: the queue, how it went, and at which counter.
-
-    ``status`` is ``pending`` (planned, not yet reached), ``current``, ``done``,
-    ``transferred`` (left for another queue), ``no_show`` or ``cancelled``.
-    """
+    """One procedure of a visit: the queue, how it went (:class:`StepStatus`),
+    and at which counter."""
 
     queue: str
-    status: str = "pending"
+    status: StepStatus = StepStatus.PENDING
     counter: str | None = None
     entered_at: datetime | None = None
     left_at: datetime | None = None
@@ -75,10 +84,10 @@ class Ticket:
     def current_step(self) -> Step:
         """The step for the queue the ticket is in now."""
         for step in self.steps:
-            if step.status == "current":
+            if step.status is StepStatus.CURRENT:
                 return step
         return self.steps[-1]
 
     def pending_queues(self) -> list[str]:
         """Queues still to visit after the current one, in order."""
-        return [s.queue for s in self.steps if s.status == "pending"]
+        return [s.queue for s in self.steps if s.status is StepStatus.PENDING]

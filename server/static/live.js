@@ -196,16 +196,29 @@ export class OfficeView {
   }
 }
 
-// Seconds → whole minutes, rounded up (a wait is never shown shorter than it is).
+// Seconds → whole minutes, rounded up, for times already waited (counter terminal, staff display).
+// Expected waits come from the server in minutes (`wait_min`): show those with minutesHtml.
 export function minutes(seconds) {
   return seconds == null ? null : Math.max(0, Math.ceil(seconds / 60));
 }
 
-// An expected wait as bilingual HTML: 「約N分 about N min」, 「まもなく soon」 at zero, "—" when unknown.
-export function waitHtml(seconds) {
-  const m = minutes(seconds);
+// An expected wait as the server gives it in whole minutes (`wait_min`, rounded up there: the one
+// rule, server/views.py wait_minutes) as bilingual HTML: 「約N分 about N min」, 「まもなく soon」, "—".
+export function minutesHtml(m) {
   if (m == null) return "—";
   return m === 0 ? `まもなく <span lang="en" class="en">soon</span>` : `約${m}分 <span lang="en" class="en">about ${m} min</span>`;
+}
+
+// Why a queue issues no ticket now (its `closed_reason`, decided by the server's core), bilingual.
+const CLOSED = {
+  office_closed: ["受付時間外", "Outside opening hours"],
+  queue_not_ready: ["準備中", "Opening soon"],
+  queue_closed: ["受付終了", "No longer accepting"],
+  numbers_exhausted: ["発券の上限に達しました", "No numbers left"],
+};
+export function closedHtml(q) {
+  const [ja, en] = CLOSED[q.closed_reason] || ["ただいま発券できません", "Not issuing now"];
+  return `${esc(ja)} <span lang="en" class="en">${esc(en)}</span>`;
 }
 
 // Escape text for innerHTML templates.

@@ -1,13 +1,13 @@
 // The public status page (/status) for the city's website: every flow's procedures with people
 // waiting and expected wait (seed 004 8(5)). No personal data: it reads the public office topic.
-import { Live, OfficeView, esc, paint, waitHtml } from "/static/live.js";
+import { Live, OfficeView, closedHtml, esc, minutesHtml, paint } from "/static/live.js";
 
 const view = new OfficeView();
 const $ = (id) => document.getElementById(id);
 
 function waitText(q) {
-  if (!q.issuing) return `受付時間外 <span lang="en" class="en">Not accepting now</span>`;
-  return waitHtml(q.wait_s);
+  if (!q.issuing) return closedHtml(q);
+  return minutesHtml(q.wait_min);
 }
 
 function render() {
