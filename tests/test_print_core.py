@@ -90,8 +90,8 @@ def test_tickets_print_in_order_one_at_a_time_and_a_new_one_waits_its_turn() -> 
     queue = idle_ok()
     first, second = job("a", 5), job("b", 5.2)
     assert queue.add(first, at(5)).wake
-    assert not queue.add(second, at(5.2)).wake  # the worker is already at it
     assert sends(queue.next(at(5))) is first
+    assert not queue.add(second, at(5.2)).wake  # the worker is at it
     with pytest.raises(RuntimeError):
         queue.next(at(5.1))  # one attempt at a time
     with pytest.raises(ValueError):
@@ -254,16 +254,19 @@ def test_the_back_off_sequence_doubles_to_retry_max_and_a_printed_job_resets_it(
     assert sleeps_until(queue.next(at(t + 1))) == at(t + 1.5)
 
 
-def test_a_new_ticket_during_a_pause_waits_for_it() -> None:
+def test_a_new_ticket_during_a_pause_is_tried_at_once_and_the_pause_keeps_growing() -> None:
     queue = idle_ok()
-    first = job("a", 0)
+    first, second = job("a", 0), job("b", 3)
     queue.add(first, at(0))
-    for t in (0, 0):
+    for t in (0, 0, 0.5):
         sends(queue.next(at(t)))
-        queue.attempted(first, Failed(COVER_OPEN, "cover"), at(t))
-    assert sleeps_until(queue.next(at(0))) == at(0.5)
-    assert not queue.add(job("b", 0.2), at(0.2)).wake
-    assert sleeps_until(queue.next(at(0.2))) == at(0.5)
+        queue.attempted(first, Failed(PAPER_END, "paper"), at(t))
+    assert sleeps_until(queue.next(at(0.5))) == at(1.5)
+    assert queue.add(second, at(1)).wake  # a visitor at the kiosk: try now
+    assert sends(queue.next(at(1))) is first  # in order: the first job goes first
+    queue.attempted(first, Failed(PAPER_END, "paper"), at(1))
+    assert sleeps_until(queue.next(at(1))) == at(3)  # 2 s: the sequence goes on
+    assert not queue.settled(second)  # not tried yet: its kiosk waits on
 
 
 def test_an_unexpected_error_in_the_adapter_is_retried_after_two_seconds_without_counting() -> None:

@@ -16,8 +16,7 @@ The rules (README "Ticket printing"; issue 4):
 - Jobs print in order, one at a time; a job on an idle printer is sent at once.
 - A failed attempt is retried at once the first time in a row, then after a
   pause of 0.5 s doubling up to ``retry_max_s``; a printed job resets both.
-  A job added during a pause waits for it; an agent's report that its printer
-  can print ends it.
+  A new job, or an agent's report that its printer can print, ends a pause.
 - One broken link (``offline``, e.g. a connection dropped mid-job) is not news;
   a second failure in a row, or a condition the printer itself reported
   (``paper_end``, ``cover_open``, ``error``), changes the printer's health
@@ -216,12 +215,13 @@ class PrintQueue(Generic[J]):
             raise ValueError(f"job {job.id} is already printed")
 
     def add(self, job: J, now: datetime) -> Step[J]:
-        """A new job at the end of the queue; on an idle printer it is due at
-        once (``wake``), during a back-off pause it waits for the pause."""
-        idle = not self.jobs
+        """A new job at the end of the queue. The printer is tried at once
+        (``wake``), even during a back-off pause: someone stands at the kiosk,
+        and a pause only spares a printer nobody is waiting at. While a job is
+        being sent, the new one waits its turn."""
         self.jobs.append(job)
-        if not idle:
-            return Step()
+        if self.sending is not None or (self.due is not None and self.due <= now):
+            return Step()  # already at it, or about to be
         self.due = now
         return Step(wake=True)
 
