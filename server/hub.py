@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -26,6 +26,9 @@ from . import views
 from .core.events import FLOOR_PREFIXES
 from .core.floor import Floor
 from .storage.database import StoredEvent
+
+if TYPE_CHECKING:
+    from .printing import PrintService
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +95,7 @@ class Hub:
         self.by_token: dict[str, set[Subscriber]] = {}
         #: The print service (issue 4), for the ``printer:<id>`` topics and the
         #: printers in the staff snapshot; ``None`` until it starts.
-        self.printers: Any = None
+        self.printers: PrintService | None = None
 
     # ------------------------------------------------------------ subscribers
     def add(self, sub: Subscriber) -> None:
@@ -189,7 +192,7 @@ class Hub:
             return snap
         kind, _, ident = topic.partition(":")
         if kind == "printer":
-            return self.printers.topic_snapshot(ident)  # type: ignore[no-any-return]
+            return self.printers.topic_snapshot(ident) if self.printers is not None else {}
         if kind == "queue":
             return views.queue_status(floor, ident, now)
         return {

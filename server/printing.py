@@ -17,6 +17,11 @@ given up (``print.failed``) and listed for staff to reprint. A change of a
 printer's health is the event ``printer.status`` (``ok``, ``paper_near_end``,
 ``paper_end``, ``cover_open``, ``offline``, ``error``, ``unknown``), which the
 staff display shows as an alert.
+
+Those decisions are :class:`server.core.print_queue.PrintQueue`'s, one per
+printer, with ``now`` passed in; this module is the adapter around it: it
+stores jobs, talks to printers and agents, publishes events and wakes waiters
+as the queue's steps say.
 """
 
 from __future__ import annotations
@@ -25,10 +30,9 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import orjson
@@ -43,6 +47,24 @@ from .core import events as ev
 from .core.calendar import business_day
 from .core.events import Event
 from .core.floor import Floor
+from .core.print_queue import (
+    AGENT_SILENT,
+    NO_AGENT,
+    Failed,
+    JobState,
+    Outcome,
+    Printed,
+    PrintJob,
+    PrintQueue,
+    Probe,
+    Send,
+    Sleep,
+    Step,
+    Timing,
+    agent_health,
+    agent_outcome,
+    forgettable,
+)
 from .core.tickets import Ticket
 from .errors import ApiError
 from .hub import Hub, dumps
@@ -52,9 +74,6 @@ from .storage.database import from_us, to_us, write_audit
 from .views import iso, text, ticket_public, wait_minutes
 
 log = logging.getLogger(__name__)
-
-#: Job states: waiting to print, printed, given up.
-QUEUED, DONE, EXPIRED = "queued", "done", "expired"
 
 
 def face_of(ticket: Ticket, floor: Floor, now: datetime, public_url: str, *, reprint: bool = False) -> TicketFace:
@@ -80,22 +99,18 @@ def _face_load(raw: str) -> TicketFace:
     return TicketFace(**{**data, "issued_at": datetime.fromisoformat(data["issued_at"])})
 
 
-@dataclass(eq=False)
-class Job:
-    """One ticket to print. ``changed`` is set whenever its state or attempts change."""
+@dataclass(eq=False, kw_only=True)
+class Job(PrintJob):
+    """One ticket to print: the queue's view (:class:`PrintJob`) plus what it
+    prints and for whom. ``changed`` is set whenever its state or attempts
+    change; ``data`` caches its ESC/POS bytes while it is queued."""
 
-    id: str
     ticket: str
     printer: str
     face: TicketFace
-    created_at: datetime
     device: str | None = None
     staff: str | None = None
     reprint: bool = False
-    state: str = QUEUED
-    attempts: int = 0
-    last_error: str | None = None
-    done_at: datetime | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     data: bytes | None = None
 
@@ -107,17 +122,14 @@ class Job:
 
 @dataclass(eq=False)
 class Worker:
-    """One printer: its settings, health and queue of jobs."""
+    """One printer: its settings, its :class:`PrintQueue` (health and jobs),
+    the event that wakes its task, and the job awaiting its agent's answer."""
 
     spec: PrinterModel
-    state: PrinterState = PrinterState.UNKNOWN
-    since: datetime | None = None
-    jobs: deque[Job] = field(default_factory=deque)
-    failed: list[Job] = field(default_factory=list)
+    queue: PrintQueue[Job]
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
-    failures: int = 0
-    agent_reply: asyncio.Future[tuple[bool, PrinterState, str]] | None = None
+    agent_reply: asyncio.Future[Outcome] | None = None
     agent_job: str | None = None
 
 
@@ -132,7 +144,8 @@ class PrintService:
         self.hub = hub
         self.public_url = public_url
         self.clock = clock
-        self.workers = {pid: Worker(spec) for pid, spec in printing.printers.items()}
+        timing = Timing(self.settings.expire_s, self.settings.poll_s, self.settings.retry_max_s)
+        self.workers = {pid: Worker(spec, PrintQueue(pid, timing)) for pid, spec in printing.printers.items()}
         self.assigned: dict[str, str] = {}
         self.jobs: dict[str, Job] = {}
         #: The (first, not reprint) job of each ticket, so a repeated issue finds it.
@@ -147,21 +160,23 @@ class PrintService:
             day = business_day(self.clock()).isoformat()
             jobs = (await conn.execute(
                 select(schema.print_jobs).where(schema.print_jobs.c.business_day == day)
-                .where(schema.print_jobs.c.state.in_((QUEUED, EXPIRED))).order_by(schema.print_jobs.c.created_at_us)
+                .where(schema.print_jobs.c.state.in_((JobState.QUEUED.value, JobState.EXPIRED.value)))
+                .order_by(schema.print_jobs.c.created_at_us)
             )).all()
         for device, printer in self.assigned.items():
             if printer not in self.workers:
                 log.warning("device %s is assigned to printer %r, which is not in the office file", device, printer)
         for r in jobs:
-            job = Job(r.id, r.ticket, r.printer, _face_load(r.face), from_us(r.created_at_us), r.device, r.staff,
-                      r.reprint, r.state, r.attempts, r.last_error)
             worker = self.workers.get(r.printer)
             if worker is None:
                 continue
+            job = Job(id=r.id, created_at=from_us(r.created_at_us), state=JobState(r.state), attempts=r.attempts,
+                      last_error=r.last_error, ticket=r.ticket, printer=r.printer, face=_face_load(r.face),
+                      device=r.device, staff=r.staff, reprint=bool(r.reprint))
             self.jobs[job.id] = job
             if not job.reprint:
                 self.by_ticket[job.ticket] = job
-            (worker.jobs if job.state == QUEUED else worker.failed).append(job)
+            worker.queue.restore(job)
         await self._recover()
         for pid, worker in self.workers.items():
             worker.task = asyncio.create_task(self._run(worker), name=f"printer-{pid}")
@@ -178,7 +193,7 @@ class PrintService:
             )).scalars())
         for ticket in floor.tickets.values():
             printer = self.assigned.get(ticket.device or "")
-            if (ticket.id in have or printer not in self.workers
+            if (printer is None or ticket.id in have or printer not in self.workers
                     or (now - ticket.issued_at).total_seconds() > self.settings.expire_s):
                 continue
             await self._enqueue(ticket, floor, printer, device=ticket.device)
@@ -254,48 +269,48 @@ class PrintService:
         self.check_printer(printer)
         job = await self._enqueue(ticket, floor, printer, staff=staff, reprint=True)
         async with self.engine.begin() as conn:
-            await write_audit(conn, actor, "ticket.reprinted", f"{ticket.display} ({ticket.id}) on {printer}, job {job.id}",
-                              to_us(self.clock()))
+            detail = f"{ticket.display} ({ticket.id}) on {printer}, job {job.id}"
+            await write_audit(conn, actor, "ticket.reprinted", detail, to_us(self.clock()))
         return self.job_status(job)
 
     async def _enqueue(self, ticket: Ticket, floor: Floor, printer: str, *, device: str | None = None,
                        staff: str | None = None, reprint: bool = False) -> Job:
         now = self.clock()
         face = face_of(ticket, floor, now, self.public_url, reprint=reprint)
-        job = Job(uuid.uuid4().hex, ticket.id, printer, face, now, device, staff, reprint)
+        job = Job(id=uuid.uuid4().hex, created_at=now, ticket=ticket.id, printer=printer, face=face, device=device,
+                  staff=staff, reprint=reprint)
         async with self.engine.begin() as conn:
             await conn.execute(insert(schema.print_jobs), {
                 "id": job.id, "business_day": floor.day.isoformat(), "ticket": ticket.id, "printer": printer,
-                "device": device, "staff": staff, "reprint": reprint, "face": _face_json(face), "state": QUEUED,
-                "attempts": 0, "last_error": None, "created_at_us": to_us(now), "done_at_us": None,
+                "device": device, "staff": staff, "reprint": reprint, "face": _face_json(face),
+                "state": job.state.value, "attempts": 0, "last_error": None, "created_at_us": to_us(now),
+                "done_at_us": None,
             })
-        self._prune(floor.day.isoformat())
+        self._prune(floor.day)
         self.jobs[job.id] = job
         if not reprint:
             self.by_ticket[ticket.id] = job
         worker = self.workers[printer]
-        worker.jobs.append(job)
-        worker.wake.set()
+        await self._apply(worker, worker.queue.add(job, now), now)
         return job
 
-    def _prune(self, today: str) -> None:
-        """Forget printed jobs after an hour and given-up ones once their day
-        is over (they stay in the table), so memory does not grow with the days."""
+    def _prune(self, today: date) -> None:
+        """Forget jobs :func:`forgettable` says may go (they stay in the
+        table), so memory does not grow with the days."""
         now = self.clock()
         for job in list(self.jobs.values()):
-            old_day = business_day(job.created_at).isoformat() != today
-            if (job.state == DONE and (now - job.created_at).total_seconds() > 3600) or (job.state == EXPIRED and old_day):
+            if forgettable(job, now, today):
                 del self.jobs[job.id]
                 if self.by_ticket.get(job.ticket) is job:
                     del self.by_ticket[job.ticket]
         for worker in self.workers.values():
-            worker.failed = [j for j in worker.failed if business_day(j.created_at).isoformat() == today]
+            worker.queue.prune(today)
 
     def job_status(self, job: Job) -> dict[str, Any]:
         """``{"job", "printer", "state": queued|done|expired, "attempts",
         "printer_state", "error"}``; ``error`` is the last failure's text."""
-        return {"job": job.id, "printer": job.printer, "state": job.state, "attempts": job.attempts,
-                "printer_state": self.workers[job.printer].state.value, "error": job.last_error}
+        return {"job": job.id, "printer": job.printer, "state": job.state.value, "attempts": job.attempts,
+                "printer_state": self.workers[job.printer].queue.health.value, "error": job.last_error}
 
     def job(self, job_id: str) -> Job:
         """Today's job ``job_id``; raises ``ApiError("unknown_job")``."""
@@ -309,9 +324,10 @@ class PrintService:
         failed with the printer needing a person (paper end, cover open,
         offline), or after ``timeout`` seconds, whichever comes first."""
         job = self.job(job_id)
+        queue = self.workers[job.printer].queue
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while job.state == QUEUED and not (job.attempts and not self.workers[job.printer].state.can_print):
+        while not queue.settled(job):
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
@@ -329,9 +345,9 @@ class PrintService:
         """Every printer for the staff display: ``{"printer", "name", "state",
         "since", "queued", "failed": [{"job", "ticket", "display"}]}``."""
         return [{
-            "printer": pid, "name": text(w.spec.name.text()), "state": w.state.value, "since": iso(w.since),
-            "queued": len(w.jobs), "connection": w.spec.connection,
-            "failed": [{"job": j.id, "ticket": j.ticket, "display": j.face.number} for j in w.failed],
+            "printer": pid, "name": text(w.spec.name.text()), "state": w.queue.health.value,
+            "since": iso(w.queue.since), "queued": len(w.queue.jobs), "connection": w.spec.connection,
+            "failed": [{"job": j.id, "ticket": j.ticket, "display": j.face.number} for j in w.queue.failed],
         } for pid, w in self.workers.items()]
 
     def topic_snapshot(self, printer: str) -> dict[str, Any]:
@@ -339,85 +355,67 @@ class PrintService:
         and the job waiting for the agent's answer (``awaiting``), so a
         reconnecting agent picks up what it missed."""
         w = self.workers[printer]
-        return {"printer": printer, "state": w.state.value, "paper_mm": w.spec.paper_mm,
-                "jobs": [j.id for j in w.jobs], "awaiting": w.agent_job}
-
-    async def _set_state(self, worker: Worker, state: PrinterState, detail: str | None = None) -> None:
-        if state is worker.state:
-            return
-        previous, worker.state, worker.since = worker.state, state, self.clock()
-        if state.can_print:
-            log.info("printer %s: %s", worker.spec.id, state.value)
-        else:
-            log.warning("printer %s: %s (%s)", worker.spec.id, state.value, detail or "")
-        with contextlib.suppress(Exception):
-            await self.processor.record([Event(ev.PRINTER_STATUS, worker.since, {
-                "printer": worker.spec.id, "state": state.value, "previous": previous.value,
-                "queued": len(worker.jobs),
-            })])
-        for job in worker.jobs:
-            job.touch()
+        return {"printer": printer, "state": w.queue.health.value, "paper_mm": w.spec.paper_mm,
+                "jobs": [j.id for j in w.queue.jobs], "awaiting": w.agent_job}
 
     # ------------------------------------------------------------- worker
     async def _run(self, worker: Worker) -> None:
-        delay = 0.5
+        """The printer's task: do what its queue decides, tell it what happened, repeat."""
+        queue = worker.queue
         while True:
             worker.wake.clear()
             try:
-                await self._expire(worker)
-                if not worker.jobs:
-                    await self._set_state(worker, await self._probe(worker))
-                    await self._sleep(worker, self.settings.poll_s if worker.state.can_print else min(2.0, self.settings.poll_s))
-                    continue
-                job = worker.jobs[0]
-                try:
-                    data = await self._bytes(job, worker)
-                    state = await self._deliver(worker, job, data)
-                except PrintFailed as err:
-                    worker.failures += 1
-                    job.attempts += 1
-                    job.last_error = str(err)[:200]
-                    await self._save(job)
-                    # One broken link is retried at once; a second failure in a
-                    # row, or a condition the printer itself reported, is news.
-                    if worker.failures > 1 or err.state not in (PrinterState.OFFLINE,):
-                        await self._set_state(worker, err.state, str(err))
-                    job.touch()
-                    if worker.failures > 1:
-                        await self._sleep(worker, delay)
-                        delay = min(self.settings.retry_max_s, delay * 2)
-                    continue
-                worker.failures = 0
-                delay = 0.5
-                worker.jobs.popleft()
-                job.state, job.done_at, job.data = DONE, self.clock(), None
-                job.attempts += 1
-                await self._save(job)
-                job.touch()
-                await self._set_state(worker, state)
+                now = self.clock()
+                step = queue.next(now)
+                await self._apply(worker, step, now)
+                action = step.action
+                if isinstance(action, Send):
+                    outcome = await self._attempt(worker, action.job)
+                    now = self.clock()
+                    await self._apply(worker, queue.attempted(action.job, outcome, now), now)
+                elif isinstance(action, Probe):
+                    state = await self._probe(worker)
+                    now = self.clock()
+                    await self._apply(worker, queue.status(state, now), now)
+                elif isinstance(action, Sleep):
+                    await self._sleep(worker, (action.until - now).total_seconds())
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("printer %s worker failed; retrying", worker.spec.id)
-                await asyncio.sleep(min(self.settings.retry_max_s, 2.0))
+                queue.crashed(self.clock())
+
+    async def _apply(self, worker: Worker, step: Step[Job], now: datetime) -> None:
+        """Carry out a step of the queue: store, publish, wake."""
+        for job in step.saved:
+            if job.state is not JobState.QUEUED:
+                job.data = None
+            await self._save(job)
+        change = step.health
+        if change is not None:
+            if change.state.can_print:
+                log.info("printer %s: %s", change.printer, change.state.value)
+            else:
+                log.warning("printer %s: %s (%s)", change.printer, change.state.value, change.detail or "")
+            with contextlib.suppress(Exception):
+                await self.processor.record([Event(ev.PRINTER_STATUS, change.at, {
+                    "printer": change.printer, "state": change.state.value, "previous": change.previous.value,
+                    "queued": change.queued,
+                })])
+        for job in step.expired:
+            with contextlib.suppress(Exception):
+                await self.processor.record([Event(ev.PRINT_FAILED, now, {
+                    "printer": job.printer, "job": job.id, "ticket": job.ticket, "display": job.face.number,
+                    "attempts": job.attempts, "reason": job.last_error,
+                })])
+        for job in step.touched:
+            job.touch()
+        if step.wake:
+            worker.wake.set()
 
     async def _sleep(self, worker: Worker, seconds: float) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(worker.wake.wait(), seconds)
-
-    async def _expire(self, worker: Worker) -> None:
-        now = self.clock()
-        while worker.jobs and (now - worker.jobs[0].created_at).total_seconds() > self.settings.expire_s:
-            job = worker.jobs.popleft()
-            job.state, job.data = EXPIRED, None
-            worker.failed.append(job)
-            await self._save(job)
-            job.touch()
-            with contextlib.suppress(Exception):
-                await self.processor.record([Event(ev.PRINT_FAILED, now, {
-                    "printer": worker.spec.id, "job": job.id, "ticket": job.ticket, "display": job.face.number,
-                    "attempts": job.attempts, "reason": job.last_error,
-                })])
+            await asyncio.wait_for(worker.wake.wait(), max(0.0, seconds))
 
     async def _bytes(self, job: Job, worker: Worker) -> bytes:
         if job.data is None:
@@ -430,30 +428,31 @@ class PrintService:
                     status_timeout=min(1.0, self.settings.timeout_s))
 
     async def _probe(self, worker: Worker) -> PrinterState:
+        """An idle printer's health: ``DLE EOT`` for a network printer, whether its agent is there for the others."""
         if worker.spec.connection == "network":
             return await asyncio.to_thread(self._link(worker.spec).status)
-        if not self.hub.has_subscriber(f"printer:{worker.spec.id}"):
-            return PrinterState.OFFLINE
-        return worker.state if worker.state is not PrinterState.OFFLINE else PrinterState.UNKNOWN
+        return agent_health(self.hub.has_subscriber(f"printer:{worker.spec.id}"), worker.queue.health)
 
-    async def _deliver(self, worker: Worker, job: Job, data: bytes) -> PrinterState:
+    async def _attempt(self, worker: Worker, job: Job) -> Outcome:
+        """Send ``job`` once: over TCP (status, bytes, status), or through its agent."""
+        data = await self._bytes(job, worker)
         if worker.spec.connection == "network":
-            return await asyncio.to_thread(self._link(worker.spec).send, data)
+            try:
+                return Printed(await asyncio.to_thread(self._link(worker.spec).send, data))
+            except PrintFailed as err:
+                return Failed(err.state, str(err))
         topic = f"printer:{worker.spec.id}"
         if not self.hub.has_subscriber(topic):
-            raise PrintFailed(PrinterState.OFFLINE, "no printer agent is connected")
-        reply: asyncio.Future[tuple[bool, PrinterState, str]] = asyncio.get_running_loop().create_future()
+            return NO_AGENT
+        reply: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         worker.agent_reply, worker.agent_job = reply, job.id
         self.hub.notify(topic, dumps({"type": "print_job", "printer": worker.spec.id, "job": job.id}))
         try:
-            ok, state, message = await asyncio.wait_for(reply, self.settings.timeout_s * 4)
+            return await asyncio.wait_for(reply, self.settings.timeout_s * 4)
         except TimeoutError:
-            raise PrintFailed(PrinterState.OFFLINE, "the printer agent did not answer") from None
+            return AGENT_SILENT
         finally:
             worker.agent_reply, worker.agent_job = None, None
-        if not ok:
-            raise PrintFailed(state, message or f"the agent reports {state.value}")
-        return state
 
     async def agent_result(self, printer: str, job_id: str, ok: bool, state: PrinterState, message: str) -> None:
         """An agent's answer for the job it was sent. Raises ``ApiError``
@@ -461,18 +460,17 @@ class PrintService:
         worker = self.workers[printer]
         if worker.agent_job != job_id or worker.agent_reply is None or worker.agent_reply.done():
             raise ApiError("unknown_job", "this job is not waiting for an answer")
-        worker.agent_reply.set_result((ok, state, message))
+        worker.agent_reply.set_result(agent_outcome(ok, state, message))
 
     async def agent_status(self, printer: str, state: PrinterState) -> None:
         """An agent's report of its printer's health."""
         worker = self.workers[printer]
-        await self._set_state(worker, state)
-        if state.can_print:
-            worker.wake.set()
+        now = self.clock()
+        await self._apply(worker, worker.queue.report(state, now), now)
 
     async def _save(self, job: Job) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(update(schema.print_jobs).where(schema.print_jobs.c.id == job.id).values(
-                state=job.state, attempts=job.attempts, last_error=job.last_error,
+                state=job.state.value, attempts=job.attempts, last_error=job.last_error,
                 done_at_us=to_us(job.done_at) if job.done_at else None,
             ))

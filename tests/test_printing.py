@@ -17,7 +17,9 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -26,6 +28,7 @@ from PIL import Image
 
 from hardware.printer import PrinterState, decode_status
 from hardware.ticket import PAPER_DOTS
+from server.launch import ServerProcess as Launched
 
 from .printerkit import StandInPrinter, raster, split_jobs
 from .serverkit import ServerProcess, admin, bearer, clerk
@@ -41,7 +44,8 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def office_with_printers(path: Path, ports: dict[str, int], *, keep: tuple[str, ...] = ("kiosk1", "kiosk2", "nowhere", "usb1")) -> Path:
+def office_with_printers(path: Path, ports: dict[str, int], *, expire_s: float = 120,
+                         keep: tuple[str, ...] = ("kiosk1", "kiosk2", "nowhere", "usb1")) -> Path:
     """The demo office plus [printing] and [[printers]]: ``kiosk1`` (80 mm) and
     ``kiosk2`` (58 mm) on stand-ins, ``nowhere`` on a closed port, ``usb1`` through an agent."""
     from server.config import DEMO_OFFICE
@@ -53,9 +57,10 @@ def office_with_printers(path: Path, ports: dict[str, int], *, keep: tuple[str, 
         "usb1": 'connection = "agent"\npaper_mm = 58',
     }
     text = DEMO_OFFICE.read_text(encoding="utf-8")
-    text += "\n[printing]\nexpire_s = 120\npoll_s = 1\nretry_max_s = 0.5\ntimeout_s = 2\n"
+    text += f"\n[printing]\nexpire_s = {expire_s}\npoll_s = 1\nretry_max_s = 0.5\ntimeout_s = 2\n"
     for pid in keep:
-        text += f'\n[[printers]]\nid = "{pid}"\nname = {{ ja = "{pid} プリンタ", en = "{pid} printer" }}\n{printers[pid]}\n'
+        name = f'{{ ja = "{pid} プリンタ", en = "{pid} printer" }}'
+        text += f'\n[[printers]]\nid = "{pid}"\nname = {name}\n{printers[pid]}\n'
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -71,7 +76,7 @@ class Floor:
         self.office = office_with_printers(tmp / "office.toml", self.ports)
         self.proc = self.start()
 
-    def start(self, office: Path | None = None) -> ServerProcess:
+    def start(self, office: Path | None = None) -> Launched:
         return ServerProcess(self.tmp / "data", args=("--config", str(office or self.office), "--rehearsal")).start()
 
     def stop(self) -> None:
@@ -107,18 +112,19 @@ async def open_counter_4(http: httpx.AsyncClient) -> dict[str, str]:
     return await clerk(http, await admin(http), "printing-clerk", counter="4")
 
 
-async def issue(http: httpx.AsyncClient, kiosk_headers: dict[str, str], key: str | None = None) -> dict:
+async def issue(http: httpx.AsyncClient, kiosk_headers: dict[str, str], key: str | None = None) -> dict[str, Any]:
     headers = {**kiosk_headers, **({"Idempotency-Key": key} if key else {})}
     r = await http.post("/api/tickets", json={"queue": "shomei"}, headers=headers)
     assert r.status_code == 201, r.text
-    return r.json()
+    body: dict[str, Any] = r.json()
+    return body
 
 
-async def printed(http: httpx.AsyncClient, job: str, headers: dict[str, str], timeout: float = 15) -> dict:
+async def printed(http: httpx.AsyncClient, job: str, headers: dict[str, str], timeout: float = 15) -> dict[str, Any]:
     """The job's status once it is done (asking with ``?wait=``); fails after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while True:
-        status = (await http.get(f"/api/print-jobs/{job}", params={"wait": 2}, headers=headers)).json()
+        status: dict[str, Any] = (await http.get(f"/api/print-jobs/{job}", params={"wait": 2}, headers=headers)).json()
         if status["state"] == "done" or time.monotonic() > deadline:
             assert status["state"] == "done", status
             return status
@@ -133,11 +139,11 @@ def tallest_ink_band(image: Image.Image) -> tuple[int, int]:
     """(top, height) of the tallest run of rows that each hold black dots."""
     grey = image.convert("L")
     width, height = grey.size
-    pixels = grey.load()
+    pixels = grey.tobytes()  # one byte per dot, row by row
     best = (0, 0)
     start = None
     for y in range(height + 1):
-        inked = y < height and any(pixels[x, y] < 128 for x in range(0, width, 2))
+        inked = y < height and any(pixels[y * width + x] < 128 for x in range(0, width, 2))
         if inked and start is None:
             start = y
         elif not inked and start is not None:
@@ -175,7 +181,9 @@ def test_real_time_status_bytes_are_read_as_the_printer_means_them() -> None:
 
 
 # --------------------------------------------------------------- the ticket
-async def test_a_kiosk_ticket_prints_with_the_qr_of_its_phone_page_on_80_and_58_mm(floor: Floor, http: httpx.AsyncClient) -> None:
+async def test_a_kiosk_ticket_prints_with_the_qr_of_its_phone_page_on_80_and_58_mm(
+    floor: Floor, http: httpx.AsyncClient,
+) -> None:
     headers = await admin(http)
     await open_counter_4(http)
     wide = await kiosk(http, headers, "1階 発券機 A", "kiosk1")
@@ -231,7 +239,9 @@ async def test_the_preview_png_is_the_same_ticket_for_the_kiosk_screen(floor: Fl
 
 
 # ------------------------------------------------------------------- health
-async def test_paper_end_and_cover_open_raise_alerts_and_the_ticket_prints_once_fixed(floor: Floor, http: httpx.AsyncClient) -> None:
+async def test_paper_end_and_cover_open_raise_alerts_and_the_ticket_prints_once_fixed(
+    floor: Floor, http: httpx.AsyncClient,
+) -> None:
     headers = await admin(http)
     await open_counter_4(http)
     wide = await kiosk(http, headers, "1階 発券機 C", "kiosk1")
@@ -243,7 +253,8 @@ async def test_paper_end_and_cover_open_raise_alerts_and_the_ticket_prints_once_
         before = len(floor.printer.jobs())
         floor.printer.state = "paper_end"
         alert = await staff.until(lambda m: m["type"] == "event" and m["event"]["type"] == "printer.status"
-                                  and m["event"]["printer"] == "kiosk1" and m["event"]["state"] == "paper_end", timeout=10)
+                                  and m["event"]["printer"] == "kiosk1" and m["event"]["state"] == "paper_end",
+                                  timeout=10)
         assert alert["event"]["previous"] == "ok"
 
         ticket = await issue(http, wide)  # issued while the paper is out
@@ -277,7 +288,9 @@ async def test_paper_end_and_cover_open_raise_alerts_and_the_ticket_prints_once_
         await staff.close()
 
 
-async def test_a_connection_dropped_mid_job_is_retried_and_the_ticket_printed_whole(floor: Floor, http: httpx.AsyncClient) -> None:
+async def test_a_connection_dropped_mid_job_is_retried_and_the_ticket_printed_whole(
+    floor: Floor, http: httpx.AsyncClient,
+) -> None:
     headers = await admin(http)
     await open_counter_4(http)
     wide = await kiosk(http, headers, "1階 発券機 D", "kiosk1")
@@ -307,7 +320,9 @@ async def test_a_printer_that_does_not_answer_status_still_prints(floor: Floor, 
 
 
 # ------------------------------------------------------------- bad settings
-async def test_bad_printer_settings_get_clear_errors_and_the_ticket_is_still_issued_and_shown(floor: Floor, http: httpx.AsyncClient) -> None:
+async def test_bad_printer_settings_get_clear_errors_and_the_ticket_is_still_issued_and_shown(
+    floor: Floor, http: httpx.AsyncClient,
+) -> None:
     headers = await admin(http)
     await open_counter_4(http)
     devices_before = len((await http.get("/api/devices", headers=headers)).json())
@@ -329,7 +344,8 @@ async def test_bad_printer_settings_get_clear_errors_and_the_ticket_is_still_iss
     device_id = devices["3階 発券機"]["id"]
     r = await http.put(f"/api/devices/{device_id}/printer", json={"printer": "nope"}, headers=headers)
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_printer"
-    r = await http.put(f"/api/devices/{device_id}/printer", json={"printer": "kiosk1"}, headers=await clerk(http, headers, "p-clerk"))
+    a_clerk = await clerk(http, headers, "p-clerk")
+    r = await http.put(f"/api/devices/{device_id}/printer", json={"printer": "kiosk1"}, headers=a_clerk)
     assert r.status_code == 403
     devices = {d["name"]: d for d in (await http.get("/api/devices", headers=headers)).json()}
     assert devices["3階 発券機"]["printer"] == "nowhere"  # unchanged by the refused requests
@@ -343,16 +359,18 @@ def test_office_file_printer_mistakes_are_named(tmp_path: Path) -> None:
     from server.config import DEMO_OFFICE
 
     base = DEMO_OFFICE.read_text(encoding="utf-8")
+    p1 = '[[printers]]\nid = "p1"\nname = { ja = "a", en = "a" }\n'
     cases = {
-        '[[printers]]\nid = "p1"\nname = { ja = "a", en = "a" }\nconnection = "network"\n': "printers[0].host: a network printer needs host",
-        '[[printers]]\nid = "p1"\nname = { ja = "a", en = "a" }\nconnection = "network"\nhost = "1.2.3.4"\npaper_mm = 76\n': "printers[0].paper_mm",
-        '[[printers]]\nid = "p1"\nname = { ja = "a", en = "a" }\nconnection = "serial"\n': "printers[0].connection",
-        '[[printers]]\nid = "p1"\nname = { ja = "a", en = "a" }\nconnection = "network"\nhost = "tcp://1.2.3.4:9100"\n': "printers[0].host",
+        p1 + 'connection = "network"\n': "printers[0].host: a network printer needs host",
+        p1 + 'connection = "network"\nhost = "1.2.3.4"\npaper_mm = 76\n': "printers[0].paper_mm",
+        p1 + 'connection = "serial"\n': "printers[0].connection",
+        p1 + 'connection = "network"\nhost = "tcp://1.2.3.4:9100"\n': "printers[0].host",
     }
     for extra, message in cases.items():
         bad = tmp_path / "office.toml"
         bad.write_text(base + "\n" + extra, encoding="utf-8")
-        done = subprocess.run([sys.executable, "-m", "server.cli", "check-config", str(bad)], capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-m", "server.cli", "check-config", str(bad)],
+                              capture_output=True, text=True)
         assert done.returncode == 2 and message in done.stderr, (done.returncode, done.stderr)
         assert "Traceback" not in done.stderr
 
@@ -394,11 +412,14 @@ async def test_staff_reprint_is_marked_and_audited(floor: Floor, http: httpx.Asy
 
 
 # -------------------------------------------------------------------- agent
-async def test_the_printer_agent_prints_its_kiosks_tickets_and_catches_up_after_being_away(floor: Floor, http: httpx.AsyncClient, tmp_path: Path) -> None:
+async def test_the_printer_agent_prints_its_kiosks_tickets_and_catches_up_after_being_away(
+    floor: Floor, http: httpx.AsyncClient, tmp_path: Path,
+) -> None:
     headers = await admin(http)
     await open_counter_4(http)
     usb_kiosk = await kiosk(http, headers, "2階 発券機 (USB)", "usb1")
-    r = await http.post("/api/devices", json={"kind": "printer", "name": "2階 発券機のプリンタ", "printer": "usb1"}, headers=headers)
+    body = {"kind": "printer", "name": "2階 発券機のプリンタ", "printer": "usb1"}
+    r = await http.post("/api/devices", json=body, headers=headers)
     assert r.status_code == 201, r.text
     code = r.json()["pairing_code"]
     assert (await http.post("/api/devices", json={"kind": "printer", "name": "x"}, headers=headers)).status_code == 422
@@ -467,7 +488,9 @@ async def test_the_printer_agent_prints_its_kiosks_tickets_and_catches_up_after_
 
 
 # ------------------------------------------------------------------ restart
-async def test_a_queued_job_survives_a_server_restart_and_prints_when_the_paper_is_back(floor: Floor, tmp_path: Path) -> None:
+async def test_a_queued_job_survives_a_server_restart_and_prints_when_the_paper_is_back(
+    floor: Floor, tmp_path: Path,
+) -> None:
     async with httpx.AsyncClient(base_url=floor.proc.url, timeout=30) as http:
         headers = await admin(http)
         await open_counter_4(http)
@@ -494,3 +517,58 @@ async def test_a_queued_job_survives_a_server_restart_and_prints_when_the_paper_
     finally:
         floor.proc.stop()
         floor.proc = floor.start()
+
+
+# ------------------------------------------------------------------- expiry
+async def test_a_ticket_the_printer_never_takes_is_given_up_at_expire_s_and_stays_listed_across_a_restart(
+    tmp_path: Path,
+) -> None:
+    ports = {"kiosk1": closed_port(), "kiosk2": closed_port(), "nowhere": closed_port()}
+    office = office_with_printers(tmp_path / "office.toml", ports, expire_s=10, keep=("nowhere",))
+
+    def serve() -> Launched:
+        return ServerProcess(tmp_path / "data", args=("--config", str(office), "--rehearsal")).start()
+
+    proc = serve()
+    try:
+        async with httpx.AsyncClient(base_url=proc.url, timeout=30) as http:
+            headers = await admin(http)
+            await open_counter_4(http)
+            unplugged = await kiosk(http, headers, "3階 発券機", "nowhere")
+            staff = await Display.open(proc.ws_url, headers)
+            await staff.send({"type": "subscribe", "id": 1, "topics": ["staff"]})
+            try:
+                await staff.until(lambda m: m["type"] == "snapshot")
+                ticket = await issue(http, unplugged)
+                job = ticket["print"]["job"]
+                r = await http.get(f"/api/print-jobs/{job}", params={"wait": 5}, headers=unplugged)
+                assert r.json()["state"] == "queued" and r.json()["printer_state"] == "offline"
+                failed = await staff.until(lambda m: m["type"] == "event" and m["event"]["type"] == "print.failed",
+                                           timeout=30)
+            finally:
+                await staff.close()
+            event = failed["event"]
+            assert (event["printer"], event["job"], event["ticket"]) == ("nowhere", job, ticket["ticket"])
+            given_up_after = datetime.fromisoformat(event["at"]) - datetime.fromisoformat(ticket["issued_at"])
+            assert 10 <= given_up_after.total_seconds() < 15, given_up_after  # expire_s, not before
+            assert event["display"] == ticket["display"] and "cannot reach the printer" in event["reason"]
+            assert event["attempts"] >= 3  # retried with back-off until then
+            status = (await http.get(f"/api/print-jobs/{job}", headers=unplugged)).json()
+            assert status["state"] == "expired" and status["attempts"] == event["attempts"]
+            printers = {p["printer"]: p for p in (await http.get("/api/printers", headers=headers)).json()}
+            assert printers["nowhere"]["queued"] == 0
+            listed = {"job": job, "ticket": ticket["ticket"], "display": ticket["display"]}
+            assert printers["nowhere"]["failed"] == [listed]
+    finally:
+        proc.stop()
+    with sqlite3.connect(f"file:{tmp_path / 'data' / 'madoguchi.sqlite3'}?mode=ro", uri=True) as db:
+        assert db.execute("SELECT state, attempts FROM print_jobs WHERE id = ?", (job,)).fetchall() == [
+            ("expired", event["attempts"])]
+
+    proc = serve()  # given up is given up: listed for reprint, not tried again
+    try:
+        async with httpx.AsyncClient(base_url=proc.url, timeout=30) as http:
+            printers = {p["printer"]: p for p in (await http.get("/api/printers", headers=await admin(http))).json()}
+            assert [f["job"] for f in printers["nowhere"]["failed"]] == [job] and printers["nowhere"]["queued"] == 0
+    finally:
+        proc.stop()
