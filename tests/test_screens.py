@@ -528,3 +528,137 @@ def test_a_supervisor_sees_today_so_far_and_downloads_an_export_with_progress(br
     assert_accessible(page, "statistics page after an export")
     screenshot(page, "statistics")
     page.context.close()
+
+
+# ----------------------------------------------------------------------------------------------
+# Issue 12, point 6: what a new user tripped on (the kiosk's buttons below the screen, the
+# guidance display under load, /status on a phone, reconnections without `since`, the link to
+# the statistics).
+
+KIOSK_SIZES = {"portrait": (1080, 1920), "landscape": (1920, 1080)}
+
+# Every control the visitor may press, and the main scroll areas: where they are and whether any
+# content is hidden below its box.
+_LAYOUT_JS = """() => {
+  const doc = document.scrollingElement;
+  const out = {docScroll: [doc.scrollWidth, doc.clientWidth, doc.scrollHeight, doc.clientHeight],
+               outside: [], overflow: [], size: [innerWidth, innerHeight], controls: 0};
+  const visible = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+  for (const el of document.querySelectorAll('button, a[href], input, select, textarea, [role=button], #issued-paper-img, #issued-qr')) {
+    if (!visible(el)) continue;
+    const r = el.getBoundingClientRect();
+    out.controls += 1;
+    if (r.top < -0.5 || r.left < -0.5 || r.bottom > innerHeight + 0.5 || r.right > innerWidth + 0.5)
+      out.outside.push(`${el.id || el.className || el.tagName} ${Math.round(r.left)},${Math.round(r.top)}–${Math.round(r.right)},${Math.round(r.bottom)}`);
+  }
+  for (const el of document.querySelectorAll('main, .screen:not([hidden])'))
+    if (el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1) out.overflow.push(el.id || el.tagName);
+  return out;
+}"""
+
+
+def assert_fits(page: Page, what: str) -> dict[str, Any]:
+    """Every visible control (and the ticket picture and QR) inside the viewport; nothing to scroll."""
+    layout: dict[str, Any] = page.evaluate(_LAYOUT_JS)
+    sw, cw, sh, ch = layout["docScroll"]
+    assert sw <= cw and sh <= ch, f"{what}: the document scrolls ({layout})"
+    assert not layout["outside"], f"{what}: outside the {layout['size']} screen: {layout['outside']}"
+    assert not layout["overflow"], f"{what}: content below its box: {layout['overflow']}"
+    assert layout["controls"] > 0, what
+    return layout
+
+
+def _wait_for_picture(page: Page) -> None:
+    deadline = time.monotonic() + 8
+    while page.evaluate("() => document.getElementById('issued-paper-img').naturalWidth") == 0:
+        assert time.monotonic() < deadline, "the ticket picture did not load"
+        time.sleep(0.05)
+
+
+def test_every_kiosk_step_fits_the_screen_in_portrait_and_landscape_in_every_language(browser: Browser, tmp_path: Path) -> None:
+    from .printerkit import StandInPrinter
+    from .test_printing import closed_port, office_with_printers
+
+    printer = StandInPrinter()
+    office = office_with_printers(tmp_path / "office.toml", {"kiosk1": printer.port, "kiosk2": closed_port(), "nowhere": closed_port()})
+    proc = ServerProcess(tmp_path / "data", env={"MADOGUCHI_PUBLIC_RATE": "10000/minute"},
+                         args=("--config", str(office), "--rehearsal")).start()
+    try:
+        with httpx.Client(base_url=proc.url, timeout=10) as http:
+            token = http.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).json()["token"]
+            admin = {"Authorization": f"Bearer {token}"}
+            tokens = {}
+            for name, printer_id in (("printing", "kiosk1"), ("screen", None)):
+                body = {"kind": "kiosk", "name": f"発券機 {name}", **({"printer": printer_id} if printer_id else {})}
+                code = http.post("/api/devices", headers=admin, json=body).json()["pairing_code"]
+                tokens[name] = http.post("/api/devices/pair", json={"code": code, "kind": "kiosk"}).json()["token"]
+            r = http.post("/api/staff", headers=admin, json={"username": "sato", "password": "pw-sato-0123456789", "role": "clerk"})
+            assert r.status_code == 201, r.text
+            sato = http.post("/api/auth/login", json={"username": "sato", "password": "pw-sato-0123456789"}).json()["token"]
+            assert http.post("/api/counters/4/sign-in", headers={"Authorization": f"Bearer {sato}"}).status_code == 200
+
+        for orientation, size in KIOSK_SIZES.items():
+            for menu in ("koseki_shomei", ""):            # two procedures, and every procedure
+                page = new_page(browser, *size)
+                page.goto(f"{proc.url}/kiosk/?menu={menu}#token={tokens['screen']}")
+                page.locator("#start").wait_for(state="visible")
+                for lang in LANGS:
+                    page.click(f"[data-lang='{lang}']")
+                    assert_fits(page, f"{orientation} menu {menu or 'all'} ({lang})")
+                screenshot(page, f"kiosk-{orientation}-menu-{menu or 'all'}")
+                page.context.close()
+
+            # Issued without a printer: the ticket picture on screen, in every language.
+            page = new_page(browser, *size)
+            page.goto(f"{proc.url}/kiosk/?menu=koseki_shomei#token={tokens['screen']}")
+            page.locator("#start").wait_for(state="visible")
+            page.locator(".procedure[data-queue='shomei']").click()
+            page.locator("#confirm").wait_for(state="visible")
+            for lang in LANGS:
+                page.click(f"[data-lang='{lang}']")
+                assert_fits(page, f"{orientation} confirmation ({lang})")
+            screenshot(page, f"kiosk-{orientation}-confirm")
+            page.click("[data-lang='ja']")
+            page.click("#issue")
+            page.locator("#issued-paper-img").wait_for(state="visible")
+            _wait_for_picture(page)
+            for lang in LANGS:
+                page.click(f"[data-lang='{lang}']")
+                layout = assert_fits(page, f"{orientation} issued, ticket on screen ({lang})")
+                assert layout["controls"] >= 8, layout   # 5 languages, the QR, the picture, 戻る
+                if lang in ("ja", "en"):
+                    screenshot(page, f"kiosk-{orientation}-ticket-on-screen-{lang}")
+            # The picture is large enough to read: at least half its printed width of 576 dots.
+            assert page.evaluate("() => document.getElementById('issued-paper-img').getBoundingClientRect().width") >= 288
+            assert page.locator("#issued").is_visible(), "the checks took longer than kiosk_return_s"
+            page.click("#done")
+            page.locator("#start").wait_for(state="visible")
+
+            # An error: the server refuses (a stand-in answer for the ticket request).
+            page.route("**/api/tickets", lambda route: route.fulfill(status=503, json={"error": {"code": "unavailable", "message": "x"}}))
+            page.locator(".procedure[data-queue='shomei']").click()
+            page.click("#issue")
+            page.locator("#problem").wait_for(state="visible")
+            for lang in LANGS:
+                page.click(f"[data-lang='{lang}']")
+                assert_fits(page, f"{orientation} problem ({lang})")
+            screenshot(page, f"kiosk-{orientation}-problem")
+            page.context.close()
+
+            # Issued with a printer: 「番号札をお取りください」.
+            page = new_page(browser, *size)
+            page.goto(f"{proc.url}/kiosk/?menu=koseki_shomei#token={tokens['printing']}")
+            page.locator("#start").wait_for(state="visible")
+            page.locator(".procedure[data-queue='shomei']").click()
+            page.click("#issue")
+            page.locator("#issued-print[data-state='printed']").wait_for(timeout=8000)
+            for lang in LANGS:
+                page.click(f"[data-lang='{lang}']")
+                assert_fits(page, f"{orientation} issued and printed ({lang})")
+            assert page.locator("#issued-paper").is_hidden()
+            screenshot(page, f"kiosk-{orientation}-printed")
+            assert not page.script_errors  # type: ignore[attr-defined]
+            page.context.close()
+    finally:
+        proc.stop()
+        printer.close()
