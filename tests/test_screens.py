@@ -9,6 +9,8 @@ language; screenshots go to test-artifacts/screens/.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import socket
 import time
@@ -365,8 +367,7 @@ def test_every_page_shows_the_lost_connection_and_recovers_when_the_server_retur
     pages["guidance"].locator(".call.fresh", has_text=called).wait_for(timeout=2000)
     waiting = floor.queue("shomei")["waiting"]
     kiosk_page.locator(".procedure[data-queue='shomei'] .status", has_text=f"待ち {waiting}人").wait_for(timeout=2000)
-    status_row = pages["status"].locator("tr", has_text="証明発行")
-    status_row.locator("td", has_text=f"{waiting}人").first.wait_for(timeout=2000)
+    pages["status"].locator(".procedure[data-queue='shomei'] .waiting", has_text=f"{waiting}人").wait_for(timeout=2000)
     phone_state = floor.http.get(f"/api/public/tickets/{token}").json()
     expected = "番窓口へお越しください" if phone_state["state"] == "called" else "順番をお待ちください"
     pages["phone"].locator("#message", has_text=expected).wait_for(timeout=2000)
@@ -662,3 +663,304 @@ def test_every_kiosk_step_fits_the_screen_in_portrait_and_landscape_in_every_lan
     finally:
         proc.stop()
         printer.close()
+
+
+class BusyFloor:
+    """A server in rehearsal mode after a busy morning: 60 certificates finished and waiting for
+    hand-over (証明の交付), 65 calls in the first flow, 40 people waiting to move house."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.proc = ServerProcess(data_dir, env={"MADOGUCHI_PUBLIC_RATE": "10000/minute"}, args=("--rehearsal",)).start()
+        self.http = httpx.Client(base_url=self.proc.url, timeout=10)
+        token = self.http.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).json()["token"]
+        self.admin = {"Authorization": f"Bearer {token}"}
+        self.kiosk = {"Authorization": f"Bearer {self.proc.kiosk}"}
+        self.clerks = {counter: self.clerk(f"busy{counter}", counter) for counter in ("4", "1", "10", "24")}
+        self.issue("shomei", 60)
+        for _ in range(60):
+            self.act("4", "call-next")
+            self.act("4", "finish")
+        self.issue("koseki", 8)
+        self.issue("idou", 45)
+        for counter in ("1", "10"):
+            for _ in range(5):
+                self.act(counter, "call-next")
+                self.act(counter, "finish")
+        for _ in range(3):
+            self.act("24", "call-next")
+            self.act("24", "finish")
+
+    def clerk(self, name: str, counter: str) -> dict[str, str]:
+        password = f"pw-{name}-0123456789"
+        r = self.http.post("/api/staff", headers=self.admin, json={"username": name, "password": password, "role": "clerk"})
+        assert r.status_code == 201, r.text
+        token = self.http.post("/api/auth/login", json={"username": name, "password": password}).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        assert self.http.post(f"/api/counters/{counter}/sign-in", headers=headers).status_code == 200
+        return headers
+
+    def issue(self, queue: str, n: int) -> None:
+        for _ in range(n):
+            r = self.http.post("/api/tickets", headers=self.kiosk, json={"queue": queue})
+            assert r.status_code == 201, r.text
+
+    def act(self, counter: str, action: str) -> dict[str, Any]:
+        r = self.http.post(f"/api/counters/{counter}/{action}", headers=self.clerks[counter])
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    def queue(self, queue: str) -> dict[str, Any]:
+        state = self.http.get("/api/staff/state", headers=self.admin).json()
+        return next(q for q in state["queues"] if q["id"] == queue)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def busy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BusyFloor]:
+    f = BusyFloor(tmp_path_factory.mktemp("busy"))
+    yield f
+    f.http.close()
+    f.proc.stop()
+
+
+# Each phrase (<span class="ph">, live.js phrased()) on one line, inside its column.
+_PHRASES_JS = """(root) => {
+  const bad = [];
+  for (const ph of document.querySelectorAll(root + ' .ph')) {
+    if (!ph.getClientRects().length) continue;
+    const range = document.createRange();
+    range.selectNodeContents(ph);
+    const tops = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top / 4)));
+    const box = ph.closest('.flow, .procedure, main').getBoundingClientRect();
+    const r = ph.getBoundingClientRect();
+    if (tops.size > 1) bad.push(`${ph.textContent}: broken over ${tops.size} lines`);
+    if (r.left < box.left - 1 || r.right > box.right + 1) bad.push(`${ph.textContent}: outside its box`);
+  }
+  return bad;
+}"""
+
+
+def test_the_guidance_display_fits_1920x1080_under_a_heavy_load(browser: Browser, busy: BusyFloor) -> None:
+    page = new_page(browser, 1920, 1080)
+    page.goto(f"{busy.proc.url}/displays/guidance.html")
+    page.locator(".ready[data-shown]").wait_for()
+    called = busy.act("1", "call-next")["ticket"]["display"]    # a fresh call, highlighted
+    page.locator(".call.fresh", has_text=called).wait_for(timeout=2000)
+    page.locator(".ready[data-shown]").wait_for()
+    layout = page.evaluate("""() => {
+      const doc = document.scrollingElement;
+      const out = {doc: doc.scrollHeight <= innerHeight && doc.scrollWidth <= innerWidth, flows: {}};
+      for (const f of document.querySelectorAll('.flow')) {
+        const box = f.getBoundingClientRect();
+        const inside = (el) => { const r = el.getBoundingClientRect(); return r.top >= box.top - 1 && r.bottom <= box.bottom + 1 && r.left >= box.left - 1 && r.right <= box.right + 1; };
+        const calls = f.querySelector('.calls');
+        const ready = f.querySelector('.ready');
+        const more = ready && ready.querySelector('.more:not([hidden])');
+        out.flows[f.dataset.flow] = {
+          fits: f.scrollHeight <= f.clientHeight && f.scrollWidth <= f.clientWidth && box.bottom <= innerHeight && box.right <= innerWidth,
+          cards: calls ? calls.children.length : 0,
+          callsFit: !calls || (calls.scrollHeight <= calls.clientHeight && [...calls.children].every((c) => {
+            const r = c.getBoundingClientRect(), b = calls.getBoundingClientRect(); return r.top >= b.top - 1 && r.bottom <= b.bottom + 1; })),
+          allInside: [...f.querySelectorAll('li, tr, h2, .flow-head')].filter((el) => el.getClientRects().length).every(inside),
+          cellsFit: [...f.querySelectorAll('.stats th, .stats td')].every((c) => c.scrollWidth <= c.clientWidth + 1),
+          ready: ready ? {total: Number(ready.dataset.total), shown: ready.querySelectorAll('li:not(.more)').length,
+                          fits: ready.scrollHeight <= ready.clientHeight,
+                          more: more ? more.querySelector('[aria-hidden]').textContent : null,
+                          label: more ? more.querySelector('.sr-only').textContent : null} : null,
+          head: [...f.querySelectorAll('.flow-head .ph')].map((p) => p.textContent),
+          names: [...f.querySelectorAll('.stats tbody th')].map((th) => [...th.querySelectorAll('.ph')].map((p) => p.textContent)),
+        };
+      }
+      return out;
+    }""")
+    assert layout["doc"], layout
+    flows = layout["flows"]
+    for fid, f in flows.items():
+        assert f["fits"] and f["callsFit"] and f["allInside"] and f["cellsFit"], (fid, f)
+    # A fixed number of cards: [screens] recent_calls (6) in the flows, 3 beside the hand-over numbers.
+    assert flows["koseki_shomei"]["cards"] == 6 and flows["kofu"]["cards"] == 3, flows
+    ready = flows["kofu"]["ready"]
+    expected = busy.queue("kofu")["ready"]
+    assert ready["total"] == len(expected) >= 50 and ready["fits"], ready
+    assert 10 <= ready["shown"] < ready["total"], ready
+    hidden = ready["total"] - ready["shown"]
+    assert ready["more"] == f"+{hidden}" and ready["label"].startswith(f"ほか {hidden} 件"), ready
+    shown = page.locator(".ready li:not(.more)").all_inner_texts()
+    assert shown == expected[: ready["shown"]]          # the oldest first; the newest counted in +N
+    # Japanese breaks between phrases only.
+    assert flows["koseki_shomei"]["head"] == ["戸籍届出と", "証明発行の", "受付"], flows
+    assert ["証明発行"] in flows["koseki_shomei"]["names"] and ["マイナンバーカード"] in flows["idou"]["names"], flows
+    assert page.evaluate(_PHRASES_JS, ".flows") == []
+    assert_accessible(page, "guidance display under load")
+    screenshot(page, "guidance-display-busy")
+    assert not page.script_errors  # type: ignore[attr-defined]
+    page.context.close()
+
+
+# Every piece of text in a box at least min(its length, 5) characters wide: no column squeezed to a
+# character or two per line.
+_NARROW_JS = """() => {
+  const bad = [];
+  const walker = document.createTreeWalker(document.querySelector('main'), NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    const text = node.textContent.trim();
+    const el = node.parentElement;
+    if (text.length < 2 || !el.getClientRects().length || el.closest('.sr-only, [aria-hidden=true]')) continue;
+    let block = el;
+    while (getComputedStyle(block).display.startsWith('inline')) block = block.parentElement;
+    const style = getComputedStyle(block);
+    const width = block.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const em = parseFloat(getComputedStyle(el).fontSize);
+    if (width < Math.min(text.length, 5) * em) bad.push(`${text.slice(0, 20)}: ${Math.round(width)} px`);
+  }
+  return bad;
+}"""
+
+
+def test_the_status_page_reads_well_on_a_360_px_phone(browser: Browser, floor: Floor, busy: BusyFloor) -> None:
+    for name, url in (("status-phone-360", floor.url), ("status-phone-360-busy", busy.proc.url)):
+        page = new_page(browser, 360, 740, is_mobile=True, has_touch=True)
+        page.goto(f"{url}/status")
+        page.locator("main:not([aria-busy])").wait_for()
+        size = page.evaluate("() => [document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]")
+        assert size[0] <= size[1], f"{name}: scrolls sideways {size}"
+        assert page.evaluate(_NARROW_JS) == [], name
+        assert page.evaluate(_PHRASES_JS, "main") == [], name
+        assert page.locator(".procedure h3 .ph", has_text="戸籍証明）").count() == 1, "names break between phrases only"
+        assert page.locator(".procedure").count() == 6
+        assert_accessible(page, name)
+        screenshot(page, name)
+        page.context.close()
+    # The figures are the floor's.
+    page = new_page(browser, 360, 740)
+    page.goto(f"{busy.proc.url}/status")
+    waiting = busy.queue("idou")["waiting"]
+    page.locator(".procedure[data-queue='idou'] .waiting", has_text=f"{waiting}人").wait_for()
+    page.context.close()
+
+
+class Blips:
+    """The page's WebSocket through Playwright's WebSocket routing: every frame both ways is seen,
+    and a connection can be cut (its server side closed, the page's left open and silent, as a
+    network that drops packets) and later dropped on the page's side so that it reconnects."""
+
+    def __init__(self) -> None:
+        self.blocked = False
+        self.conns: list[tuple[Any, Any]] = []
+        self.dead: list[Any] = []
+        self.sent: list[tuple[int, dict[str, Any]]] = []       # page → server, by connection
+        self.received: list[tuple[int, dict[str, Any]]] = []   # server → page, by connection
+
+    def handle(self, ws: Any) -> None:
+        if self.blocked:                    # a connection that never reaches the server
+            self.dead.append(ws)
+            return
+        server = ws.connect_to_server()
+        index = len(self.conns)
+
+        def from_page(message: str | bytes) -> None:
+            self.sent.append((index, json.loads(message)))
+            server.send(message)
+
+        def from_server(message: str | bytes) -> None:
+            self.received.append((index, json.loads(message)))
+            ws.send(message)
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+        ws.on_close(lambda code, reason: server.close())
+        server.on_close(lambda code, reason: None)   # a cut stays silent on the page's side
+        self.conns.append((ws, server))
+
+    def cut(self) -> None:
+        self.blocked = True
+        self.conns[-1][1].close()
+
+    def restore(self) -> None:
+        self.blocked = False
+        for ws in (self.conns[-1][0], *self.dead):
+            with contextlib.suppress(Exception):
+                ws.close()
+
+    def of(self, index: int, kind: str) -> list[dict[str, Any]]:
+        return [m for i, m in self.received if i == index and m.get("type") == kind]
+
+    def subscribes(self) -> list[dict[str, Any]]:
+        return [m for _, m in self.sent if m.get("type") == "subscribe"]
+
+    def snapshots(self) -> int:
+        return sum(1 for _, m in self.received if m.get("type") == "snapshot")
+
+
+def _wait(page: Page, check: Any, what: str, timeout: float = 15) -> None:
+    """Poll ``check`` while Playwright runs (its WebSocket route handlers run only then)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        page.wait_for_timeout(50)
+
+
+def test_a_screen_resumes_after_a_blip_without_a_snapshot_and_takes_one_after_a_gap_beyond_history(browser: Browser, tmp_path: Path) -> None:
+    proc = ServerProcess(tmp_path / "data", env={"MADOGUCHI_PUBLIC_RATE": "10000/minute", "MADOGUCHI_WS_HISTORY": "100"},
+                         args=("--rehearsal",)).start()
+    http = httpx.Client(base_url=proc.url, timeout=10)
+    try:
+        token = http.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).json()["token"]
+        admin = {"Authorization": f"Bearer {token}"}
+        kiosk_headers = {"Authorization": f"Bearer {proc.kiosk}"}
+        assert http.post("/api/staff", headers=admin, json={"username": "ueda", "password": "pw-ueda-0123456789", "role": "clerk"}).status_code == 201
+        clerk = {"Authorization": "Bearer " + http.post("/api/auth/login", json={"username": "ueda", "password": "pw-ueda-0123456789"}).json()["token"]}
+        assert http.post("/api/counters/4/sign-in", headers=clerk).status_code == 200
+        for _ in range(3):
+            assert http.post("/api/tickets", headers=kiosk_headers, json={"queue": "shomei"}).status_code == 201
+
+        def waiting() -> int:
+            state = http.get("/api/staff/state", headers=admin).json()
+            return int(next(q for q in state["queues"] if q["id"] == "shomei")["waiting"])
+
+        def shown_waiting(page: Page) -> str:
+            return text(page, ".flow[data-flow='koseki_shomei'] .stats tbody tr:first-child td")
+
+        blips = Blips()
+        page = new_page(browser, 1920, 1080)
+        page.route_web_socket(re.compile(r"/ws$"), blips.handle)
+        page.goto(f"{proc.url}/displays/guidance.html")
+        page.locator(".flow").first.wait_for()
+        _wait(page, lambda: shown_waiting(page) == "3人", "the display shows 3 waiting")
+        assert blips.snapshots() == 1 and "since" not in blips.subscribes()[0]
+        last_seen = max(m["seq"] for m in blips.of(0, "snapshot") + blips.of(0, "event"))
+
+        # A blip: two calls (and a finish) happen while the display hears nothing; then its socket drops.
+        blips.cut()
+        called = []
+        for action in ("call-next", "finish", "call-next"):
+            r = http.post(f"/api/counters/4/{action}", headers=clerk)
+            assert r.status_code == 200, r.text
+            if action == "call-next":
+                called.append(r.json()["ticket"]["display"])
+        blips.restore()
+        page.locator(".call", has_text=called[-1]).wait_for(timeout=10_000)
+        _wait(page, lambda: shown_waiting(page) == f"{waiting()}人", "the display shows the waiting count after the resume")
+        subscribes = blips.subscribes()
+        assert len(subscribes) == 2 and subscribes[1]["since"] == last_seen, subscribes
+        assert blips.snapshots() == 1, "a resumed connection needs no snapshot"
+        missed = blips.of(1, "event")
+        assert [m["seq"] for m in missed] == list(range(last_seen + 1, last_seen + 1 + len(missed))) and missed, missed
+        assert [m["event"]["display"] for m in missed if m["event"]["type"] == "ticket.called"] == called
+        assert blips.of(1, "queue_status"), "the queues' status now follows the missed events"
+        cards = page.locator(".flow[data-flow='koseki_shomei'] .call .no").all_text_contents()
+        assert cards[:2] == [f"{n}番" for n in reversed(called)], cards
+
+        # A gap beyond the server's history (ws_history = 100 events): a fresh snapshot.
+        blips.cut()
+        for _ in range(105):
+            assert http.post("/api/tickets", headers=kiosk_headers, json={"queue": "shomei"}).status_code == 201
+        blips.restore()
+        _wait(page, lambda: blips.snapshots() == 2, "a snapshot after a gap beyond history")
+        _wait(page, lambda: shown_waiting(page) == f"{waiting()}人", "the display shows the floor after the snapshot")
+        assert "since" in blips.subscribes()[-1], "it still asked to resume; the server decided"
+        assert not page.script_errors  # type: ignore[attr-defined]
+        page.context.close()
+    finally:
+        http.close()
+        proc.stop()
