@@ -43,7 +43,8 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
         page.evaluate(AXE.read_text(encoding="utf-8") + "\n;true")
     result = page.evaluate(
         "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}})).violations"
-        ".map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary)}))",
+        ".map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary)}))",
         AXE_TAGS,
     )
     return list(result)

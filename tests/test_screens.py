@@ -14,7 +14,7 @@ import json
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +49,10 @@ class Floor:
         self.display_token = self.proc.display
 
     def start(self) -> ServerProcess:
-        return ServerProcess(self.data_dir, env={"MADOGUCHI_PUBLIC_RATE": "10000/minute"},
-                             args=("--port", str(self.port))).start()
+        proc = ServerProcess(self.data_dir, env={"MADOGUCHI_PUBLIC_RATE": "10000/minute"},
+                             args=("--port", str(self.port)))
+        proc.start()
+        return proc
 
     @property
     def url(self) -> str:
@@ -65,7 +67,8 @@ class Floor:
         """Create a clerk account; its password."""
         password = f"pw-{name}-0123456789"
         r = self.http.post("/api/staff", headers=self.admin,
-                           json={"username": name, "password": password, "role": "clerk", "display_name": f"職員 {name}"})
+                           json={"username": name, "password": password, "role": "clerk",
+                                 "display_name": f"職員 {name}"})
         assert r.status_code == 201, r.text
         return password
 
@@ -130,7 +133,8 @@ def text(page: Page, selector: str) -> str:
         return ""
 
 
-def test_a_visit_from_the_kiosk_to_the_counter_reaches_every_screen_within_a_second(browser: Browser, floor: Floor) -> None:
+def test_a_visit_from_the_kiosk_to_the_counter_reaches_every_screen_within_a_second(
+        browser: Browser, floor: Floor) -> None:
     kiosk_page = kiosk(browser, floor)
     closed = kiosk_page.locator(".procedure[data-queue='shomei']")
     assert closed.is_disabled(), "no counter is open yet: the procedure must show as closed"
@@ -161,7 +165,7 @@ def test_a_visit_from_the_kiosk_to_the_counter_reaches_every_screen_within_a_sec
     terminal.keyboard.press("c")                     # 呼出 by its shortcut
     pressed = time.monotonic()
     seen: dict[str, float] = {}
-    checks = {
+    checks: dict[str, Callable[[], bool]] = {
         "guidance": lambda: number in text(guidance, ".call.fresh") and "4番窓口" in text(guidance, ".call.fresh"),
         "counter display": lambda: text(display, "#number") == number,
         "phone": lambda: "4番窓口へお越しください" in text(phone, "#message"),
@@ -252,7 +256,8 @@ def test_the_kiosk_speaks_five_languages_on_every_screen_and_axe_finds_nothing(b
     landscape.context.close()
 
 
-def test_axe_finds_nothing_on_the_displays_the_phone_page_the_status_page_and_the_counter_terminal(browser: Browser, floor: Floor) -> None:
+def test_axe_finds_nothing_on_the_displays_the_phone_page_the_status_page_and_the_counter_terminal(
+        browser: Browser, floor: Floor) -> None:
     token = floor.http.post("/api/tickets", headers={"Authorization": f"Bearer {floor.kiosk_token}"},
                             json={"queue": "shomei"}).json()["token"]
     pages: dict[str, tuple[str, tuple[int, int]]] = {
@@ -327,7 +332,8 @@ def test_the_phone_page_transfers_under_50_kb(browser: Browser, floor: Floor) ->
     page.context.close()
 
 
-def test_every_page_shows_the_lost_connection_and_recovers_when_the_server_returns(browser: Browser, floor: Floor) -> None:
+def test_every_page_shows_the_lost_connection_and_recovers_when_the_server_returns(
+        browser: Browser, floor: Floor) -> None:
     password = floor.clerk("sato")
     terminal = counter_terminal(browser, floor, "sato", password, "6")
     kiosk_page = kiosk(browser, floor)
@@ -356,7 +362,7 @@ def test_every_page_shows_the_lost_connection_and_recovers_when_the_server_retur
     screenshot(pages["guidance"], "guidance-display-lost")
 
     floor.proc = floor.start()
-    for name, page in pages.items():
+    for page in pages.values():
         page.locator("#conn").wait_for(state="hidden", timeout=10_000)
     kiosk_page.locator("#start").wait_for(state="visible")
     # Right data after the restart: a call made now reaches every screen.
@@ -376,21 +382,27 @@ def test_every_page_shows_the_lost_connection_and_recovers_when_the_server_retur
         page.context.close()
 
 
-def test_a_kiosk_and_a_display_paired_by_code_and_an_alert_when_a_wait_passes_the_threshold(browser: Browser, tmp_path: Path) -> None:
+def test_a_kiosk_and_a_display_paired_by_code_and_an_alert_when_a_wait_passes_the_threshold(
+        browser: Browser, tmp_path: Path) -> None:
     from server.config import DEMO_OFFICE
 
     office = tmp_path / "office.toml"
-    office.write_text(DEMO_OFFICE.read_text(encoding="utf-8").replace("wait_alert_s = 1800", "wait_alert_s = 2"), encoding="utf-8")
+    office.write_text(DEMO_OFFICE.read_text(encoding="utf-8").replace("wait_alert_s = 1800", "wait_alert_s = 2"),
+                      encoding="utf-8")
     proc = ServerProcess(tmp_path / "data", args=("--config", str(office), "--rehearsal")).start()
     try:
         with httpx.Client(base_url=proc.url, timeout=10) as http:
             token = http.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).json()["token"]
             admin = {"Authorization": f"Bearer {token}"}
-            kiosk_code = http.post("/api/devices", headers=admin, json={"kind": "kiosk", "name": "1階 発券機"}).json()["pairing_code"]
-            display_code = http.post("/api/devices", headers=admin, json={"kind": "display", "name": "執務室"}).json()["pairing_code"]
-            r = http.post("/api/staff", headers=admin, json={"username": "ito", "password": "pw-ito-0123456789", "role": "clerk"})
+            kiosk_code = http.post("/api/devices", headers=admin,
+                                   json={"kind": "kiosk", "name": "1階 発券機"}).json()["pairing_code"]
+            display_code = http.post("/api/devices", headers=admin,
+                                     json={"kind": "display", "name": "執務室"}).json()["pairing_code"]
+            r = http.post("/api/staff", headers=admin,
+                          json={"username": "ito", "password": "pw-ito-0123456789", "role": "clerk"})
             assert r.status_code == 201, r.text
-            ito = http.post("/api/auth/login", json={"username": "ito", "password": "pw-ito-0123456789"}).json()["token"]
+            ito = http.post("/api/auth/login",
+                            json={"username": "ito", "password": "pw-ito-0123456789"}).json()["token"]
             assert http.post("/api/counters/1/sign-in", headers={"Authorization": f"Bearer {ito}"}).status_code == 200
 
         kiosk_page = new_page(browser, 1080, 1920)
@@ -426,22 +438,27 @@ def test_a_kiosk_and_a_display_paired_by_code_and_an_alert_when_a_wait_passes_th
         proc.stop()
 
 
-def test_the_kiosk_says_take_your_ticket_or_shows_it_on_screen_and_the_staff_display_raises_the_printer_alert(browser: Browser, tmp_path: Path) -> None:
+def test_the_kiosk_says_take_your_ticket_or_shows_it_on_screen_and_the_staff_display_raises_the_printer_alert(
+        browser: Browser, tmp_path: Path) -> None:
     from .printerkit import StandInPrinter, raster
     from .test_printing import closed_port, office_with_printers
 
     printer = StandInPrinter()
-    office = office_with_printers(tmp_path / "office.toml", {"kiosk1": printer.port, "kiosk2": closed_port(), "nowhere": closed_port()})
+    office = office_with_printers(tmp_path / "office.toml",
+                                  {"kiosk1": printer.port, "kiosk2": closed_port(), "nowhere": closed_port()})
     proc = ServerProcess(tmp_path / "data", args=("--config", str(office), "--rehearsal")).start()
     try:
         with httpx.Client(base_url=proc.url, timeout=10) as http:
             token = http.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).json()["token"]
             admin = {"Authorization": f"Bearer {token}"}
-            code = http.post("/api/devices", headers=admin, json={"kind": "kiosk", "name": "1階 発券機", "printer": "kiosk1"}).json()["pairing_code"]
+            code = http.post("/api/devices", headers=admin,
+                             json={"kind": "kiosk", "name": "1階 発券機", "printer": "kiosk1"}).json()["pairing_code"]
             kiosk_token = http.post("/api/devices/pair", json={"code": code, "kind": "kiosk"}).json()["token"]
-            code = http.post("/api/devices", headers=admin, json={"kind": "display", "name": "執務室"}).json()["pairing_code"]
+            code = http.post("/api/devices", headers=admin,
+                             json={"kind": "display", "name": "執務室"}).json()["pairing_code"]
             display_token = http.post("/api/devices/pair", json={"code": code, "kind": "display"}).json()["token"]
-            r = http.post("/api/staff", headers=admin, json={"username": "sato", "password": "pw-sato-0123456789", "role": "clerk"})
+            r = http.post("/api/staff", headers=admin,
+                          json={"username": "sato", "password": "pw-sato-0123456789", "role": "clerk"})
             assert r.status_code == 201, r.text
 
         desk = new_page(browser, 1366, 768)
@@ -502,8 +519,9 @@ def test_the_kiosk_says_take_your_ticket_or_shows_it_on_screen_and_the_staff_dis
 
 def test_a_supervisor_sees_today_so_far_and_downloads_an_export_with_progress(browser: Browser, floor: Floor) -> None:
     password = "pw-kanri-0123456789"
-    r = floor.http.post("/api/staff", headers=floor.admin, json={"username": "kanri", "password": password, "role": "supervisor",
-                                                                "display_name": "監督者 管理"})
+    r = floor.http.post("/api/staff", headers=floor.admin,
+                        json={"username": "kanri", "password": password, "role": "supervisor",
+                              "display_name": "監督者 管理"})
     assert r.status_code == 201, r.text
     page = new_page(browser, 1366, 900)
     page.goto(f"{floor.url}/counter/stats.html")
@@ -520,7 +538,7 @@ def test_a_supervisor_sees_today_so_far_and_downloads_an_export_with_progress(br
     link = page.locator("#export-link:not([hidden])")
     link.wait_for(timeout=30000)
     assert "完了" in page.inner_text("#export-text")
-    assert link.get_attribute("href", timeout=1000).startswith("/api/stats/exports/")
+    assert (link.get_attribute("href", timeout=1000) or "").startswith("/api/stats/exports/")
     with page.expect_download() as download:
         link.click()
     assert download.value.suggested_filename.endswith("-day.csv")
@@ -545,15 +563,18 @@ _LAYOUT_JS = """() => {
   const out = {docScroll: [doc.scrollWidth, doc.clientWidth, doc.scrollHeight, doc.clientHeight],
                outside: [], overflow: [], size: [innerWidth, innerHeight], controls: 0};
   const visible = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
-  for (const el of document.querySelectorAll('button, a[href], input, select, textarea, [role=button], #issued-paper-img, #issued-qr')) {
+  const targets = 'button, a[href], input, select, textarea, [role=button], #issued-paper-img, #issued-qr';
+  for (const el of document.querySelectorAll(targets)) {
     if (!visible(el)) continue;
     const r = el.getBoundingClientRect();
     out.controls += 1;
     if (r.top < -0.5 || r.left < -0.5 || r.bottom > innerHeight + 0.5 || r.right > innerWidth + 0.5)
-      out.outside.push(`${el.id || el.className || el.tagName} ${Math.round(r.left)},${Math.round(r.top)}–${Math.round(r.right)},${Math.round(r.bottom)}`);
+      out.outside.push(`${el.id || el.className || el.tagName} `
+                       + `${Math.round(r.left)},${Math.round(r.top)}–${Math.round(r.right)},${Math.round(r.bottom)}`);
   }
   for (const el of document.querySelectorAll('main, .screen:not([hidden])'))
-    if (el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1) out.overflow.push(el.id || el.tagName);
+    if (el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1)
+      out.overflow.push(el.id || el.tagName);
   return out;
 }"""
 
@@ -576,12 +597,14 @@ def _wait_for_picture(page: Page) -> None:
         time.sleep(0.05)
 
 
-def test_every_kiosk_step_fits_the_screen_in_portrait_and_landscape_in_every_language(browser: Browser, tmp_path: Path) -> None:
+def test_every_kiosk_step_fits_the_screen_in_portrait_and_landscape_in_every_language(
+        browser: Browser, tmp_path: Path) -> None:
     from .printerkit import StandInPrinter
     from .test_printing import closed_port, office_with_printers
 
     printer = StandInPrinter()
-    office = office_with_printers(tmp_path / "office.toml", {"kiosk1": printer.port, "kiosk2": closed_port(), "nowhere": closed_port()})
+    office = office_with_printers(tmp_path / "office.toml",
+                                  {"kiosk1": printer.port, "kiosk2": closed_port(), "nowhere": closed_port()})
     proc = ServerProcess(tmp_path / "data", env={"MADOGUCHI_PUBLIC_RATE": "10000/minute"},
                          args=("--config", str(office), "--rehearsal")).start()
     try:
@@ -593,9 +616,11 @@ def test_every_kiosk_step_fits_the_screen_in_portrait_and_landscape_in_every_lan
                 body = {"kind": "kiosk", "name": f"発券機 {name}", **({"printer": printer_id} if printer_id else {})}
                 code = http.post("/api/devices", headers=admin, json=body).json()["pairing_code"]
                 tokens[name] = http.post("/api/devices/pair", json={"code": code, "kind": "kiosk"}).json()["token"]
-            r = http.post("/api/staff", headers=admin, json={"username": "sato", "password": "pw-sato-0123456789", "role": "clerk"})
+            r = http.post("/api/staff", headers=admin,
+                          json={"username": "sato", "password": "pw-sato-0123456789", "role": "clerk"})
             assert r.status_code == 201, r.text
-            sato = http.post("/api/auth/login", json={"username": "sato", "password": "pw-sato-0123456789"}).json()["token"]
+            sato = http.post("/api/auth/login",
+                             json={"username": "sato", "password": "pw-sato-0123456789"}).json()["token"]
             assert http.post("/api/counters/4/sign-in", headers={"Authorization": f"Bearer {sato}"}).status_code == 200
 
         for orientation, size in KIOSK_SIZES.items():
@@ -630,13 +655,15 @@ def test_every_kiosk_step_fits_the_screen_in_portrait_and_landscape_in_every_lan
                 if lang in ("ja", "en"):
                     screenshot(page, f"kiosk-{orientation}-ticket-on-screen-{lang}")
             # The picture is large enough to read: at least half its printed width of 576 dots.
-            assert page.evaluate("() => document.getElementById('issued-paper-img').getBoundingClientRect().width") >= 288
+            width = page.evaluate("() => document.getElementById('issued-paper-img').getBoundingClientRect().width")
+            assert width >= 288, width
             assert page.locator("#issued").is_visible(), "the checks took longer than kiosk_return_s"
             page.click("#done")
             page.locator("#start").wait_for(state="visible")
 
             # An error: the server refuses (a stand-in answer for the ticket request).
-            page.route("**/api/tickets", lambda route: route.fulfill(status=503, json={"error": {"code": "unavailable", "message": "x"}}))
+            page.route("**/api/tickets", lambda route: route.fulfill(
+                status=503, json={"error": {"code": "unavailable", "message": "stand-in"}}))
             page.locator(".procedure[data-queue='shomei']").click()
             page.click("#issue")
             page.locator("#problem").wait_for(state="visible")
@@ -670,9 +697,11 @@ class BusyFloor:
     hand-over (証明の交付), 65 calls in the first flow, 40 people waiting to move house."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.proc = ServerProcess(data_dir, env={"MADOGUCHI_PUBLIC_RATE": "10000/minute"}, args=("--rehearsal",)).start()
+        self.proc = ServerProcess(data_dir, env={"MADOGUCHI_PUBLIC_RATE": "10000/minute"},
+                                  args=("--rehearsal",)).start()
         self.http = httpx.Client(base_url=self.proc.url, timeout=10)
-        token = self.http.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).json()["token"]
+        token = self.http.post("/api/auth/login",
+                               json={"username": "admin", "password": ADMIN_PASSWORD}).json()["token"]
         self.admin = {"Authorization": f"Bearer {token}"}
         self.kiosk = {"Authorization": f"Bearer {self.proc.kiosk}"}
         self.clerks = {counter: self.clerk(f"busy{counter}", counter) for counter in ("4", "1", "10", "24")}
@@ -692,7 +721,8 @@ class BusyFloor:
 
     def clerk(self, name: str, counter: str) -> dict[str, str]:
         password = f"pw-{name}-0123456789"
-        r = self.http.post("/api/staff", headers=self.admin, json={"username": name, "password": password, "role": "clerk"})
+        r = self.http.post("/api/staff", headers=self.admin,
+                           json={"username": name, "password": password, "role": "clerk"})
         assert r.status_code == 201, r.text
         token = self.http.post("/api/auth/login", json={"username": name, "password": password}).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
@@ -711,7 +741,7 @@ class BusyFloor:
 
     def queue(self, queue: str) -> dict[str, Any]:
         state = self.http.get("/api/staff/state", headers=self.admin).json()
-        return next(q for q in state["queues"] if q["id"] == queue)  # type: ignore[no-any-return]
+        return next(q for q in state["queues"] if q["id"] == queue)
 
 
 @pytest.fixture(scope="module")
@@ -751,23 +781,32 @@ def test_the_guidance_display_fits_1920x1080_under_a_heavy_load(browser: Browser
       const out = {doc: doc.scrollHeight <= innerHeight && doc.scrollWidth <= innerWidth, flows: {}};
       for (const f of document.querySelectorAll('.flow')) {
         const box = f.getBoundingClientRect();
-        const inside = (el) => { const r = el.getBoundingClientRect(); return r.top >= box.top - 1 && r.bottom <= box.bottom + 1 && r.left >= box.left - 1 && r.right <= box.right + 1; };
+        const inside = (el) => {
+          const r = el.getBoundingClientRect();
+          return r.top >= box.top - 1 && r.bottom <= box.bottom + 1
+                 && r.left >= box.left - 1 && r.right <= box.right + 1;
+        };
         const calls = f.querySelector('.calls');
         const ready = f.querySelector('.ready');
         const more = ready && ready.querySelector('.more:not([hidden])');
         out.flows[f.dataset.flow] = {
-          fits: f.scrollHeight <= f.clientHeight && f.scrollWidth <= f.clientWidth && box.bottom <= innerHeight && box.right <= innerWidth,
+          fits: f.scrollHeight <= f.clientHeight && f.scrollWidth <= f.clientWidth
+                && box.bottom <= innerHeight && box.right <= innerWidth,
           cards: calls ? calls.children.length : 0,
           callsFit: !calls || (calls.scrollHeight <= calls.clientHeight && [...calls.children].every((c) => {
-            const r = c.getBoundingClientRect(), b = calls.getBoundingClientRect(); return r.top >= b.top - 1 && r.bottom <= b.bottom + 1; })),
-          allInside: [...f.querySelectorAll('li, tr, h2, .flow-head')].filter((el) => el.getClientRects().length).every(inside),
+            const r = c.getBoundingClientRect(), b = calls.getBoundingClientRect();
+            return r.top >= b.top - 1 && r.bottom <= b.bottom + 1;
+          })),
+          allInside: [...f.querySelectorAll('li, tr, h2, .flow-head')]
+            .filter((el) => el.getClientRects().length).every(inside),
           cellsFit: [...f.querySelectorAll('.stats th, .stats td')].every((c) => c.scrollWidth <= c.clientWidth + 1),
           ready: ready ? {total: Number(ready.dataset.total), shown: ready.querySelectorAll('li:not(.more)').length,
                           fits: ready.scrollHeight <= ready.clientHeight,
                           more: more ? more.querySelector('[aria-hidden]').textContent : null,
                           label: more ? more.querySelector('.sr-only').textContent : null} : null,
           head: [...f.querySelectorAll('.flow-head .ph')].map((p) => p.textContent),
-          names: [...f.querySelectorAll('.stats tbody th')].map((th) => [...th.querySelectorAll('.ph')].map((p) => p.textContent)),
+          names: [...f.querySelectorAll('.stats tbody th')]
+            .map((th) => [...th.querySelectorAll('.ph')].map((p) => p.textContent)),
         };
       }
       return out;
@@ -900,16 +939,18 @@ def _wait(page: Page, check: Any, what: str, timeout: float = 15) -> None:
         page.wait_for_timeout(50)
 
 
-def test_a_screen_resumes_after_a_blip_without_a_snapshot_and_takes_one_after_a_gap_beyond_history(browser: Browser, tmp_path: Path) -> None:
-    proc = ServerProcess(tmp_path / "data", env={"MADOGUCHI_PUBLIC_RATE": "10000/minute", "MADOGUCHI_WS_HISTORY": "100"},
-                         args=("--rehearsal",)).start()
+def test_a_screen_resumes_after_a_blip_without_a_snapshot_and_takes_one_after_a_gap_beyond_history(
+        browser: Browser, tmp_path: Path) -> None:
+    proc = ServerProcess(tmp_path / "data", args=("--rehearsal",),
+                         env={"MADOGUCHI_PUBLIC_RATE": "10000/minute", "MADOGUCHI_WS_HISTORY": "100"}).start()
     http = httpx.Client(base_url=proc.url, timeout=10)
     try:
         token = http.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).json()["token"]
         admin = {"Authorization": f"Bearer {token}"}
         kiosk_headers = {"Authorization": f"Bearer {proc.kiosk}"}
-        assert http.post("/api/staff", headers=admin, json={"username": "ueda", "password": "pw-ueda-0123456789", "role": "clerk"}).status_code == 201
-        clerk = {"Authorization": "Bearer " + http.post("/api/auth/login", json={"username": "ueda", "password": "pw-ueda-0123456789"}).json()["token"]}
+        account = {"username": "ueda", "password": "pw-ueda-0123456789"}
+        assert http.post("/api/staff", headers=admin, json={**account, "role": "clerk"}).status_code == 201
+        clerk = {"Authorization": "Bearer " + http.post("/api/auth/login", json=account).json()["token"]}
         assert http.post("/api/counters/4/sign-in", headers=clerk).status_code == 200
         for _ in range(3):
             assert http.post("/api/tickets", headers=kiosk_headers, json={"queue": "shomei"}).status_code == 201
@@ -940,7 +981,7 @@ def test_a_screen_resumes_after_a_blip_without_a_snapshot_and_takes_one_after_a_
                 called.append(r.json()["ticket"]["display"])
         blips.restore()
         page.locator(".call", has_text=called[-1]).wait_for(timeout=10_000)
-        _wait(page, lambda: shown_waiting(page) == f"{waiting()}人", "the display shows the waiting count after the resume")
+        _wait(page, lambda: shown_waiting(page) == f"{waiting()}人", "the waiting count after the resume")
         subscribes = blips.subscribes()
         assert len(subscribes) == 2 and subscribes[1]["since"] == last_seen, subscribes
         assert blips.snapshots() == 1, "a resumed connection needs no snapshot"
