@@ -1005,3 +1005,30 @@ def test_a_screen_resumes_after_a_blip_without_a_snapshot_and_takes_one_after_a_
     finally:
         http.close()
         proc.stop()
+
+
+def test_the_counter_terminal_links_the_statistics_for_supervisors_and_admins_only(
+        browser: Browser, floor: Floor) -> None:
+    accounts = {"clerk": ("tsuda", floor.clerk("tsuda"))}
+    for role in ("supervisor", "admin"):
+        name, password = f"link{role}", f"pw-link{role}-0123456789"
+        r = floor.http.post("/api/staff", headers=floor.admin,
+                            json={"username": name, "password": password, "role": role})
+        assert r.status_code == 201, r.text
+        accounts[role] = (name, password)
+    for role, (name, password) in accounts.items():
+        page = new_page(browser, 1366, 768)
+        page.goto(f"{floor.url}/counter/")
+        page.fill("#username", name)
+        page.fill("#password", password)
+        page.click("#login-form button[type=submit]")
+        page.locator("#pick:not([hidden])").wait_for()
+        link = page.locator("#stats-link")
+        if role == "clerk":
+            assert link.is_hidden(), "a clerk gets no link to the statistics"
+        else:
+            assert link.is_visible() and link.get_attribute("href") == "/counter/stats.html"
+            assert_accessible(page, f"counter terminal ({role})")
+            link.click()
+            page.locator("#board:not([hidden])").wait_for()   # already signed in: straight to the figures
+        page.context.close()
