@@ -66,6 +66,8 @@ async function start() {
   me = await api("GET", "/api/auth/me");
   if (me.kind !== "staff") { show("login"); return; }
   $("who").textContent = `${me.name || me.id}`;
+  // The statistics page is for supervisors and admins (its API refuses clerks).
+  $("stats-link").hidden = !["supervisor", "admin"].includes(me.role);
   await refresh();
   if (me.counter) { counterId = me.counter; enterDesk(); } else { renderPick(); show("pick"); }
   if (!live) {

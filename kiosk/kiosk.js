@@ -304,6 +304,8 @@ const live = new Live({
   onState: (state) => {
     online = state === "online";
     if (state === "lost" && (screen === "start" || screen === "confirm")) { show("offline"); }
+    // Back online: a resumed connection brings the missed events, not a snapshot.
+    if (state === "online" && screen === "offline" && view.data && token) { toStart(); return; }
     renderConfirm();
   },
 });

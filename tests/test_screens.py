@@ -9,10 +9,12 @@ language; screenshots go to test-artifacts/screens/.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +49,10 @@ class Floor:
         self.display_token = self.proc.display
 
     def start(self) -> ServerProcess:
-        return ServerProcess(self.data_dir, env={"MADOGUCHI_PUBLIC_RATE": "10000/minute"},
-                             args=("--port", str(self.port))).start()
+        proc = ServerProcess(self.data_dir, env={"MADOGUCHI_PUBLIC_RATE": "10000/minute"},
+                             args=("--port", str(self.port)))
+        proc.start()
+        return proc
 
     @property
     def url(self) -> str:
@@ -63,7 +67,8 @@ class Floor:
         """Create a clerk account; its password."""
         password = f"pw-{name}-0123456789"
         r = self.http.post("/api/staff", headers=self.admin,
-                           json={"username": name, "password": password, "role": "clerk", "display_name": f"職員 {name}"})
+                           json={"username": name, "password": password, "role": "clerk",
+                                 "display_name": f"職員 {name}"})
         assert r.status_code == 201, r.text
         return password
 
@@ -128,7 +133,8 @@ def text(page: Page, selector: str) -> str:
         return ""
 
 
-def test_a_visit_from_the_kiosk_to_the_counter_reaches_every_screen_within_a_second(browser: Browser, floor: Floor) -> None:
+def test_a_visit_from_the_kiosk_to_the_counter_reaches_every_screen_within_a_second(
+        browser: Browser, floor: Floor) -> None:
     kiosk_page = kiosk(browser, floor)
     closed = kiosk_page.locator(".procedure[data-queue='shomei']")
     assert closed.is_disabled(), "no counter is open yet: the procedure must show as closed"
@@ -159,7 +165,7 @@ def test_a_visit_from_the_kiosk_to_the_counter_reaches_every_screen_within_a_sec
     terminal.keyboard.press("c")                     # 呼出 by its shortcut
     pressed = time.monotonic()
     seen: dict[str, float] = {}
-    checks = {
+    checks: dict[str, Callable[[], bool]] = {
         "guidance": lambda: number in text(guidance, ".call.fresh") and "4番窓口" in text(guidance, ".call.fresh"),
         "counter display": lambda: text(display, "#number") == number,
         "phone": lambda: "4番窓口へお越しください" in text(phone, "#message"),
@@ -250,7 +256,8 @@ def test_the_kiosk_speaks_five_languages_on_every_screen_and_axe_finds_nothing(b
     landscape.context.close()
 
 
-def test_axe_finds_nothing_on_the_displays_the_phone_page_the_status_page_and_the_counter_terminal(browser: Browser, floor: Floor) -> None:
+def test_axe_finds_nothing_on_the_displays_the_phone_page_the_status_page_and_the_counter_terminal(
+        browser: Browser, floor: Floor) -> None:
     token = floor.http.post("/api/tickets", headers={"Authorization": f"Bearer {floor.kiosk_token}"},
                             json={"queue": "shomei"}).json()["token"]
     pages: dict[str, tuple[str, tuple[int, int]]] = {
@@ -325,7 +332,8 @@ def test_the_phone_page_transfers_under_50_kb(browser: Browser, floor: Floor) ->
     page.context.close()
 
 
-def test_every_page_shows_the_lost_connection_and_recovers_when_the_server_returns(browser: Browser, floor: Floor) -> None:
+def test_every_page_shows_the_lost_connection_and_recovers_when_the_server_returns(
+        browser: Browser, floor: Floor) -> None:
     password = floor.clerk("sato")
     terminal = counter_terminal(browser, floor, "sato", password, "6")
     kiosk_page = kiosk(browser, floor)
@@ -354,7 +362,7 @@ def test_every_page_shows_the_lost_connection_and_recovers_when_the_server_retur
     screenshot(pages["guidance"], "guidance-display-lost")
 
     floor.proc = floor.start()
-    for name, page in pages.items():
+    for page in pages.values():
         page.locator("#conn").wait_for(state="hidden", timeout=10_000)
     kiosk_page.locator("#start").wait_for(state="visible")
     # Right data after the restart: a call made now reaches every screen.
@@ -365,8 +373,7 @@ def test_every_page_shows_the_lost_connection_and_recovers_when_the_server_retur
     pages["guidance"].locator(".call.fresh", has_text=called).wait_for(timeout=2000)
     waiting = floor.queue("shomei")["waiting"]
     kiosk_page.locator(".procedure[data-queue='shomei'] .status", has_text=f"待ち {waiting}人").wait_for(timeout=2000)
-    status_row = pages["status"].locator("tr", has_text="証明発行")
-    status_row.locator("td", has_text=f"{waiting}人").first.wait_for(timeout=2000)
+    pages["status"].locator(".procedure[data-queue='shomei'] .waiting", has_text=f"{waiting}人").wait_for(timeout=2000)
     phone_state = floor.http.get(f"/api/public/tickets/{token}").json()
     expected = "番窓口へお越しください" if phone_state["state"] == "called" else "順番をお待ちください"
     pages["phone"].locator("#message", has_text=expected).wait_for(timeout=2000)
@@ -375,21 +382,27 @@ def test_every_page_shows_the_lost_connection_and_recovers_when_the_server_retur
         page.context.close()
 
 
-def test_a_kiosk_and_a_display_paired_by_code_and_an_alert_when_a_wait_passes_the_threshold(browser: Browser, tmp_path: Path) -> None:
+def test_a_kiosk_and_a_display_paired_by_code_and_an_alert_when_a_wait_passes_the_threshold(
+        browser: Browser, tmp_path: Path) -> None:
     from server.config import DEMO_OFFICE
 
     office = tmp_path / "office.toml"
-    office.write_text(DEMO_OFFICE.read_text(encoding="utf-8").replace("wait_alert_s = 1800", "wait_alert_s = 2"), encoding="utf-8")
+    office.write_text(DEMO_OFFICE.read_text(encoding="utf-8").replace("wait_alert_s = 1800", "wait_alert_s = 2"),
+                      encoding="utf-8")
     proc = ServerProcess(tmp_path / "data", args=("--config", str(office), "--rehearsal")).start()
     try:
         with httpx.Client(base_url=proc.url, timeout=10) as http:
             token = http.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).json()["token"]
             admin = {"Authorization": f"Bearer {token}"}
-            kiosk_code = http.post("/api/devices", headers=admin, json={"kind": "kiosk", "name": "1階 発券機"}).json()["pairing_code"]
-            display_code = http.post("/api/devices", headers=admin, json={"kind": "display", "name": "執務室"}).json()["pairing_code"]
-            r = http.post("/api/staff", headers=admin, json={"username": "ito", "password": "pw-ito-0123456789", "role": "clerk"})
+            kiosk_code = http.post("/api/devices", headers=admin,
+                                   json={"kind": "kiosk", "name": "1階 発券機"}).json()["pairing_code"]
+            display_code = http.post("/api/devices", headers=admin,
+                                     json={"kind": "display", "name": "執務室"}).json()["pairing_code"]
+            r = http.post("/api/staff", headers=admin,
+                          json={"username": "ito", "password": "pw-ito-0123456789", "role": "clerk"})
             assert r.status_code == 201, r.text
-            ito = http.post("/api/auth/login", json={"username": "ito", "password": "pw-ito-0123456789"}).json()["token"]
+            ito = http.post("/api/auth/login",
+                            json={"username": "ito", "password": "pw-ito-0123456789"}).json()["token"]
             assert http.post("/api/counters/1/sign-in", headers={"Authorization": f"Bearer {ito}"}).status_code == 200
 
         kiosk_page = new_page(browser, 1080, 1920)
@@ -425,22 +438,27 @@ def test_a_kiosk_and_a_display_paired_by_code_and_an_alert_when_a_wait_passes_th
         proc.stop()
 
 
-def test_the_kiosk_says_take_your_ticket_or_shows_it_on_screen_and_the_staff_display_raises_the_printer_alert(browser: Browser, tmp_path: Path) -> None:
+def test_the_kiosk_says_take_your_ticket_or_shows_it_on_screen_and_the_staff_display_raises_the_printer_alert(
+        browser: Browser, tmp_path: Path) -> None:
     from .printerkit import StandInPrinter, raster
     from .test_printing import closed_port, office_with_printers
 
     printer = StandInPrinter()
-    office = office_with_printers(tmp_path / "office.toml", {"kiosk1": printer.port, "kiosk2": closed_port(), "nowhere": closed_port()})
+    office = office_with_printers(tmp_path / "office.toml",
+                                  {"kiosk1": printer.port, "kiosk2": closed_port(), "nowhere": closed_port()})
     proc = ServerProcess(tmp_path / "data", args=("--config", str(office), "--rehearsal")).start()
     try:
         with httpx.Client(base_url=proc.url, timeout=10) as http:
             token = http.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).json()["token"]
             admin = {"Authorization": f"Bearer {token}"}
-            code = http.post("/api/devices", headers=admin, json={"kind": "kiosk", "name": "1階 発券機", "printer": "kiosk1"}).json()["pairing_code"]
+            code = http.post("/api/devices", headers=admin,
+                             json={"kind": "kiosk", "name": "1階 発券機", "printer": "kiosk1"}).json()["pairing_code"]
             kiosk_token = http.post("/api/devices/pair", json={"code": code, "kind": "kiosk"}).json()["token"]
-            code = http.post("/api/devices", headers=admin, json={"kind": "display", "name": "執務室"}).json()["pairing_code"]
+            code = http.post("/api/devices", headers=admin,
+                             json={"kind": "display", "name": "執務室"}).json()["pairing_code"]
             display_token = http.post("/api/devices/pair", json={"code": code, "kind": "display"}).json()["token"]
-            r = http.post("/api/staff", headers=admin, json={"username": "sato", "password": "pw-sato-0123456789", "role": "clerk"})
+            r = http.post("/api/staff", headers=admin,
+                          json={"username": "sato", "password": "pw-sato-0123456789", "role": "clerk"})
             assert r.status_code == 201, r.text
 
         desk = new_page(browser, 1366, 768)
@@ -501,8 +519,9 @@ def test_the_kiosk_says_take_your_ticket_or_shows_it_on_screen_and_the_staff_dis
 
 def test_a_supervisor_sees_today_so_far_and_downloads_an_export_with_progress(browser: Browser, floor: Floor) -> None:
     password = "pw-kanri-0123456789"
-    r = floor.http.post("/api/staff", headers=floor.admin, json={"username": "kanri", "password": password, "role": "supervisor",
-                                                                "display_name": "監督者 管理"})
+    r = floor.http.post("/api/staff", headers=floor.admin,
+                        json={"username": "kanri", "password": password, "role": "supervisor",
+                              "display_name": "監督者 管理"})
     assert r.status_code == 201, r.text
     page = new_page(browser, 1366, 900)
     page.goto(f"{floor.url}/counter/stats.html")
@@ -519,7 +538,7 @@ def test_a_supervisor_sees_today_so_far_and_downloads_an_export_with_progress(br
     link = page.locator("#export-link:not([hidden])")
     link.wait_for(timeout=30000)
     assert "完了" in page.inner_text("#export-text")
-    assert link.get_attribute("href", timeout=1000).startswith("/api/stats/exports/")
+    assert (link.get_attribute("href", timeout=1000) or "").startswith("/api/stats/exports/")
     with page.expect_download() as download:
         link.click()
     assert download.value.suggested_filename.endswith("-day.csv")
@@ -528,6 +547,491 @@ def test_a_supervisor_sees_today_so_far_and_downloads_an_export_with_progress(br
     assert_accessible(page, "statistics page after an export")
     screenshot(page, "statistics")
     page.context.close()
+
+
+# ----------------------------------------------------------------------------------------------
+# Issue 12, point 6: what a new user tripped on (the kiosk's buttons below the screen, the
+# guidance display under load, /status on a phone, reconnections without `since`, the link to
+# the statistics).
+
+KIOSK_SIZES = {"portrait": (1080, 1920), "landscape": (1920, 1080)}
+
+# Every control the visitor may press, and the main scroll areas: where they are and whether any
+# content is hidden below its box.
+_LAYOUT_JS = """() => {
+  const doc = document.scrollingElement;
+  const out = {docScroll: [doc.scrollWidth, doc.clientWidth, doc.scrollHeight, doc.clientHeight],
+               outside: [], overflow: [], size: [innerWidth, innerHeight], controls: 0};
+  const visible = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+  const targets = 'button, a[href], input, select, textarea, [role=button], #issued-paper-img, #issued-qr';
+  for (const el of document.querySelectorAll(targets)) {
+    if (!visible(el)) continue;
+    const r = el.getBoundingClientRect();
+    out.controls += 1;
+    if (r.top < -0.5 || r.left < -0.5 || r.bottom > innerHeight + 0.5 || r.right > innerWidth + 0.5)
+      out.outside.push(`${el.id || el.className || el.tagName} `
+                       + `${Math.round(r.left)},${Math.round(r.top)}–${Math.round(r.right)},${Math.round(r.bottom)}`);
+  }
+  for (const el of document.querySelectorAll('main, .screen:not([hidden])'))
+    if (el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1)
+      out.overflow.push(el.id || el.tagName);
+  return out;
+}"""
+
+
+def assert_fits(page: Page, what: str) -> dict[str, Any]:
+    """Every visible control (and the ticket picture and QR) inside the viewport; nothing to scroll."""
+    layout: dict[str, Any] = page.evaluate(_LAYOUT_JS)
+    sw, cw, sh, ch = layout["docScroll"]
+    assert sw <= cw and sh <= ch, f"{what}: the document scrolls ({layout})"
+    assert not layout["outside"], f"{what}: outside the {layout['size']} screen: {layout['outside']}"
+    assert not layout["overflow"], f"{what}: content below its box: {layout['overflow']}"
+    assert layout["controls"] > 0, what
+    return layout
+
+
+def _wait_for_picture(page: Page) -> None:
+    deadline = time.monotonic() + 8
+    while page.evaluate("() => document.getElementById('issued-paper-img').naturalWidth") == 0:
+        assert time.monotonic() < deadline, "the ticket picture did not load"
+        time.sleep(0.05)
+
+
+def test_every_kiosk_step_fits_the_screen_in_portrait_and_landscape_in_every_language(
+        browser: Browser, tmp_path: Path) -> None:
+    from .printerkit import StandInPrinter
+    from .test_printing import closed_port, office_with_printers
+
+    printer = StandInPrinter()
+    office = office_with_printers(tmp_path / "office.toml",
+                                  {"kiosk1": printer.port, "kiosk2": closed_port(), "nowhere": closed_port()})
+    proc = ServerProcess(tmp_path / "data", env={"MADOGUCHI_PUBLIC_RATE": "10000/minute"},
+                         args=("--config", str(office), "--rehearsal")).start()
+    try:
+        with httpx.Client(base_url=proc.url, timeout=10) as http:
+            token = http.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).json()["token"]
+            admin = {"Authorization": f"Bearer {token}"}
+            tokens = {}
+            for name, printer_id in (("printing", "kiosk1"), ("screen", None)):
+                body = {"kind": "kiosk", "name": f"発券機 {name}", **({"printer": printer_id} if printer_id else {})}
+                code = http.post("/api/devices", headers=admin, json=body).json()["pairing_code"]
+                tokens[name] = http.post("/api/devices/pair", json={"code": code, "kind": "kiosk"}).json()["token"]
+            r = http.post("/api/staff", headers=admin,
+                          json={"username": "sato", "password": "pw-sato-0123456789", "role": "clerk"})
+            assert r.status_code == 201, r.text
+            sato = http.post("/api/auth/login",
+                             json={"username": "sato", "password": "pw-sato-0123456789"}).json()["token"]
+            assert http.post("/api/counters/4/sign-in", headers={"Authorization": f"Bearer {sato}"}).status_code == 200
+
+        for orientation, size in KIOSK_SIZES.items():
+            for menu in ("koseki_shomei", ""):            # two procedures, and every procedure
+                page = new_page(browser, *size)
+                page.goto(f"{proc.url}/kiosk/?menu={menu}#token={tokens['screen']}")
+                page.locator("#start").wait_for(state="visible")
+                for lang in LANGS:
+                    page.click(f"[data-lang='{lang}']")
+                    assert_fits(page, f"{orientation} menu {menu or 'all'} ({lang})")
+                screenshot(page, f"kiosk-{orientation}-menu-{menu or 'all'}")
+                page.context.close()
+
+            # Issued without a printer: the ticket picture on screen, in every language.
+            page = new_page(browser, *size)
+            page.goto(f"{proc.url}/kiosk/?menu=koseki_shomei#token={tokens['screen']}")
+            page.locator("#start").wait_for(state="visible")
+            page.locator(".procedure[data-queue='shomei']").click()
+            page.locator("#confirm").wait_for(state="visible")
+            for lang in LANGS:
+                page.click(f"[data-lang='{lang}']")
+                assert_fits(page, f"{orientation} confirmation ({lang})")
+            screenshot(page, f"kiosk-{orientation}-confirm")
+            page.click("[data-lang='ja']")
+            page.click("#issue")
+            page.locator("#issued-paper-img").wait_for(state="visible")
+            _wait_for_picture(page)
+            for lang in LANGS:
+                page.click(f"[data-lang='{lang}']")
+                layout = assert_fits(page, f"{orientation} issued, ticket on screen ({lang})")
+                assert layout["controls"] >= 8, layout   # 5 languages, the QR, the picture, 戻る
+                if lang in ("ja", "en"):
+                    screenshot(page, f"kiosk-{orientation}-ticket-on-screen-{lang}")
+            # The picture is large enough to read: at least half its printed width of 576 dots.
+            width = page.evaluate("() => document.getElementById('issued-paper-img').getBoundingClientRect().width")
+            assert width >= 288, width
+            assert page.locator("#issued").is_visible(), "the checks took longer than kiosk_return_s"
+            page.click("#done")
+            page.locator("#start").wait_for(state="visible")
+
+            # An error: the server refuses (a stand-in answer for the ticket request).
+            page.route("**/api/tickets", lambda route: route.fulfill(
+                status=503, json={"error": {"code": "unavailable", "message": "stand-in"}}))
+            page.locator(".procedure[data-queue='shomei']").click()
+            page.click("#issue")
+            page.locator("#problem").wait_for(state="visible")
+            for lang in LANGS:
+                page.click(f"[data-lang='{lang}']")
+                assert_fits(page, f"{orientation} problem ({lang})")
+            screenshot(page, f"kiosk-{orientation}-problem")
+            page.context.close()
+
+            # Issued with a printer: 「番号札をお取りください」.
+            page = new_page(browser, *size)
+            page.goto(f"{proc.url}/kiosk/?menu=koseki_shomei#token={tokens['printing']}")
+            page.locator("#start").wait_for(state="visible")
+            page.locator(".procedure[data-queue='shomei']").click()
+            page.click("#issue")
+            page.locator("#issued-print[data-state='printed']").wait_for(timeout=8000)
+            for lang in LANGS:
+                page.click(f"[data-lang='{lang}']")
+                assert_fits(page, f"{orientation} issued and printed ({lang})")
+            assert page.locator("#issued-paper").is_hidden()
+            screenshot(page, f"kiosk-{orientation}-printed")
+            assert not page.script_errors  # type: ignore[attr-defined]
+            page.context.close()
+    finally:
+        proc.stop()
+        printer.close()
+
+
+class BusyFloor:
+    """A server in rehearsal mode after a busy morning: 60 certificates finished and waiting for
+    hand-over (証明の交付), 65 calls in the first flow, 40 people waiting to move house."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.proc = ServerProcess(data_dir, env={"MADOGUCHI_PUBLIC_RATE": "10000/minute"},
+                                  args=("--rehearsal",)).start()
+        self.http = httpx.Client(base_url=self.proc.url, timeout=10)
+        token = self.http.post("/api/auth/login",
+                               json={"username": "admin", "password": ADMIN_PASSWORD}).json()["token"]
+        self.admin = {"Authorization": f"Bearer {token}"}
+        self.kiosk = {"Authorization": f"Bearer {self.proc.kiosk}"}
+        self.clerks = {counter: self.clerk(f"busy{counter}", counter) for counter in ("4", "1", "10", "24")}
+        self.issue("shomei", 60)
+        for _ in range(60):
+            self.act("4", "call-next")
+            self.act("4", "finish")
+        self.issue("koseki", 8)
+        self.issue("idou", 45)
+        for counter in ("1", "10"):
+            for _ in range(5):
+                self.act(counter, "call-next")
+                self.act(counter, "finish")
+        for _ in range(3):
+            self.act("24", "call-next")
+            self.act("24", "finish")
+
+    def clerk(self, name: str, counter: str) -> dict[str, str]:
+        password = f"pw-{name}-0123456789"
+        r = self.http.post("/api/staff", headers=self.admin,
+                           json={"username": name, "password": password, "role": "clerk"})
+        assert r.status_code == 201, r.text
+        token = self.http.post("/api/auth/login", json={"username": name, "password": password}).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        assert self.http.post(f"/api/counters/{counter}/sign-in", headers=headers).status_code == 200
+        return headers
+
+    def issue(self, queue: str, n: int) -> None:
+        for _ in range(n):
+            r = self.http.post("/api/tickets", headers=self.kiosk, json={"queue": queue})
+            assert r.status_code == 201, r.text
+
+    def act(self, counter: str, action: str) -> dict[str, Any]:
+        r = self.http.post(f"/api/counters/{counter}/{action}", headers=self.clerks[counter])
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    def queue(self, queue: str) -> dict[str, Any]:
+        state = self.http.get("/api/staff/state", headers=self.admin).json()
+        return next(q for q in state["queues"] if q["id"] == queue)
+
+
+@pytest.fixture(scope="module")
+def busy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BusyFloor]:
+    f = BusyFloor(tmp_path_factory.mktemp("busy"))
+    yield f
+    f.http.close()
+    f.proc.stop()
+
+
+# Each phrase (<span class="ph">, live.js phrased()) on one line, inside its column.
+_PHRASES_JS = """(root) => {
+  const bad = [];
+  for (const ph of document.querySelectorAll(root + ' .ph')) {
+    if (!ph.getClientRects().length) continue;
+    const range = document.createRange();
+    range.selectNodeContents(ph);
+    const tops = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top / 4)));
+    const box = ph.closest('.flow, .procedure, main').getBoundingClientRect();
+    const r = ph.getBoundingClientRect();
+    if (tops.size > 1) bad.push(`${ph.textContent}: broken over ${tops.size} lines`);
+    if (r.left < box.left - 1 || r.right > box.right + 1) bad.push(`${ph.textContent}: outside its box`);
+  }
+  return bad;
+}"""
+
+
+def test_the_guidance_display_fits_1920x1080_under_a_heavy_load(browser: Browser, busy: BusyFloor) -> None:
+    page = new_page(browser, 1920, 1080)
+    page.goto(f"{busy.proc.url}/displays/guidance.html")
+    page.locator(".ready[data-shown]").wait_for()
+    called = busy.act("1", "call-next")["ticket"]["display"]    # a fresh call, highlighted
+    page.locator(".call.fresh", has_text=called).wait_for(timeout=2000)
+    page.locator(".ready[data-shown]").wait_for()
+    layout = page.evaluate("""() => {
+      const doc = document.scrollingElement;
+      const out = {doc: doc.scrollHeight <= innerHeight && doc.scrollWidth <= innerWidth, flows: {}};
+      for (const f of document.querySelectorAll('.flow')) {
+        const box = f.getBoundingClientRect();
+        const inside = (el) => {
+          const r = el.getBoundingClientRect();
+          return r.top >= box.top - 1 && r.bottom <= box.bottom + 1
+                 && r.left >= box.left - 1 && r.right <= box.right + 1;
+        };
+        const calls = f.querySelector('.calls');
+        const ready = f.querySelector('.ready');
+        const more = ready && ready.querySelector('.more:not([hidden])');
+        out.flows[f.dataset.flow] = {
+          fits: f.scrollHeight <= f.clientHeight && f.scrollWidth <= f.clientWidth
+                && box.bottom <= innerHeight && box.right <= innerWidth,
+          cards: calls ? calls.children.length : 0,
+          callsFit: !calls || (calls.scrollHeight <= calls.clientHeight && [...calls.children].every((c) => {
+            const r = c.getBoundingClientRect(), b = calls.getBoundingClientRect();
+            return r.top >= b.top - 1 && r.bottom <= b.bottom + 1;
+          })),
+          allInside: [...f.querySelectorAll('li, tr, h2, .flow-head')]
+            .filter((el) => el.getClientRects().length).every(inside),
+          cellsFit: [...f.querySelectorAll('.stats th, .stats td')].every((c) => c.scrollWidth <= c.clientWidth + 1),
+          ready: ready ? {total: Number(ready.dataset.total), shown: ready.querySelectorAll('li:not(.more)').length,
+                          fits: ready.scrollHeight <= ready.clientHeight,
+                          more: more ? more.querySelector('[aria-hidden]').textContent : null,
+                          label: more ? more.querySelector('.sr-only').textContent : null} : null,
+          head: [...f.querySelectorAll('.flow-head .ph')].map((p) => p.textContent),
+          names: [...f.querySelectorAll('.stats tbody th')]
+            .map((th) => [...th.querySelectorAll('.ph')].map((p) => p.textContent)),
+        };
+      }
+      return out;
+    }""")
+    assert layout["doc"], layout
+    flows = layout["flows"]
+    for fid, f in flows.items():
+        assert f["fits"] and f["callsFit"] and f["allInside"] and f["cellsFit"], (fid, f)
+    # A fixed number of cards: [screens] recent_calls (6) in the flows, 3 beside the hand-over numbers.
+    assert flows["koseki_shomei"]["cards"] == 6 and flows["kofu"]["cards"] == 3, flows
+    ready = flows["kofu"]["ready"]
+    expected = busy.queue("kofu")["ready"]
+    assert ready["total"] == len(expected) >= 50 and ready["fits"], ready
+    assert 10 <= ready["shown"] < ready["total"], ready
+    hidden = ready["total"] - ready["shown"]
+    assert ready["more"] == f"+{hidden}" and ready["label"].startswith(f"ほか {hidden} 件"), ready
+    shown = page.locator(".ready li:not(.more)").all_inner_texts()
+    assert shown == expected[: ready["shown"]]          # the oldest first; the newest counted in +N
+    # Japanese breaks between phrases only.
+    assert flows["koseki_shomei"]["head"] == ["戸籍届出と", "証明発行の", "受付"], flows
+    assert ["証明発行"] in flows["koseki_shomei"]["names"] and ["マイナンバーカード"] in flows["idou"]["names"], flows
+    assert page.evaluate(_PHRASES_JS, ".flows") == []
+    assert_accessible(page, "guidance display under load")
+    screenshot(page, "guidance-display-busy")
+    assert not page.script_errors  # type: ignore[attr-defined]
+    page.context.close()
+
+
+# Every piece of text in a box at least min(its length, 5) characters wide: no column squeezed to a
+# character or two per line.
+_NARROW_JS = """() => {
+  const bad = [];
+  const walker = document.createTreeWalker(document.querySelector('main'), NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    const text = node.textContent.trim();
+    const el = node.parentElement;
+    if (text.length < 2 || !el.getClientRects().length || el.closest('.sr-only, [aria-hidden=true]')) continue;
+    let block = el;
+    while (getComputedStyle(block).display.startsWith('inline')) block = block.parentElement;
+    const style = getComputedStyle(block);
+    const width = block.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const em = parseFloat(getComputedStyle(el).fontSize);
+    if (width < Math.min(text.length, 5) * em) bad.push(`${text.slice(0, 20)}: ${Math.round(width)} px`);
+  }
+  return bad;
+}"""
+
+
+def test_the_status_page_reads_well_on_a_360_px_phone(browser: Browser, floor: Floor, busy: BusyFloor) -> None:
+    for name, url in (("status-phone-360", floor.url), ("status-phone-360-busy", busy.proc.url)):
+        page = new_page(browser, 360, 740, is_mobile=True, has_touch=True)
+        page.goto(f"{url}/status")
+        page.locator("main:not([aria-busy])").wait_for()
+        size = page.evaluate("() => [document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]")
+        assert size[0] <= size[1], f"{name}: scrolls sideways {size}"
+        assert page.evaluate(_NARROW_JS) == [], name
+        assert page.evaluate(_PHRASES_JS, "main") == [], name
+        assert page.locator(".procedure h3 .ph", has_text="戸籍証明）").count() == 1, "names break between phrases only"
+        assert page.locator(".procedure").count() == 6
+        assert_accessible(page, name)
+        screenshot(page, name)
+        page.context.close()
+    # The figures are the floor's.
+    page = new_page(browser, 360, 740)
+    page.goto(f"{busy.proc.url}/status")
+    waiting = busy.queue("idou")["waiting"]
+    page.locator(".procedure[data-queue='idou'] .waiting", has_text=f"{waiting}人").wait_for()
+    page.context.close()
+
+
+class Blips:
+    """The page's WebSocket through Playwright's WebSocket routing: every frame both ways is seen,
+    and a connection can be cut (its server side closed, the page's left open and silent, as a
+    network that drops packets) and later dropped on the page's side so that it reconnects."""
+
+    def __init__(self) -> None:
+        self.blocked = False
+        self.conns: list[tuple[Any, Any]] = []
+        self.dead: list[Any] = []
+        self.sent: list[tuple[int, dict[str, Any]]] = []       # page → server, by connection
+        self.received: list[tuple[int, dict[str, Any]]] = []   # server → page, by connection
+
+    def handle(self, ws: Any) -> None:
+        if self.blocked:                    # a connection that never reaches the server
+            self.dead.append(ws)
+            return
+        server = ws.connect_to_server()
+        index = len(self.conns)
+
+        def from_page(message: str | bytes) -> None:
+            self.sent.append((index, json.loads(message)))
+            server.send(message)
+
+        def from_server(message: str | bytes) -> None:
+            self.received.append((index, json.loads(message)))
+            ws.send(message)
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+        ws.on_close(lambda code, reason: server.close())
+        server.on_close(lambda code, reason: None)   # a cut stays silent on the page's side
+        self.conns.append((ws, server))
+
+    def cut(self) -> None:
+        self.blocked = True
+        self.conns[-1][1].close()
+
+    def restore(self) -> None:
+        self.blocked = False
+        for ws in (self.conns[-1][0], *self.dead):
+            with contextlib.suppress(Exception):
+                ws.close()
+
+    def of(self, index: int, kind: str) -> list[dict[str, Any]]:
+        return [m for i, m in self.received if i == index and m.get("type") == kind]
+
+    def subscribes(self) -> list[dict[str, Any]]:
+        return [m for _, m in self.sent if m.get("type") == "subscribe"]
+
+    def snapshots(self) -> int:
+        return sum(1 for _, m in self.received if m.get("type") == "snapshot")
+
+
+def _wait(page: Page, check: Any, what: str, timeout: float = 15) -> None:
+    """Poll ``check`` while Playwright runs (its WebSocket route handlers run only then)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        page.wait_for_timeout(50)
+
+
+def test_a_screen_resumes_after_a_blip_without_a_snapshot_and_takes_one_after_a_gap_beyond_history(
+        browser: Browser, tmp_path: Path) -> None:
+    proc = ServerProcess(tmp_path / "data", args=("--rehearsal",),
+                         env={"MADOGUCHI_PUBLIC_RATE": "10000/minute", "MADOGUCHI_WS_HISTORY": "100"}).start()
+    http = httpx.Client(base_url=proc.url, timeout=10)
+    try:
+        token = http.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).json()["token"]
+        admin = {"Authorization": f"Bearer {token}"}
+        kiosk_headers = {"Authorization": f"Bearer {proc.kiosk}"}
+        account = {"username": "ueda", "password": "pw-ueda-0123456789"}
+        assert http.post("/api/staff", headers=admin, json={**account, "role": "clerk"}).status_code == 201
+        clerk = {"Authorization": "Bearer " + http.post("/api/auth/login", json=account).json()["token"]}
+        assert http.post("/api/counters/4/sign-in", headers=clerk).status_code == 200
+        for _ in range(3):
+            assert http.post("/api/tickets", headers=kiosk_headers, json={"queue": "shomei"}).status_code == 201
+
+        def waiting() -> int:
+            state = http.get("/api/staff/state", headers=admin).json()
+            return int(next(q for q in state["queues"] if q["id"] == "shomei")["waiting"])
+
+        def shown_waiting(page: Page) -> str:
+            return text(page, ".flow[data-flow='koseki_shomei'] .stats tbody tr:first-child td")
+
+        blips = Blips()
+        page = new_page(browser, 1920, 1080)
+        page.route_web_socket(re.compile(r"/ws$"), blips.handle)
+        page.goto(f"{proc.url}/displays/guidance.html")
+        page.locator(".flow").first.wait_for()
+        _wait(page, lambda: shown_waiting(page) == "3人", "the display shows 3 waiting")
+        assert blips.snapshots() == 1 and "since" not in blips.subscribes()[0]
+        last_seen = max(m["seq"] for m in blips.of(0, "snapshot") + blips.of(0, "event"))
+
+        # A blip: two calls (and a finish) happen while the display hears nothing; then its socket drops.
+        blips.cut()
+        called = []
+        for action in ("call-next", "finish", "call-next"):
+            r = http.post(f"/api/counters/4/{action}", headers=clerk)
+            assert r.status_code == 200, r.text
+            if action == "call-next":
+                called.append(r.json()["ticket"]["display"])
+        blips.restore()
+        page.locator(".call", has_text=called[-1]).wait_for(timeout=10_000)
+        _wait(page, lambda: shown_waiting(page) == f"{waiting()}人", "the waiting count after the resume")
+        subscribes = blips.subscribes()
+        assert len(subscribes) == 2 and subscribes[1]["since"] == last_seen, subscribes
+        assert blips.snapshots() == 1, "a resumed connection needs no snapshot"
+        missed = blips.of(1, "event")
+        assert [m["seq"] for m in missed] == list(range(last_seen + 1, last_seen + 1 + len(missed))) and missed, missed
+        assert [m["event"]["display"] for m in missed if m["event"]["type"] == "ticket.called"] == called
+        assert blips.of(1, "queue_status"), "the queues' status now follows the missed events"
+        cards = page.locator(".flow[data-flow='koseki_shomei'] .call .no").all_text_contents()
+        assert cards[:2] == [f"{n}番" for n in reversed(called)], cards
+
+        # A gap beyond the server's history (ws_history = 100 events): a fresh snapshot.
+        blips.cut()
+        for _ in range(105):
+            assert http.post("/api/tickets", headers=kiosk_headers, json={"queue": "shomei"}).status_code == 201
+        blips.restore()
+        _wait(page, lambda: blips.snapshots() == 2, "a snapshot after a gap beyond history")
+        _wait(page, lambda: shown_waiting(page) == f"{waiting()}人", "the display shows the floor after the snapshot")
+        assert "since" in blips.subscribes()[-1], "it still asked to resume; the server decided"
+        assert not page.script_errors  # type: ignore[attr-defined]
+        page.context.close()
+    finally:
+        http.close()
+        proc.stop()
+
+
+def test_the_counter_terminal_links_the_statistics_for_supervisors_and_admins_only(
+        browser: Browser, floor: Floor) -> None:
+    accounts = {"clerk": ("tsuda", floor.clerk("tsuda"))}
+    for role in ("supervisor", "admin"):
+        name, password = f"link{role}", f"pw-link{role}-0123456789"
+        r = floor.http.post("/api/staff", headers=floor.admin,
+                            json={"username": name, "password": password, "role": role})
+        assert r.status_code == 201, r.text
+        accounts[role] = (name, password)
+    for role, (name, password) in accounts.items():
+        page = new_page(browser, 1366, 768)
+        page.goto(f"{floor.url}/counter/")
+        page.fill("#username", name)
+        page.fill("#password", password)
+        page.click("#login-form button[type=submit]")
+        page.locator("#pick:not([hidden])").wait_for()
+        link = page.locator("#stats-link")
+        if role == "clerk":
+            assert link.is_hidden(), "a clerk gets no link to the statistics"
+        else:
+            assert link.is_visible() and link.get_attribute("href") == "/counter/stats.html"
+            assert_accessible(page, f"counter terminal ({role})")
+            link.click()
+            page.locator("#board:not([hidden])").wait_for()   # already signed in: straight to the figures
+        page.context.close()
 
 
 # --- Why a procedure issues nothing, in the kiosk's words (issue 12) -------------------------------------------

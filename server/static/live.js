@@ -7,7 +7,12 @@
 //   staff pages send their session cookie instead);
 // - keeps the sequence number: on the complete streams ("office", "staff") an event or heartbeat
 //   that skips a number is a gap, and the page gets a fresh snapshot;
-// - a new connection always starts from a fresh snapshot, so a page never shows stale data;
+// - a new connection resumes: it subscribes with `since` = the last sequence number seen, and the
+//   server sends exactly the events missed (then each queue's current status, which reaches the
+//   page's onEvent as a status-only event: {type: "event", event: {type: "queue.status"}, queues:
+//   [status], counters: []}); when those events are no longer in the server's history (or the
+//   server's numbering is behind ours: another database) the server sends a fresh snapshot
+//   instead, so a page never shows stale data and a blip costs no snapshot;
 // - reconnects by itself with back-off (0.25 s doubling to 4 s, with jitter);
 // - state "online" | "connecting" | "lost": "lost" after LOST_AFTER_MS without hearing the server
 //   (the server sends a heartbeat every 2 s on an idle connection), shown in the page's #conn
@@ -56,7 +61,7 @@ export class Live {
       this.attempt = 0;
       this.heard();
       if (this.token) this.send({ type: "auth", token: this.token });
-      this.subscribe();
+      this.subscribe(this.seq);
       this.handlers.onOpen();
     };
     ws.onmessage = (e) => {
@@ -86,9 +91,10 @@ export class Live {
     return false;
   }
 
-  subscribe() {
-    this.seq = null;
-    this.send({ type: "subscribe", topics: this.topics });
+  // Subscribe to this.topics: from a fresh snapshot (since = null), or resuming after `since`.
+  subscribe(since = null) {
+    this.seq = since;
+    this.send(since === null ? { type: "subscribe", topics: this.topics } : { type: "subscribe", topics: this.topics, since });
   }
 
   // A gap on a complete stream: drop what we have and ask for a fresh snapshot.
@@ -129,16 +135,23 @@ export class Live {
         this.handlers.onSnapshot(m.topic, m.data, m.seq);
         break;
       case "event":
-        if (this.complete) {
-          if (this.seq === null) return;           // before the snapshot: it is in there
-          if (m.seq <= this.seq) return;           // already seen
-          if (m.seq !== this.seq + 1) { this.resync(); return; }
-          this.seq = m.seq;
-        }
+        if (this.seq === null) return;             // before the snapshot: it is in there
+        if (m.seq <= this.seq) return;             // already seen
+        if (this.complete && m.seq !== this.seq + 1) { this.resync(); return; }
+        this.seq = m.seq;
         this.handlers.onEvent(m);
         break;
+      case "queue_status": {                       // after a resume: a queue's status now
+        const { type, seq, ...status } = m;
+        this.handlers.onEvent({ type: "event", seq, event: { type: "queue.status", queue: status.queue }, queues: [status], counters: [] });
+        break;
+      }
       case "heartbeat":
-        if (this.complete && this.seq !== null && m.seq > this.seq) this.resync();
+        if (this.seq === null) break;
+        // Everything up to the heartbeat's number has been sent before it: on a complete stream a
+        // higher number is a gap; on the others it is where a resume starts.
+        if (this.complete && m.seq > this.seq) this.resync();
+        else if (!this.complete && m.seq > this.seq) this.seq = m.seq;
         break;
       case "ticket_status":
         this.handlers.onTicket(m.ticket, m.seq);
@@ -219,6 +232,36 @@ const CLOSED = {
 export function closedHtml(q) {
   const [ja, en] = CLOSED[q.closed_reason] || ["ただいま発券できません", "Not issuing now"];
   return `${esc(ja)} <span lang="en" class="en">${esc(en)}</span>`;
+}
+
+// Japanese line breaks at phrase (文節) boundaries only: the text cut after a particle or an
+// okurigana (hiragana followed by anything else), after punctuation or a space, and before an
+// opening bracket. 「戸籍届出と証明発行の受付」 → 「戸籍届出と」「証明発行の」「受付」; 「証明発行」 and
+// 「4番窓口」 stay whole. A simple rule for the short labels of an office file (names of flows,
+// procedures, counters), not a morphological analyser.
+const HIRAGANA = /[\u3041-\u309f]/u;
+const CLOSING = /[、。，．・）」』】〕！？!?,.:：;；)\]]/u;
+const OPENING = /[（「『【〔(\[]/u;
+export function phrases(text) {
+  const out = [];
+  let current = "";
+  let prev = "";
+  for (const ch of String(text ?? "")) {
+    const follows = HIRAGANA.test(ch) || CLOSING.test(ch) || /\s/u.test(ch);
+    const boundary = current !== "" && (
+      OPENING.test(ch) || /\s/u.test(prev) || ((HIRAGANA.test(prev) || CLOSING.test(prev)) && !follows));
+    if (boundary) { out.push(current); current = ""; }
+    current += ch;
+    prev = ch;
+  }
+  if (current) out.push(current);
+  return out;
+}
+
+// `text` as HTML whose lines may break only between phrases: each phrase a <span class="ph">
+// (white-space: nowrap, in base.css) with a <wbr> between them.
+export function phrased(text) {
+  return phrases(text).map((p) => `<span class="ph">${esc(p)}</span>`).join("<wbr>");
 }
 
 // Escape text for innerHTML templates.
