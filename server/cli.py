@@ -112,7 +112,7 @@ def _serve(args: argparse.Namespace) -> int:
             f"  Guidance display {base}/displays/guidance.html",
             f"  Counter display  {base}/displays/counter.html?counter=1",
             f"  Phone page      {base}/t/<ticket token>  (the QR on each ticket)",
-            f"  Public status   {base}/status  (JSON: {base}/api/state)",
+            f"  Public status   {base}/status   JSON: {base}/api/state",
         ]
         password = services.bootstrap.get("admin_password")
         if password:
