@@ -168,6 +168,17 @@ def test_revision_0001_is_the_schema_as_it_stood_before_alembic() -> None:
     assert {t.name for t in schema.metadata.sorted_tables} >= migrate.FIRST_TABLES
 
 
+def test_a_database_made_from_the_models_without_a_stamp_is_only_stamped(tmp_path: Path) -> None:
+    """Not mistaken for the first revision (whose upgrade would then fail on what exists)."""
+    url = sqlite_url(tmp_path)
+    engine = create_engine(url.replace("+aiosqlite", ""))
+    schema.metadata.create_all(engine)
+    engine.dispose()
+    before, after = asyncio.run(migrate.prepare(url, upgrade=False))
+    assert before.legacy and before.current == HEAD and after.up_to_date
+    assert diff(url) == []
+
+
 # --------------------------------------------------------------------------- upgrade in place
 
 def test_a_day_at_the_previous_revision_is_upgraded_and_served(tmp_path: Path) -> None:

@@ -7,8 +7,9 @@ it stood when Alembic came. A database is in one of these states
 
 - empty (no tables): created at the head from :data:`server.storage.schema.metadata`
   and stamped (Alembic's "building an up to date database from scratch");
-- pre-Alembic (every table of ``0001``, no ``alembic_version``): treated as ``0001``;
-  an upgrade stamps it so first;
+- pre-Alembic (every table of ``0001``, no ``alembic_version``): treated as ``0001``,
+  which an upgrade stamps first; but one that already matches the models (made with
+  ``metadata.create_all``, e.g. by a benchmark) is at the head and only gets the stamp;
 - behind the head: :func:`prepare` upgrades it only when allowed
   (``MADOGUCHI_AUTO_UPGRADE``), else raises :class:`SchemaOutOfDate`, whose
   message names ``madoguchi db upgrade``;
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -117,7 +119,8 @@ def state_of(connection: Connection) -> SchemaState:
         if not tables:
             return SchemaState(None, newest)
         if FIRST_TABLES <= tables:
-            return SchemaState(FIRST, newest, legacy=True)
+            matches = not compare_metadata(MigrationContext.configure(connection), schema.metadata)
+            return SchemaState(newest if matches else FIRST, newest, legacy=True)
         raise SchemaError(f"the database has tables madoguchi did not make ({', '.join(sorted(tables))}) "
                           "and no schema revision; give madoguchi an empty database or one of its own")
     current = MigrationContext.configure(connection).get_current_revision()
@@ -140,7 +143,7 @@ def _to_head(connection: Connection, state: SchemaState) -> None:
         command.stamp(cfg, "head")
         return
     if state.legacy:
-        command.stamp(cfg, FIRST)
+        command.stamp(cfg, state.current or FIRST)
     command.upgrade(cfg, "head")
 
 
@@ -150,7 +153,7 @@ def _prepare(connection: Connection, upgrade: bool, create: bool) -> tuple[Schem
         return before, before
     if before.empty and not create:
         raise SchemaError("the database is empty: start `madoguchi serve` on it once first")
-    if not before.empty and not upgrade:
+    if not before.empty and not upgrade and before.current != before.head:
         legacy = " (made before migrations)" if before.legacy else ""
         raise SchemaOutOfDate(
             f"the database is at schema revision {before.current}{legacy}, "
@@ -204,7 +207,7 @@ async def migrate(url: str, target: str = "head") -> SchemaState:
         state = state_of(connection)
         cfg = alembic_config(connection)
         if state.legacy:
-            command.stamp(cfg, FIRST)
+            command.stamp(cfg, state.current or FIRST)
         current = state.current or "base"
         order = ["base", *revisions()]
         wanted = order[-1] if target == "head" else target
