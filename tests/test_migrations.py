@@ -295,7 +295,8 @@ def test_a_database_it_must_not_touch_is_refused_by_serve_and_upgrade(tmp_path: 
 
 def test_an_unreachable_database_is_a_runtime_failure_with_a_message(tmp_path: Path) -> None:
     done = cli("db", "upgrade", "--db", f"sqlite+aiosqlite:///{tmp_path}/no/such/folder/x.sqlite3")
-    assert done.returncode == 1 and "cannot open the database" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 1 and "cannot open the database" in done.stderr, done.stderr
+    assert "no such folder for the database" in done.stderr and "Traceback" not in done.stderr
 
 
 # --------------------------------------------------------------------------- PostgreSQL

@@ -26,6 +26,7 @@ failed upgrade leaves the database as it was on both SQLite and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import errno
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,6 +164,15 @@ def _prepare(connection: Connection, upgrade: bool, create: bool) -> tuple[Schem
     return before, state_of(connection)
 
 
+def _check_folder(url: str) -> None:
+    """Raise ``FileNotFoundError`` when a SQLite file's folder does not exist (said plainly, and
+    before aiosqlite's connect fails in its worker thread, which can outlive the event loop)."""
+    if url.startswith("sqlite") and ":///" in url:
+        folder = Path(url.split(":///", 1)[1]).parent
+        if not folder.is_dir():
+            raise FileNotFoundError(errno.ENOENT, "no such folder for the database", str(folder))
+
+
 def migration_engine(url: str) -> AsyncEngine:
     """A short-lived engine for schema work: no pool, and on SQLite a real
     transaction around DDL (``BEGIN IMMEDIATE``, which also keeps other writers out)."""
@@ -190,6 +200,7 @@ async def prepare(url: str, *, upgrade: bool, create: bool = True) -> tuple[Sche
     :class:`SchemaError` as :func:`state_of`, and SQLAlchemy's errors when the
     database cannot be reached.
     """
+    _check_folder(url)
     engine = migration_engine(url)
     try:
         async with engine.begin() as conn:
