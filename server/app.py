@@ -28,7 +28,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from stats.nightly import nightly_loop
 
 from . import config, pages
-from .api import accounts, counters, printers, state, stats, tickets  # noqa: F401  (they register their routes)
+from .api import accounts, counters, index, printers, state, stats, tickets  # noqa: F401  (they register their routes)
 from .api.openapi import document
 from .api.registry import SPECS, JSONResponse, error_response, route
 from .auth import Auth, RateLimits
@@ -88,6 +88,12 @@ def load_office(settings: Settings) -> tuple[Layout, OfficeCalendar]:
     return config.load(office_path(settings), rehearsal=rehearsal)
 
 
+def upgrades_at_start(settings: Settings) -> bool:
+    """Whether the server upgrades an out-of-date schema itself (``MADOGUCHI_AUTO_UPGRADE``;
+    default on for the demo office only, as rehearsal mode)."""
+    return settings.auto_upgrade if settings.auto_upgrade is not None else settings.config is None
+
+
 def office_path(settings: Settings) -> Any:
     """The office file in use: ``settings.config`` or the demo office."""
     return settings.config or config.DEMO_OFFICE
@@ -107,7 +113,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
         SERVING = True
         if settings.db_url is None:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = await open_database(settings.database_url(), synchronous=settings.sqlite_synchronous)
+        # Refuses (SchemaOutOfDate, naming `madoguchi db upgrade`) unless allowed to upgrade.
+        engine = await open_database(settings.database_url(), synchronous=settings.sqlite_synchronous,
+                                     upgrade=upgrades_at_start(settings))
         hub = Hub(history=settings.ws_history, counter_queues={cid: c.queues for cid, c in layout.counters.items()})
         processor = Processor(layout, calendar, EventLog(engine), hub, clock)
         await processor.start()

@@ -1,42 +1,148 @@
-"""The ``madoguchi`` command: ``serve``, ``replay`` and ``check-config``.
+"""The ``madoguchi`` command: ``serve``, ``db upgrade``, ``admin reset-password``,
+``replay``, ``check-config`` (and the printer agent's and statistics' commands).
 
-Exit codes: 0 success, 1 runtime failure (e.g. server unreachable), 2 bad
-arguments or configuration.
+Exit codes: 0 success, 1 runtime failure (e.g. server or database unreachable),
+2 bad arguments or configuration (including a database that needs
+``madoguchi db upgrade``, or an unknown user).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import getpass
+import json
 import logging
+import os
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from stats import cli as stats_cli
 from stats import nightly as stats_nightly
 
 from . import agent, config
+from .settings import Settings
+from .storage import migrate
+
+if TYPE_CHECKING:
+    from .auth import Auth
+
+#: Where the demo keeps its kiosk's and display's tokens, so that the links it
+#: prints stay valid across restarts of the same data directory (owner-only file).
+DEMO_TOKENS = "demo-devices.json"
+DEMO_DEVICES = (("demo-kiosk", "kiosk"), ("demo-display", "display"))
+
+
+def _settings(overrides: dict[str, Any]) -> Settings | None:
+    """Settings from the environment and the given flags; ``None`` (after saying why) when invalid."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        print(f"madoguchi: error: setting {'.'.join(map(str, first['loc']))}: {first['msg']}", file=sys.stderr)
+        return None
+
+
+def _shown_url(settings: Settings) -> str:
+    """The database URL without credentials (for messages)."""
+    return settings.database_url() if settings.db_url is None else settings.db_url.split("@")[-1]
+
+
+Prepared = tuple[int, migrate.SchemaState | None, migrate.SchemaState | None]
+
+
+def _prepare_database(settings: Settings, *, upgrade: bool) -> Prepared:
+    """Create, check or upgrade the schema: ``(exit code, before, after)``; exit 0 when ready,
+    2 when it needs an upgrade or is not madoguchi's, 1 when unreachable (each said on stderr)."""
+    if settings.db_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        before, after = migrate.prepare_sync(settings.database_url(), upgrade=upgrade)
+    except migrate.SchemaError as exc:
+        print(f"madoguchi: error: database {_shown_url(settings)}: {exc}", file=sys.stderr)
+        return 2, None, None
+    except (SQLAlchemyError, OSError) as exc:
+        print(f"madoguchi: error: cannot open the database {_shown_url(settings)}: {exc}", file=sys.stderr)
+        return 1, None, None
+    return 0, before, after
+
+
+def _describe(before: migrate.SchemaState, after: migrate.SchemaState) -> str:
+    if before.empty:
+        return f"created at schema revision {after.current} (the newest)"
+    if before.up_to_date:
+        return f"already at schema revision {after.current} (the newest)"
+    legacy = " (made before migrations)" if before.legacy else ""
+    return f"upgraded from schema revision {before.current}{legacy} to {after.current} (the newest)"
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .app import Services, create_app
-    from .settings import Settings
+    from .app import Services, create_app, upgrades_at_start
 
-    overrides: dict[str, Any] = {k: v for k, v in {
+    settings = _settings({
         "config": args.config, "db_url": args.db, "host": args.host, "port": args.port,
-        "data_dir": args.data_dir, "rehearsal": args.rehearsal,
-    }.items() if v is not None}
-    try:
-        settings = Settings(**overrides)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        print(f"madoguchi: error: setting {'.'.join(map(str, first['loc']))}: {first['msg']}", file=sys.stderr)
+        "data_dir": args.data_dir, "rehearsal": args.rehearsal, "auto_upgrade": args.auto_upgrade,
+    })
+    if settings is None:
         return 2
+    demo = settings.config is None
+
+    async def on_ready(services: Services) -> None:
+        base = services.public_url
+        ws = base.replace("http", "ws", 1)
+        enforced = services.calendar.enforce
+        mode = "calendar enforced" if enforced else "rehearsal mode: the opening calendar is not enforced"
+        lines = [
+            f"madoguchi: listening on http://{settings.host}:{settings.port}",
+            f"office: {services.layout.office_name.ja} ({'demo office, ' if demo else ''}{mode})",
+            f"database: {_shown_url(settings)} (schema revision {revision})",
+            f"  API index       {base}/api/",
+            f"  OpenAPI         {base}/api/openapi.json",
+            f"  WebSocket       {ws}/ws",
+            f"  Counter terminal {base}/counter/  (staff sign-in)",
+            f"  Statistics      {base}/counter/stats.html  (supervisors and admins)",
+            f"  Guidance display {base}/displays/guidance.html",
+            f"  Counter display  {base}/displays/counter.html?counter=1",
+            f"  Phone page      {base}/t/<ticket token>  (the QR on each ticket)",
+            f"  Public status   {base}/status   JSON: {base}/api/state",
+        ]
+        password = services.bootstrap.get("admin_password")
+        if password:
+            lines.append(f"  Admin sign-in   user 'admin', password '{password}' (generated now; change it)")
+        else:
+            lines.append("  Lost password   madoguchi admin reset-password USER  (same --data-dir/--db)")
+        if demo:
+            tokens = await _demo_tokens(services.auth, settings.data_dir / DEMO_TOKENS)
+            kiosk, display = tokens["demo-kiosk"], tokens["demo-display"]
+            menus = list(services.layout.kiosk_menus) or [""]
+            for menu in menus:
+                query = f"?menu={menu}" if menu else ""
+                lines.append(f"  Kiosk           {base}/kiosk/{query}#token={kiosk}")
+            lines.append(f"  Staff display   {base}/displays/staff.html#token={display}")
+            lines.append(f"  Demo kiosk      paired; bearer token {kiosk}")
+            lines.append(f"  Demo display    paired; bearer token {display}")
+        print("\n".join(lines), flush=True)
+
+    try:
+        app = create_app(settings, on_ready=on_ready)
+    except config.ConfigError as exc:
+        print(f"madoguchi: error: {exc}", file=sys.stderr)
+        return 2
+    # The lifespan checks again (for `uvicorn --factory`); here a refusal ends with a message, not a traceback.
+    code, before, after = _prepare_database(settings, upgrade=upgrades_at_start(settings))
+    if code or before is None or after is None:
+        return code
+    if not before.empty and not before.up_to_date:
+        print(f"madoguchi: database {_describe(before, after)}", flush=True)
+    revision = after.current
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -52,45 +158,6 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"madoguchi: error: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr)
         return 2
     settings.port = sock.getsockname()[1]
-    demo = settings.config is None
-
-    async def on_ready(services: Services) -> None:
-        base = services.public_url
-        ws = base.replace("http", "ws", 1)
-        mode = "rehearsal mode: the opening calendar is not enforced" if not services.calendar.enforce else "calendar enforced"
-        lines = [
-            f"madoguchi: listening on http://{settings.host}:{settings.port}",
-            f"office: {services.layout.office_name.ja} ({'demo office, ' if demo else ''}{mode})",
-            f"database: {settings.database_url() if settings.db_url is None else settings.db_url.split('@')[-1]}",
-            f"  API             {base}/api/",
-            f"  OpenAPI         {base}/api/openapi.json",
-            f"  WebSocket       {ws}/ws",
-            f"  Counter terminal {base}/counter/  (staff sign-in)",
-            f"  Guidance display {base}/displays/guidance.html",
-            f"  Counter display  {base}/displays/counter.html?counter=1",
-            f"  Phone page      {base}/t/<ticket token>  (the QR on each ticket)",
-            f"  Public status   {base}/status  (JSON: {base}/api/state)",
-        ]
-        password = services.bootstrap.get("admin_password")
-        if password:
-            lines.append(f"  Admin sign-in   user 'admin', password '{password}' (generated now; change it)")
-        if demo:
-            kiosk = await services.auth.rekey_device("demo-kiosk", "kiosk")
-            display = await services.auth.rekey_device("demo-display", "display")
-            menus = list(services.layout.kiosk_menus) or [""]
-            for menu in menus:
-                query = f"?menu={menu}" if menu else ""
-                lines.append(f"  Kiosk           {base}/kiosk/{query}#token={kiosk}")
-            lines.append(f"  Staff display   {base}/displays/staff.html#token={display}")
-            lines.append(f"  Demo kiosk      paired; bearer token {kiosk}")
-            lines.append(f"  Demo display    paired; bearer token {display}")
-        print("\n".join(lines), flush=True)
-
-    try:
-        app = create_app(settings, on_ready=on_ready)
-    except config.ConfigError as exc:
-        print(f"madoguchi: error: {exc}", file=sys.stderr)
-        return 2
     server = uvicorn.Server(uvicorn.Config(
         app, log_level=args.log_level, server_header=False, ws_max_size=1 << 20, ws_ping_interval=20,
         # Compression would run zlib once per client per message; events are small and serialised once.
@@ -99,6 +166,104 @@ def _serve(args: argparse.Namespace) -> int:
     ))
     server.run(sockets=[sock])  # uvicorn picks the event loop (uvloop when installed)
     return 0 if server.started else 1
+
+
+async def _demo_tokens(auth: Auth, path: Path) -> dict[str, str]:
+    """The demo kiosk's and display's tokens: the ones saved in ``path`` while they still
+    open their device, else fresh ones (re-keyed, saved owner-only). Tokens go only into
+    the links' ``#token=`` fragment, which browsers never send to the server."""
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        saved = {}
+    tokens: dict[str, str] = {}
+    for name, kind in DEMO_DEVICES:
+        token = saved.get(name) if isinstance(saved, dict) else None
+        if isinstance(token, str):
+            principal = await auth.resolve(token)
+            if principal.kind == "device" and principal.name == name and principal.device_kind == kind:
+                tokens[name] = token
+                continue
+        tokens[name] = await auth.rekey_device(name, kind)
+    if tokens != saved:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(".tmp")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(tokens, out)
+            os.replace(temporary, path)
+        except OSError as exc:
+            print(f"madoguchi: warning: cannot keep the demo devices' tokens in {path} ({exc.strerror}); "
+                  "the links below work until the next start", file=sys.stderr)
+    return tokens
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    settings = _settings({"db_url": args.db, "data_dir": args.data_dir})
+    if settings is None:
+        return 2
+    code, before, after = _prepare_database(settings, upgrade=True)
+    if code or before is None or after is None:
+        return code
+    print(f"database {_shown_url(settings)}: {_describe(before, after)}")
+    return 0
+
+
+class _UnknownUser(Exception):
+    pass
+
+
+def _reset_password(args: argparse.Namespace) -> int:
+    from .auth import Auth, new_token
+    from .storage import schema
+    from .storage.database import open_database, sqlite_path
+
+    settings = _settings({"db_url": args.db, "data_dir": args.data_dir})
+    if settings is None:
+        return 2
+    url = settings.database_url()
+    path = sqlite_path(url)
+    if path is not None and not Path(path).exists():
+        print(f"madoguchi: error: no database at {path} (give the server's --data-dir or --db)", file=sys.stderr)
+        return 2
+    password = new_token()[:16]
+    try:
+        actor = f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):
+        actor = "cli"
+
+    async def reset() -> bool:
+        engine = await open_database(url, synchronous=settings.sqlite_synchronous, create=False)
+        try:
+            async with engine.connect() as conn:
+                staff = schema.staff.c
+                rows = (await conn.execute(select(staff.id, staff.username, staff.active))).all()
+            match = [r for r in rows if r.username == args.user]
+            if not match:
+                raise _UnknownUser(", ".join(sorted(r.username for r in rows)) or "none")
+            # The one path that changes passwords: ends the person's sessions, writes the audit row.
+            auth = Auth(engine, settings.session_ttl_s, settings.pairing_ttl_s)
+            await auth.set_password(match[0].id, password, actor[:64])
+            return bool(match[0].active)
+        finally:
+            await engine.dispose()
+
+    try:
+        active = asyncio.run(reset())
+    except _UnknownUser as exc:
+        print(f"madoguchi: error: no staff account {args.user!r} (accounts: {exc})", file=sys.stderr)
+        return 2
+    except migrate.SchemaError as exc:
+        print(f"madoguchi: error: database {_shown_url(settings)}: {exc}", file=sys.stderr)
+        return 2
+    except (SQLAlchemyError, OSError) as exc:
+        print(f"madoguchi: error: cannot open the database {_shown_url(settings)}: {exc}", file=sys.stderr)
+        return 1
+    print(f"new password for {args.user!r}: {password}")
+    print(f"(its sessions are ended; a server running now honours the ones it holds in memory until it restarts)"
+          f"{'' if active else '; note: this account is deactivated'}")
+    return 0
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -131,8 +296,22 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
     s.add_argument("--rehearsal", action=argparse.BooleanOptionalAction, default=None,
                    help="ignore the opening calendar (default: on for the demo office)")
+    s.add_argument("--auto-upgrade", action=argparse.BooleanOptionalAction, default=None,
+                   help="upgrade an out-of-date database schema at start (default: on for the demo office)")
     s.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     s.set_defaults(func=_serve)
+    d = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    u = d.add_parser("upgrade", help="upgrade the database schema to this version's (stop the server, back up first)")
+    u.add_argument("--db", help="SQLAlchemy async database URL (default: SQLite in the data directory)")
+    u.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
+    u.set_defaults(func=_db_upgrade)
+    a = sub.add_parser("admin", help="account administration on the server's machine").add_subparsers(
+        dest="admin_command", required=True)
+    rp = a.add_parser("reset-password", help="give a staff account a new generated password (printed; audited)")
+    rp.add_argument("user", help="user name, e.g. admin")
+    rp.add_argument("--db", help="SQLAlchemy async database URL (default: SQLite in the data directory)")
+    rp.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
+    rp.set_defaults(func=_reset_password)
     r = sub.add_parser("replay", help="replay a business day against a running server through its public API")
     r.add_argument("--url", required=True, help="server base URL, e.g. http://127.0.0.1:8000")
     src = r.add_mutually_exclusive_group(required=True)

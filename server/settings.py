@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     db_url: str | None = Field(None, description="SQLAlchemy async URL; default: SQLite file madoguchi.sqlite3 in data_dir.")
     sqlite_synchronous: str = Field("FULL", pattern="^(FULL|NORMAL|EXTRA)$", description="SQLite PRAGMA synchronous: FULL survives power loss, NORMAL only a process crash.")
     config: Path | None = Field(None, description="Office TOML file; default: the built-in demo office.")
+    auto_upgrade: bool | None = Field(None, description=(
+        "Upgrade an out-of-date database schema at start, as `madoguchi db upgrade` does (otherwise the server "
+        "refuses to start on one); default: on for the demo office, off otherwise."))
     rehearsal: bool | None = Field(None, description="Ignore the opening calendar (training, rehearsal); default: on for the demo office, off otherwise.")
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: int = Field(8000, ge=0, le=65535, description="Port to listen on (0: any free port).")

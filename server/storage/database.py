@@ -1,7 +1,9 @@
 """The database: engine set-up and the event log's reads and writes.
 
-``open_database(url)`` makes the async engine: for SQLite it turns on WAL,
-a busy timeout and the chosen ``synchronous`` level on every connection. The
+``open_database(url)`` brings the schema to this code's revision
+(:mod:`server.storage.migrate`) and makes the async engine: for SQLite it
+turns on WAL, a busy timeout and the chosen ``synchronous`` level on every
+connection. The
 event log is written only by :class:`server.processor.Processor` (one write
 path, STYLE.md 9).
 """
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ..core.events import Event
 from . import schema
+from .migrate import prepare
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,7 @@ class StoredEvent:
 
 def to_us(moment: datetime) -> int:
     """Aware datetime → UTC epoch microseconds."""
-    return int(round(moment.timestamp() * 1_000_000))
+    return round(moment.timestamp() * 1_000_000)
 
 
 def from_us(us: int) -> datetime:
@@ -50,14 +53,21 @@ def sqlite_path(url: str) -> str | None:
     return url.split(":///", 1)[1] if ":///" in url else None
 
 
-async def open_database(url: str, *, synchronous: str = "FULL") -> AsyncEngine:
-    """Create the engine and the tables (idempotent).
+async def open_database(url: str, *, synchronous: str = "FULL", upgrade: bool = False,
+                        create: bool = True) -> AsyncEngine:
+    """Make the schema ready and create the engine.
 
     ``url`` is a SQLAlchemy async URL (``sqlite+aiosqlite:///path`` or
     ``postgresql+asyncpg://…``). ``synchronous`` is SQLite's
     ``PRAGMA synchronous`` (``FULL`` survives power loss, ``NORMAL`` survives a
-    crash of the process). Raises SQLAlchemy's errors when unreachable.
+    crash of the process). An empty database is created at the newest schema
+    revision (unless ``create`` is false); an older one is upgraded only when
+    ``upgrade``. Raises :class:`~server.storage.migrate.SchemaOutOfDate` (the
+    message names ``madoguchi db upgrade``) or
+    :class:`~server.storage.migrate.SchemaError`, leaving the database as it
+    was, and SQLAlchemy's errors when unreachable.
     """
+    await prepare(url, upgrade=upgrade, create=create)
     is_sqlite = url.startswith("sqlite")
     kwargs: dict[str, Any] = {}
     if is_sqlite:
@@ -71,8 +81,6 @@ async def open_database(url: str, *, synchronous: str = "FULL") -> AsyncEngine:
             cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
-    async with engine.begin() as conn:
-        await conn.run_sync(schema.metadata.create_all)
     return engine
 
 
@@ -119,4 +127,5 @@ class EventLog:
         )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [StoredEvent(seq, day, Event(type_, from_us(at_us), orjson.loads(data))) for seq, at_us, type_, data in rows]
+        return [StoredEvent(seq, day, Event(type_, from_us(at_us), orjson.loads(data)))
+                for seq, at_us, type_, data in rows]

@@ -4,6 +4,10 @@
 ``seq`` is the global event number, ``at_us`` the moment in UTC epoch
 microseconds, ``business_day`` the Asia/Tokyo date ``YYYY-MM-DD``, ``data``
 the event's fields as JSON text. Rows are never updated or deleted.
+
+Every change here needs a revision in ``server/storage/migrations/versions``
+(a city's database upgrades in place with ``madoguchi db upgrade``);
+``tests/test_migrations.py`` fails while the two disagree.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ sessions = Table(
     Column("counter", String(16)),
     Column("created_at_us", BigInteger, nullable=False),
     Column("expires_at_us", BigInteger, nullable=False),
+    Index("ix_sessions_staff", "staff_id"),
 )
 
 audit = Table(

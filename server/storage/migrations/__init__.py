@@ -1,0 +1,1 @@
+"""Alembic migrations of the schema (:mod:`server.storage.migrate` runs them)."""
