@@ -130,10 +130,15 @@ def export(db_url: str, layout: Layout, first: date, last: date, by: Iterable[st
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)  # a failed run stops soon, not after every part
                 raise
+        # Every file is finished before any is put in place, the workbook (the likeliest to fail) first:
+        # the nightly folder gets all its files or none.
         for w in writers.values():
-            w.close()
+            w.finish()
         if book is not None:
-            book.close()
+            book.finish()
+            book.commit()
+        for w in writers.values():
+            w.commit()
     except BaseException:
         for w in writers.values():
             w.discard()

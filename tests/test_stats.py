@@ -232,42 +232,32 @@ def test_a_failed_export_leaves_the_previous_file_as_it_was(log: tuple[History, 
     assert done.returncode == 0 and "𠮷田" in out.read_text(encoding="utf-8-sig")
 
 
-def test_without_libxlsxwriter_an_xlsx_export_says_so_and_a_csv_still_works(log: tuple[History, str, Path], tmp_path: Path) -> None:
-    import os
-
+def test_the_nightly_files_come_together_or_not_at_all(log: tuple[History, str, Path], tmp_path: Path) -> None:
     _, url, _ = log
-    out = tmp_path / "figures.xlsx"
-    out.write_bytes(b"last month's workbook")
-    env = {**os.environ, "MADOGUCHI_LIBXLSXWRITER": str(tmp_path / "libxlsxwriter.so.missing")}
-    done = subprocess.run([sys.executable, "-m", "server.cli", "stats", *db_args(url), "--format", "xlsx", "--out", str(out)],
-                          capture_output=True, text=True, timeout=120, env=env)
-    assert done.returncode == 2 and "libxlsxwriter could not be loaded (Debian: apt install libxlsxwriter4)" in done.stderr
-    assert "Traceback" not in done.stderr and str(tmp_path) not in done.stderr
-    assert out.read_bytes() == b"last month's workbook" and sorted(p.name for p in tmp_path.iterdir()) == ["figures.xlsx"]
-    # The nightly files come together or not at all: no CSV, and no temporary file, is left.
     nightly = tmp_path / "nightly"
     nightly.mkdir()
+    (nightly / f"madoguchi-{DAYS[0].isoformat()}.xlsx").mkdir()  # the workbook cannot be put in place
     done = subprocess.run([sys.executable, "-m", "server.cli", "stats-nightly", "--db", url, "--dir", str(nightly),
-                           "--day", DAYS[0].isoformat()], capture_output=True, text=True, timeout=120, env=env)
-    assert done.returncode == 2 and "libxlsxwriter" in done.stderr and list(nightly.iterdir()) == []
-    done = subprocess.run([sys.executable, "-m", "server.cli", "stats", *db_args(url), "--format", "csv", "--out", str(tmp_path / "day.csv")],
-                          capture_output=True, text=True, timeout=120, env=env)
+                           "--day", DAYS[0].isoformat()], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "cannot write to" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert [p.name for p in nightly.iterdir()] == [f"madoguchi-{DAYS[0].isoformat()}.xlsx"]  # no CSV, no temporary
+    (nightly / f"madoguchi-{DAYS[0].isoformat()}.xlsx").rmdir()
+    done = subprocess.run([sys.executable, "-m", "server.cli", "stats-nightly", "--db", url, "--dir", str(nightly),
+                           "--day", DAYS[0].isoformat()], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in nightly.iterdir()) == [
+        f"madoguchi-{DAYS[0].isoformat()}{suffix}" for suffix in ("-day.csv", "-hour.csv", ".xlsx")]
 
 
 def test_a_sheet_past_excels_last_row_is_refused_and_the_earlier_workbook_stays(log: tuple[History, str, Path], tmp_path: Path) -> None:
-    from stats import xlsx
-    from stats.export import ExportError, XlsxWriter
+    from stats.export import MAX_ROW, ExportError, XlsxWriter
 
     h, url, _ = log
     day = figures(stages(load_events(url, DAYS[0], DAYS[0])), dimensions(h.layout, url), "day", TARGET_S)
     out = tmp_path / "long.xlsx"
     out.write_bytes(b"earlier")
     book = XlsxWriter(out, ["day"], {})
-    sheet = book.sheets["day"]
-    # Fill the sheet to its last row but day.height, as a long range would (one column is enough).
-    sheet.write_table(1, [[1.0] * (xlsx.MAX_ROW - day.height)], [False], [None])
-    book.rows["day"] = xlsx.MAX_ROW - day.height
+    book.rows["day"] = MAX_ROW - day.height  # as if a long range had filled the sheet so far
     book.append("day", day)  # exactly up to row 1,048,576
     with pytest.raises(ExportError, match="would pass Excel's 1,048,576 rows"):
         book.append("day", day.head(1))
@@ -275,23 +265,21 @@ def test_a_sheet_past_excels_last_row_is_refused_and_the_earlier_workbook_stays(
     assert out.read_bytes() == b"earlier" and sorted(p.name for p in tmp_path.iterdir()) == ["long.xlsx"]
 
 
-def test_the_xlsx_adapter_refuses_a_passed_row_and_a_closed_workbook_instead_of_crashing(tmp_path: Path) -> None:
-    from stats import xlsx
+def test_a_name_that_looks_like_a_formula_stays_text_in_the_workbook(log: tuple[History, str, Path], tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
 
-    book = xlsx.Workbook(tmp_path / "a.xlsx")
-    sheet = book.add_worksheet("表")
-    sheet.write_table(1, [[1.5, 2.0, None], ["=1+1", None, "後"]], [False, True], [None, None])
-    with pytest.raises(xlsx.XlsxError, match="out of range"):  # rows go in order
-        sheet.write_number(1, 0, 9.0)
-    book.close()
-    book.close()  # a second close does nothing
-    with pytest.raises(xlsx.XlsxError, match="already closed"):
-        sheet.write_number(5, 0, 1.0)
-    with pytest.raises(xlsx.XlsxError, match="already closed"):
-        book.add_worksheet("b")
-    written = openpyxl.load_workbook(tmp_path / "a.xlsx")["表"]
-    assert [list(r) for r in written.iter_rows(values_only=True)] == [[None, None], [1.5, "=1+1"], [2, None], [None, "後"]]
-    assert written["B2"].data_type == "s"  # text stays text, never a formula
+    _, _, path = log
+    copy = tmp_path / "copy.sqlite3"
+    shutil.copy(path, copy)
+    with sqlite3.connect(copy) as db:
+        db.execute("UPDATE staff SET display_name = '=HYPERLINK(\"http://x.invalid\",\"土井\")' WHERE id = 's-doi'")
+    out = tmp_path / "figures.xlsx"
+    done = cli(*db_args(f"sqlite+aiosqlite:///{copy}"), "--by", "day", "--format", "xlsx", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    sheet = openpyxl.load_workbook(out)["日別"]
+    cells = [row[3] for row in sheet.iter_rows(min_row=2) if row[2].value == "s-doi"]
+    assert cells and all(c.data_type == "s" and c.value.startswith("=HYPERLINK(") for c in cells)
 
 
 def test_the_queue_server_starts_without_polars_or_connectorx() -> None:
