@@ -8,7 +8,7 @@ import math
 import re
 import subprocess
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -16,9 +16,9 @@ import pytest
 
 from stats.figures import figures, stages
 from stats.report import parts
-from stats.source import dimensions, load_events
+from stats.source import Reader
 
-from .statskit import DAYS, History, build_log, oracle
+from .statskit import AFTER_MIDNIGHT, DAYS, TOKYO, History, build_log, oracle
 
 TARGET_S = 1200.0
 MEASURES = ("issued", "arrivals", "served", "no_show", "cancelled", "transferred", "wait_mean_s", "wait_min_s",
@@ -33,8 +33,9 @@ def log(tmp_path_factory: pytest.TempPathFactory) -> tuple[History, str, Path]:
 
 
 def computed(h: History, url: str, by: str, sections: list[str] | None = None) -> dict:
-    st = stages(load_events(url, DAYS[0], DAYS[-1]))
-    fig = figures(st, dimensions(h.layout, url), by, TARGET_S, sections)
+    reader = Reader(url, in_server=False)
+    st = stages(reader.events(DAYS[0], DAYS[-1]))
+    fig = figures(st, reader.dimensions(h.layout), by, TARGET_S, sections)
     return {(r["period"], r["kind"], r["key"], r["stage"]): r for r in fig.iter_rows(named=True)}
 
 
@@ -253,7 +254,8 @@ def test_a_sheet_past_excels_last_row_is_refused_and_the_earlier_workbook_stays(
     from stats.export import MAX_ROW, ExportError, XlsxWriter
 
     h, url, _ = log
-    day = figures(stages(load_events(url, DAYS[0], DAYS[0])), dimensions(h.layout, url), "day", TARGET_S)
+    reader = Reader(url, in_server=False)
+    day = figures(stages(reader.events(DAYS[0], DAYS[0])), reader.dimensions(h.layout), "day", TARGET_S)
     out = tmp_path / "long.xlsx"
     out.write_bytes(b"earlier")
     book = XlsxWriter(out, ["day"], {})
@@ -288,3 +290,79 @@ def test_the_queue_server_starts_without_polars_or_connectorx() -> None:
     code = "import sys, server.cli, server.app; print('polars' in sys.modules, 'connectorx' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["False", "False"], done.stdout + done.stderr
+
+
+# ------------------------------------------------------------------ the cache of closed days
+def run_export(url: str, layout: object, out: Path, first: date, last: date, cache: Path | None) -> dict[str, bytes]:
+    """CSVs of all three granularities and the workbook's sheets, with ``today`` 2 February 2026."""
+    from stats.report import export
+
+    out.mkdir()
+    csv_paths = {g: out / f"{g}.csv" for g in ("hour", "day", "month")}
+    export(Reader(url, in_server=False), layout, first, last, ("hour", "day", "month"), TARGET_S,  # type: ignore[arg-type]
+           csv=csv_paths, xlsx=out / "book.xlsx", cache=cache, today=AFTER_MIDNIGHT)
+    files = {g: p.read_bytes() for g, p in csv_paths.items()}
+    book = openpyxl.load_workbook(out / "book.xlsx")
+    for name in book.sheetnames:
+        files[name] = repr([list(r) for r in book[name].iter_rows(values_only=True)]).encode()
+    return files
+
+
+def test_closed_days_come_from_the_cache_with_the_same_figures_and_a_grown_day_is_read_again(
+        log: tuple[History, str, Path], tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
+
+    h, _, path = log
+    copy = tmp_path / "copy.sqlite3"
+    shutil.copy(path, copy)
+    url = f"sqlite+aiosqlite:///{copy}"
+    cache = tmp_path / "stats-cache"
+    for first, last in ((date(2026, 1, 1), date(2026, 1, 31)), (DAYS[0], DAYS[-1])):  # the first: a whole month
+        tag = first.isoformat()
+        plain = run_export(url, h.layout, tmp_path / f"plain-{tag}", first, last, None)
+        cold = run_export(url, h.layout, tmp_path / f"cold-{tag}", first, last, cache)
+        warm = run_export(url, h.layout, tmp_path / f"warm-{tag}", first, last, cache)
+        assert plain == cold == warm
+    kept = sorted(p.name.split("_")[0] for p in cache.glob("v*/stages/*.parquet"))
+    assert kept == ["2026-01-15", "2026-01-30", "2026-01-31"]  # 2 February is today: never kept
+    figures_dir = next(cache.glob("v*/figures-*"))
+    assert sorted(p.name.split("_")[0] for p in figures_dir.glob("*.parquet")) == ["2026-01", *kept]  # and the whole of January
+    rows = list(csv.reader(io.StringIO((tmp_path / f"warm-{DAYS[0].isoformat()}" / "day.csv").read_text("utf-8-sig"))))
+    check_rows(rows[1:], oracle(h, "day", TARGET_S), share=100, minutes_tol=0.05 + 1e-9, share_tol=0.05 + 1e-9)
+
+    # Closed days are not read again: the log's middle rows of 30 January can go (the log is
+    # append-only, so that never happens) and the figures stay those kept.
+    with sqlite3.connect(copy) as db:
+        lo, hi = db.execute("SELECT MIN(seq), MAX(seq) FROM events WHERE business_day = '2026-01-30'").fetchone()
+        db.execute("DELETE FROM events WHERE business_day = '2026-01-30' AND seq > ? AND seq < ?", (lo, hi))
+    again = run_export(url, h.layout, tmp_path / "again", DAYS[0], DAYS[-1], cache)
+    assert again == plain
+    # A kept file that cannot be read counts as missing.
+    next(figures_dir.glob("2026-01-15_*.parquet")).write_bytes(b"not parquet")
+    assert run_export(url, h.layout, tmp_path / "repaired", DAYS[0], DAYS[-1], cache) == plain
+
+    # A day that grows (a server whose clock was behind) is read again, and its month with it.
+    shutil.copy(path, copy)
+    with sqlite3.connect(copy) as db:
+        seq = db.execute("SELECT MAX(seq) FROM events").fetchone()[0] + 1
+        at_us = int(datetime(2026, 1, 30, 10, 0, tzinfo=TOKYO).timestamp() * 1_000_000)
+        db.execute("INSERT INTO events (seq, business_day, at_us, type, ticket, queue, counter, staff, data) "
+                   "VALUES (?, '2026-01-30', ?, 'ticket.issued', '20260130-00999', 'koseki', NULL, NULL, "
+                   "'{\"ticket\":\"20260130-00999\",\"queue\":\"koseki\"}')", (seq, at_us))
+    grown = run_export(url, h.layout, tmp_path / "grown", date(2026, 1, 1), date(2026, 1, 31), cache)
+    fresh = run_export(url, h.layout, tmp_path / "fresh", date(2026, 1, 1), date(2026, 1, 31), None)
+    assert grown == fresh
+    month = {r[2]: r for r in csv.reader(io.StringIO(grown["month"].decode("utf-8-sig"))) if r[1] == "手続"}
+    before = oracle(h, "month", TARGET_S)[("2026-01", "procedure", "koseki", "reception")]
+    assert int(month["koseki"][5]) == before["issued"] + 1  # the new ticket counts
+    assert len(list(cache.glob("v*/stages/2026-01-30_*.parquet"))) == 1  # the old file of that day went
+
+
+def test_the_statistics_do_not_import_the_server_and_connectorx_is_refused_inside_it() -> None:
+    code = ("import sys, stats.report, stats.cli, stats.nightly, stats.cache; "
+            "print(sorted(m for m in sys.modules if m == 'server' or m.startswith('server.')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+    with pytest.raises(RuntimeError, match="inside the queue server"):
+        Reader("sqlite+aiosqlite:////nonexistent.sqlite3", in_server=True)
