@@ -74,12 +74,24 @@ def generate(path: Path, tickets: int, seed: int = 1) -> None:
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
-    db.executemany("INSERT INTO staff (id, username, display_name, role, password_hash, active, created_at_us) VALUES (?,?,?,?,?,?,?)",
-                   [(f"clerk{i:02d}", f"clerk{i:02d}", f"職員{i:02d}", "clerk", "-", True, 0) for i in range(1, 41)])
+    db.executemany(
+        "INSERT INTO staff (id, username, display_name, role, password_hash, active, created_at_us) "
+        "VALUES (?,?,?,?,?,?,?)",
+        [(f"clerk{i:02d}", f"clerk{i:02d}", f"職員{i:02d}", "clerk", "-", True, 0) for i in range(1, 41)],
+    )
     seq = 0
     rows: list[tuple] = []
 
-    def event(day: date, at: datetime, type_: str, ticket: str, queue: str, counter: str | None, staff: str | None, **data: object) -> None:
+    def event(
+        day: date,
+        at: datetime,
+        type_: str,
+        ticket: str,
+        queue: str,
+        counter: str | None,
+        staff: str | None,
+        **data: object,
+    ) -> None:
         nonlocal seq
         seq += 1
         body = {"ticket": ticket, "display": ticket[-4:], "queue": queue, **data}
@@ -87,8 +99,19 @@ def generate(path: Path, tickets: int, seed: int = 1) -> None:
             body["counter"] = counter
         if staff:
             body["staff"] = staff
-        rows.append((seq, day.isoformat(), int(at.timestamp() * 1e6), type_, ticket, queue, counter, staff,
-                     json.dumps(body, ensure_ascii=False, separators=(",", ":"))))  # as orjson writes it
+        rows.append(
+            (
+                seq,
+                day.isoformat(),
+                int(at.timestamp() * 1e6),
+                type_,
+                ticket,
+                queue,
+                counter,
+                staff,
+                json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+            )
+        )  # as orjson writes it
 
     for day in days:
         opening = datetime(day.year, day.month, day.day, 8, 30, tzinfo=TOKYO)
@@ -99,7 +122,15 @@ def generate(path: Path, tickets: int, seed: int = 1) -> None:
             event(day, t, "ticket.issued", ticket, queue, None, None, number=n + 1, priority=False)
             stage_queue, luck = queue, rng.random()
             if luck < 0.02:
-                event(day, t + timedelta(seconds=rng.uniform(60, 900)), "ticket.cancelled", ticket, stage_queue, None, None)
+                event(
+                    day,
+                    t + timedelta(seconds=rng.uniform(60, 900)),
+                    "ticket.cancelled",
+                    ticket,
+                    stage_queue,
+                    None,
+                    None,
+                )
                 continue
             for _ in range(2):
                 counter = rng.choice(QUEUES.get(stage_queue, ["24", "25"]))
@@ -116,12 +147,24 @@ def generate(path: Path, tickets: int, seed: int = 1) -> None:
                 event(day, t, "ticket.started", ticket, stage_queue, counter, staff)
                 t += timedelta(seconds=rng.expovariate(1 / 600))
                 if luck < 0.07 and stage_queue != "idou":
-                    event(day, t, "ticket.transferred", ticket, stage_queue, counter, staff, to_queue="idou", front=False)
+                    event(
+                        day, t, "ticket.transferred", ticket, stage_queue, counter, staff, to_queue="idou", front=False
+                    )
                     stage_queue = "idou"
                     luck = 1.0
                     continue
                 following = "kofu" if stage_queue == "shomei" and rng.random() < 0.2 else None
-                event(day, t, "ticket.finished", ticket, stage_queue, counter, staff, next_queue=following, handover=bool(following))
+                event(
+                    day,
+                    t,
+                    "ticket.finished",
+                    ticket,
+                    stage_queue,
+                    counter,
+                    staff,
+                    next_queue=following,
+                    handover=bool(following),
+                )
                 if following is None:
                     break
                 stage_queue = following
@@ -166,8 +209,15 @@ def run(name: str, state: str, path: Path, cache: Path, first: date, last: date,
     """One export in a child process; prints its line."""
     out = Path(tempfile.mkdtemp(prefix=f"madoguchi-stats-{name}-"))
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    code = CHILD.format(root=root, url=f"sqlite+aiosqlite:///{path}", out=str(out), first=first.isoformat(),
-                        last=last.isoformat(), csvs=csvs, cache=str(cache))
+    code = CHILD.format(
+        root=root,
+        url=f"sqlite+aiosqlite:///{path}",
+        out=str(out),
+        first=first.isoformat(),
+        last=last.isoformat(),
+        csvs=csvs,
+        cache=str(cache),
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if done.returncode != 0:
         print(done.stderr, file=sys.stderr)
@@ -175,8 +225,11 @@ def run(name: str, state: str, path: Path, cache: Path, first: date, last: date,
     tickets, seconds, cpu, peak = done.stdout.split()
     sizes = ", ".join(f"{f.name} {f.stat().st_size / 1e6:.1f} MB" for f in sorted(out.iterdir()))
     shutil.rmtree(out)
-    print(f"{name:5s} {state}: tickets={tickets} seconds={float(seconds):.2f} cpu_s={float(cpu):.2f} "
-          f"peak_rss_mb={float(peak):.0f} ({sizes})", flush=True)
+    print(
+        f"{name:5s} {state}: tickets={tickets} seconds={float(seconds):.2f} cpu_s={float(cpu):.2f} "
+        f"peak_rss_mb={float(peak):.0f} ({sizes})",
+        flush=True,
+    )
 
 
 def main() -> None:

@@ -110,34 +110,61 @@ def stages(events: pl.DataFrame) -> pl.DataFrame:
     # stage_no: 1 + the stages this ticket opened before this event. Rows are
     # sorted by ticket, so a running total minus its value where the ticket's
     # rows begin does it without grouping.
-    e = e.with_columns(opens_next.alias("opens_next"), (pl.col("ticket") != pl.col("ticket").shift(1)).fill_null(True).alias("first"))
+    e = e.with_columns(
+        opens_next.alias("opens_next"), (pl.col("ticket") != pl.col("ticket").shift(1)).fill_null(True).alias("first")
+    )
     opened_before = pl.col("opens_next").cast(pl.Int32).cum_sum() - pl.col("opens_next").cast(pl.Int32)
     e = e.with_columns(opened_before.alias("before")).with_columns(
-        (pl.col("before") - pl.when(pl.col("first")).then(pl.col("before")).forward_fill() + 1).alias("stage_no"))
+        (pl.col("before") - pl.when(pl.col("first")).then(pl.col("before")).forward_fill() + 1).alias("stage_no")
+    )
     keys = ["ticket", "stage_no"]
-    begins = pl.concat([
-        e.filter(pl.col("type") == "ticket.issued").select(
-            *keys, "queue", pl.lit("issued").alias("begin"), pl.col("at_us").alias("start_us")),
-        e.filter(pl.col("opens_next")).select(
-            "ticket", (pl.col("stage_no") + 1).alias("stage_no"),
-            pl.when(pl.col("type") == "ticket.transferred").then(pl.col("to_queue")).otherwise(pl.col("next_queue")).alias("queue"),
-            pl.when(pl.col("type") == "ticket.transferred").then(pl.lit("transfer")).otherwise(pl.lit("next")).alias("begin"),
-            pl.col("at_us").alias("start_us")),
-    ])
+    begins = pl.concat(
+        [
+            e.filter(pl.col("type") == "ticket.issued").select(
+                *keys, "queue", pl.lit("issued").alias("begin"), pl.col("at_us").alias("start_us")
+            ),
+            e.filter(pl.col("opens_next")).select(
+                "ticket",
+                (pl.col("stage_no") + 1).alias("stage_no"),
+                pl.when(pl.col("type") == "ticket.transferred")
+                .then(pl.col("to_queue"))
+                .otherwise(pl.col("next_queue"))
+                .alias("queue"),
+                pl.when(pl.col("type") == "ticket.transferred")
+                .then(pl.lit("transfer"))
+                .otherwise(pl.lit("next"))
+                .alias("begin"),
+                pl.col("at_us").alias("start_us"),
+            ),
+        ]
+    )
     # Within a group, rows keep the frame's order (by seq): first() and last() are in time order.
-    calls = e.filter(pl.col("type") == "ticket.called").group_by(keys).agg(
-        pl.col("at_us").first().alias("first_call_us"), pl.col("counter").last(), pl.col("staff").last())
-    starts = e.filter(pl.col("type") == "ticket.started").group_by(keys).agg(pl.col("at_us").first().alias("first_start_us"))
-    ends = e.filter(pl.col("type").is_in(_TERMINAL)).group_by(keys).agg(
-        pl.col("type").last().alias("last_terminal"), pl.col("at_us").last().alias("end_us"))
-    out = (begins.join(calls, on=keys, how="left").join(starts, on=keys, how="left").join(ends, on=keys, how="left"))
+    calls = (
+        e.filter(pl.col("type") == "ticket.called")
+        .group_by(keys)
+        .agg(pl.col("at_us").first().alias("first_call_us"), pl.col("counter").last(), pl.col("staff").last())
+    )
+    starts = (
+        e.filter(pl.col("type") == "ticket.started").group_by(keys).agg(pl.col("at_us").first().alias("first_start_us"))
+    )
+    ends = (
+        e.filter(pl.col("type").is_in(_TERMINAL))
+        .group_by(keys)
+        .agg(pl.col("type").last().alias("last_terminal"), pl.col("at_us").last().alias("end_us"))
+    )
+    out = begins.join(calls, on=keys, how="left").join(starts, on=keys, how="left").join(ends, on=keys, how="left")
     served = pl.col("last_terminal") == "ticket.finished"
     plan = out.select(
-        "ticket", "stage_no", "queue", "begin", "start_us",
+        "ticket",
+        "stage_no",
+        "queue",
+        "begin",
+        "start_us",
         ((pl.col("first_call_us") - pl.col("start_us")) / 1e6).alias("wait_s"),
         pl.when(served).then((pl.col("end_us") - pl.col("first_start_us")) / 1e6).alias("service_s"),
         pl.col("last_terminal").replace_strict(_OUTCOME, default=None, return_dtype=pl.String).alias("outcome"),
-        "counter", "staff",
+        "counter",
+        "staff",
     )
     return plan.collect(engine=ENGINE)
 
@@ -152,8 +179,12 @@ def _period(by: str) -> tuple[pl.Expr, str]:
     if by not in _PERIODS:
         raise ValueError(f"by must be one of {', '.join(GRANULARITIES)}, not {by!r}")
     every, label = _PERIODS[by]
-    local = (pl.from_epoch(pl.col("start_us"), time_unit="us").dt.replace_time_zone("UTC")
-             .dt.convert_time_zone("Asia/Tokyo").dt.replace_time_zone(None))
+    local = (
+        pl.from_epoch(pl.col("start_us"), time_unit="us")
+        .dt.replace_time_zone("UTC")
+        .dt.convert_time_zone("Asia/Tokyo")
+        .dt.replace_time_zone(None)
+    )
     return local.dt.truncate(every).alias("period"), label
 
 
@@ -173,7 +204,9 @@ def _measures(target_s: float) -> list[pl.Expr]:
         wait.quantile(0.5, interpolation="linear").alias("wait_median_s"),
         wait.quantile(0.9, interpolation="linear").alias("wait_p90_s"),
         pl.col("service_s").drop_nulls().mean().alias("service_mean_s"),
-        pl.when(served.sum() > 0).then((served & (pl.col("wait_s") <= target_s)).sum() / served.sum()).alias("within_target"),
+        pl.when(served.sum() > 0)
+        .then((served & (pl.col("wait_s") <= target_s)).sum() / served.sum())
+        .alias("within_target"),
     ]
 
 
@@ -181,8 +214,14 @@ def _measures(target_s: float) -> list[pl.Expr]:
 KINDS = ("section", "procedure", "counter", "clerk")
 
 
-def figures(st: pl.DataFrame, dims: Dimensions, by: str, target_s: float,
-            sections: Iterable[str] | None = None, kinds: Iterable[str] = KINDS) -> pl.DataFrame:
+def figures(
+    st: pl.DataFrame,
+    dims: Dimensions,
+    by: str,
+    target_s: float,
+    sections: Iterable[str] | None = None,
+    kinds: Iterable[str] = KINDS,
+) -> pl.DataFrame:
     """The figures per ``by`` period for every section (split into reception
     and hand-over), procedure, counter and clerk, from :func:`stages`' rows.
 
@@ -201,23 +240,30 @@ def figures(st: pl.DataFrame, dims: Dimensions, by: str, target_s: float,
 
 #: Columns of :func:`measures`, in order.
 COUNTS = ("issued", "arrivals", "served", "no_show", "cancelled", "transferred")
-MEASURES = ("wait_mean_s", "wait_min_s", "wait_max_s", "wait_median_s", "wait_p90_s", "service_mean_s",
-            "within_target")
+MEASURES = ("wait_mean_s", "wait_min_s", "wait_max_s", "wait_median_s", "wait_p90_s", "service_mean_s", "within_target")
 MEASURE_COLUMNS = ("period", "kind", "key", "stage", *COUNTS, *MEASURES)
 
 
-def measures(st: pl.DataFrame, dims: Dimensions, by: str, target_s: float,
-             sections: Iterable[str] | None = None, kinds: Iterable[str] = KINDS) -> pl.DataFrame:
+def measures(
+    st: pl.DataFrame,
+    dims: Dimensions,
+    by: str,
+    target_s: float,
+    sections: Iterable[str] | None = None,
+    kinds: Iterable[str] = KINDS,
+) -> pl.DataFrame:
     """The rows of :func:`figures` without names and in no set order
     (:data:`MEASURE_COLUMNS`). Of ``dims`` only :meth:`Dimensions.grouping`
     counts here, so rows of separate days or months can be kept and named
     later. Raises ``ValueError`` for an unknown ``by``."""
     period, label = _period(by)
-    qs = pl.LazyFrame({
-        "queue": list(dims.queue_section),
-        "section": [dims.queue_section[q] for q in dims.queue_section],
-        "stage": ["handover" if q in dims.handover_queues else "reception" for q in dims.queue_section],
-    })
+    qs = pl.LazyFrame(
+        {
+            "queue": list(dims.queue_section),
+            "section": [dims.queue_section[q] for q in dims.queue_section],
+            "stage": ["handover" if q in dims.handover_queues else "reception" for q in dims.queue_section],
+        }
+    )
     lazy = st.lazy().join(qs, on="queue", how="left").with_columns(period)
     if sections is not None:
         lazy = lazy.filter(pl.col("section").is_in(list(sections)))
@@ -225,22 +271,41 @@ def measures(st: pl.DataFrame, dims: Dimensions, by: str, target_s: float,
     wanted = set(kinds)
     no_stage = (pl.lit(None, pl.String).alias("stage"), pl.lit(None, pl.UInt32).alias("issued"))
     groupings = {
-        "section": lambda: lazy.group_by("period", "section", "stage").agg(m).with_columns(
-            pl.lit("section").alias("kind"), pl.col("section").alias("key")),
-        "procedure": lambda: lazy.group_by("period", "queue", "stage").agg(m).with_columns(
-            pl.lit("procedure").alias("kind"), pl.col("queue").alias("key")),
-        "counter": lambda: lazy.filter(pl.col("counter").is_not_null()).group_by("period", "counter").agg(m)
-        .with_columns(pl.lit("counter").alias("kind"), pl.col("counter").alias("key"), *no_stage),
-        "clerk": lambda: lazy.filter(pl.col("staff").is_not_null()).group_by("period", "staff").agg(m)
-        .with_columns(pl.lit("clerk").alias("kind"), pl.col("staff").alias("key"), *no_stage),
+        "section": lambda: (
+            lazy.group_by("period", "section", "stage")
+            .agg(m)
+            .with_columns(pl.lit("section").alias("kind"), pl.col("section").alias("key"))
+        ),
+        "procedure": lambda: (
+            lazy.group_by("period", "queue", "stage")
+            .agg(m)
+            .with_columns(pl.lit("procedure").alias("kind"), pl.col("queue").alias("key"))
+        ),
+        "counter": lambda: (
+            lazy.filter(pl.col("counter").is_not_null())
+            .group_by("period", "counter")
+            .agg(m)
+            .with_columns(pl.lit("counter").alias("kind"), pl.col("counter").alias("key"), *no_stage)
+        ),
+        "clerk": lambda: (
+            lazy.filter(pl.col("staff").is_not_null())
+            .group_by("period", "staff")
+            .agg(m)
+            .with_columns(pl.lit("clerk").alias("kind"), pl.col("staff").alias("key"), *no_stage)
+        ),
     }
     parts = [groupings[k]() for k in KINDS if k in wanted]
-    plan = pl.concat([p.select(
-        pl.col("period").dt.strftime(label),
-        *(pl.col(c).cast(pl.String) for c in ("kind", "key", "stage")),
-        *(pl.col(c).cast(pl.Int64) for c in COUNTS),
-        *(pl.col(c).cast(pl.Float64) for c in MEASURES),
-    ) for p in parts])
+    plan = pl.concat(
+        [
+            p.select(
+                pl.col("period").dt.strftime(label),
+                *(pl.col(c).cast(pl.String) for c in ("kind", "key", "stage")),
+                *(pl.col(c).cast(pl.Int64) for c in COUNTS),
+                *(pl.col(c).cast(pl.Float64) for c in MEASURES),
+            )
+            for p in parts
+        ]
+    )
     return plan.collect(engine=ENGINE)
 
 
@@ -249,15 +314,26 @@ def named(rows: pl.DataFrame, dims: Dimensions) -> pl.DataFrame:
     the order the exports list them: by period, kind (:data:`KINDS`), then
     sections and procedures as in the office file, counters by number,
     clerks by name."""
-    named_rows = ([("section", k, v) for k, v in dims.section_name.items()]
-                  + [("procedure", k, v) for k, v in dims.queue_name.items()]
-                  + [("counter", k, f"{n}番窓口") for k, n in sorted(dims.counter_number.items(), key=lambda kv: kv[1])]
-                  + [("clerk", k, v) for k, v in sorted(dims.staff_name.items(), key=lambda kv: (kv[1], kv[0]))])
-    lookup = pl.LazyFrame({"kind": [n[0] for n in named_rows], "key": [n[1] for n in named_rows],
-                           "name": [n[2] for n in named_rows], "order": list(range(len(named_rows)))},
-                          schema={"kind": pl.String, "key": pl.String, "name": pl.String, "order": pl.Int64})
-    out = rows.lazy().join(lookup, on=["kind", "key"], how="left").with_columns(pl.coalesce("name", "key").alias("name"))
+    named_rows = (
+        [("section", k, v) for k, v in dims.section_name.items()]
+        + [("procedure", k, v) for k, v in dims.queue_name.items()]
+        + [("counter", k, f"{n}番窓口") for k, n in sorted(dims.counter_number.items(), key=lambda kv: kv[1])]
+        + [("clerk", k, v) for k, v in sorted(dims.staff_name.items(), key=lambda kv: (kv[1], kv[0]))]
+    )
+    lookup = pl.LazyFrame(
+        {
+            "kind": [n[0] for n in named_rows],
+            "key": [n[1] for n in named_rows],
+            "name": [n[2] for n in named_rows],
+            "order": list(range(len(named_rows))),
+        },
+        schema={"kind": pl.String, "key": pl.String, "name": pl.String, "order": pl.Int64},
+    )
+    out = (
+        rows.lazy().join(lookup, on=["kind", "key"], how="left").with_columns(pl.coalesce("name", "key").alias("name"))
+    )
     kind_order = pl.col("kind").replace_strict({k: i for i, k in enumerate(KINDS)}, return_dtype=pl.Int8)
     plan = out.sort("period", kind_order, "order", "key", "stage", nulls_last=True).select(
-        "period", "kind", "key", "name", "stage", *COUNTS, *MEASURES)
+        "period", "kind", "key", "name", "stage", *COUNTS, *MEASURES
+    )
     return plan.collect(engine=ENGINE)
