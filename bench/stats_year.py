@@ -80,7 +80,7 @@ def generate(path: Path, tickets: int, seed: int = 1) -> None:
         [(f"clerk{i:02d}", f"clerk{i:02d}", f"職員{i:02d}", "clerk", "-", True, 0) for i in range(1, 41)],
     )
     seq = 0
-    rows: list[tuple] = []
+    rows: list[tuple[object, ...]] = []
 
     def event(
         day: date,

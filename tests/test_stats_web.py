@@ -7,8 +7,10 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openpyxl
@@ -18,7 +20,7 @@ from server.core.calendar import business_day
 from stats.nightly import next_run
 
 from .serverkit import ServerProcess, admin, clerk
-from .statskit import DAYS, build_log, oracle
+from .statskit import DAYS, History, build_log, oracle
 
 pytestmark = pytest.mark.slow
 
@@ -60,8 +62,11 @@ def test_the_nightly_command_writes_one_days_files(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "is not a folder" in bad.stderr
 
 
+HistoryServer = tuple[History, Any, Path, Callable[..., None]]
+
+
 @pytest.fixture(scope="module")
-def history_server(tmp_path_factory: pytest.TempPathFactory):
+def history_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HistoryServer]:
     tmp = tmp_path_factory.mktemp("stats-web")
     h, _ = build_log(tmp / "oracle.sqlite3")
     # A larger log beside it, so an export takes long enough to watch.
@@ -79,7 +84,8 @@ async def supervisor(http: httpx.AsyncClient) -> dict[str, str]:
     return await clerk(http, await admin(http), "kanri", role="supervisor")
 
 
-async def run_export(http: httpx.AsyncClient, headers: dict[str, str], body: dict) -> tuple[dict, list[float]]:
+async def run_export(http: httpx.AsyncClient, headers: dict[str, str],
+                     body: dict[str, Any]) -> tuple[dict[str, Any], list[float]]:
     r = await http.post("/api/stats/exports", json=body, headers=headers)
     assert r.status_code == 202, r.text
     job, seen = r.json(), []
@@ -92,7 +98,7 @@ async def run_export(http: httpx.AsyncClient, headers: dict[str, str], body: dic
     return job, seen
 
 
-async def test_a_supervisor_downloads_an_export_that_matches_the_figures(history_server) -> None:
+async def test_a_supervisor_downloads_an_export_that_matches_the_figures(history_server: HistoryServer) -> None:
     h, proc, tmp, _ = history_server
     async with httpx.AsyncClient(base_url=proc.url, timeout=30) as http:
         headers = await supervisor(http)
@@ -106,12 +112,13 @@ async def test_a_supervisor_downloads_an_export_that_matches_the_figures(history
         (tmp / "got.xlsx").write_bytes(r.content)
         book = openpyxl.load_workbook(tmp / "got.xlsx")
         assert book.sheetnames == ["時間別", "日別", "月別", "時間別グラフ"]
-        months = {
+        months: dict[Any, Any] = {
             (row[0], row[2], row[4]): row
             for row in list(book["月別"].iter_rows(values_only=True))[1:]
             if row[1] == "係"
         }
         want = oracle(h, "month", 1200)[("2026-01", "section", "shomei", "reception")]
+        assert want["wait_mean_s"] is not None
         assert months[("2026-01", "shomei", "受付")][7] == want["served"]
         assert (
             abs(months[("2026-01", "shomei", "受付")][11] - want["wait_mean_s"] / 60) <= 0.005 + 1e-9
@@ -134,7 +141,7 @@ async def test_a_supervisor_downloads_an_export_that_matches_the_figures(history
         assert (await anonymous.get("/api/stats/today")).status_code == 401
 
 
-async def test_a_long_export_shows_progress_and_the_queue_server_keeps_answering(history_server) -> None:
+async def test_a_long_export_shows_progress_and_the_queue_server_keeps_answering(history_server: HistoryServer) -> None:
     _, _, tmp, generate = history_server
     big = tmp / "year.sqlite3"
     generate(big, 120_000)
