@@ -7,13 +7,19 @@ queues and counters; per ticket issued, called, sometimes recalled, started,
 finished, with 20 % of 証明 tickets going on to the hand-over stage, and
 no-shows, cancellations and transfers) for the business days of FY2025, unless
 one of that size is already in the temporary folder (``--keep`` keeps it).
-Then, in a child process so that its memory is its own, it reads the log once,
-computes all three granularities and writes the three CSVs and the XLSX.
-Also printed: the child's CPU seconds (user + system, all threads), and the
-seconds a fixed pure-Python loop took just before (``calibration``): this
-machine shares its host, whose speed varies by a third from hour to hour,
-and the loop shows which kind of hour a run had. Last line:
-``tickets=… seconds=… peak_rss_mb=…``.
+Then, each in a child process so that its memory is its own:
+
+- ``year``: all three granularities of FY2025, the three CSVs and the XLSX;
+- ``month``: March 2026, the XLSX (時間別 with its chart, 日別, 月別);
+
+each first ``cold`` (an empty statistics cache: every day read from the log;
+the run fills the cache) and then ``warm`` (the closed days from the cache,
+as every export after the first). Each line gives the seconds inside the
+child (from the call of the export to its return), the child's CPU seconds
+(user + system, all threads) and its peak RSS. Printed first: the seconds a
+fixed pure-Python loop took just before (``calibration``, about 0.3 s on a
+quiet host): this machine shares its host, whose speed varies from hour to
+hour, and the loop shows which kind of hour a run had.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import argparse
 import json
 import os
 import random
-import resource
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -68,12 +74,24 @@ def generate(path: Path, tickets: int, seed: int = 1) -> None:
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
-    db.executemany("INSERT INTO staff (id, username, display_name, role, password_hash, active, created_at_us) VALUES (?,?,?,?,?,?,?)",
-                   [(f"clerk{i:02d}", f"clerk{i:02d}", f"職員{i:02d}", "clerk", "-", True, 0) for i in range(1, 41)])
+    db.executemany(
+        "INSERT INTO staff (id, username, display_name, role, password_hash, active, created_at_us) "
+        "VALUES (?,?,?,?,?,?,?)",
+        [(f"clerk{i:02d}", f"clerk{i:02d}", f"職員{i:02d}", "clerk", "-", True, 0) for i in range(1, 41)],
+    )
     seq = 0
-    rows: list[tuple] = []
+    rows: list[tuple[object, ...]] = []
 
-    def event(day: date, at: datetime, type_: str, ticket: str, queue: str, counter: str | None, staff: str | None, **data: object) -> None:
+    def event(
+        day: date,
+        at: datetime,
+        type_: str,
+        ticket: str,
+        queue: str,
+        counter: str | None,
+        staff: str | None,
+        **data: object,
+    ) -> None:
         nonlocal seq
         seq += 1
         body = {"ticket": ticket, "display": ticket[-4:], "queue": queue, **data}
@@ -81,8 +99,19 @@ def generate(path: Path, tickets: int, seed: int = 1) -> None:
             body["counter"] = counter
         if staff:
             body["staff"] = staff
-        rows.append((seq, day.isoformat(), int(at.timestamp() * 1e6), type_, ticket, queue, counter, staff,
-                     json.dumps(body, ensure_ascii=False, separators=(",", ":"))))  # as orjson writes it
+        rows.append(
+            (
+                seq,
+                day.isoformat(),
+                int(at.timestamp() * 1e6),
+                type_,
+                ticket,
+                queue,
+                counter,
+                staff,
+                json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+            )
+        )  # as orjson writes it
 
     for day in days:
         opening = datetime(day.year, day.month, day.day, 8, 30, tzinfo=TOKYO)
@@ -93,7 +122,15 @@ def generate(path: Path, tickets: int, seed: int = 1) -> None:
             event(day, t, "ticket.issued", ticket, queue, None, None, number=n + 1, priority=False)
             stage_queue, luck = queue, rng.random()
             if luck < 0.02:
-                event(day, t + timedelta(seconds=rng.uniform(60, 900)), "ticket.cancelled", ticket, stage_queue, None, None)
+                event(
+                    day,
+                    t + timedelta(seconds=rng.uniform(60, 900)),
+                    "ticket.cancelled",
+                    ticket,
+                    stage_queue,
+                    None,
+                    None,
+                )
                 continue
             for _ in range(2):
                 counter = rng.choice(QUEUES.get(stage_queue, ["24", "25"]))
@@ -110,12 +147,24 @@ def generate(path: Path, tickets: int, seed: int = 1) -> None:
                 event(day, t, "ticket.started", ticket, stage_queue, counter, staff)
                 t += timedelta(seconds=rng.expovariate(1 / 600))
                 if luck < 0.07 and stage_queue != "idou":
-                    event(day, t, "ticket.transferred", ticket, stage_queue, counter, staff, to_queue="idou", front=False)
+                    event(
+                        day, t, "ticket.transferred", ticket, stage_queue, counter, staff, to_queue="idou", front=False
+                    )
                     stage_queue = "idou"
                     luck = 1.0
                     continue
                 following = "kofu" if stage_queue == "shomei" and rng.random() < 0.2 else None
-                event(day, t, "ticket.finished", ticket, stage_queue, counter, staff, next_queue=following, handover=bool(following))
+                event(
+                    day,
+                    t,
+                    "ticket.finished",
+                    ticket,
+                    stage_queue,
+                    counter,
+                    staff,
+                    next_queue=following,
+                    handover=bool(following),
+                )
                 if following is None:
                     break
                 stage_queue = following
@@ -128,18 +177,22 @@ def generate(path: Path, tickets: int, seed: int = 1) -> None:
 
 
 CHILD = """
-import sys, time
+import resource, sys, time
 sys.path.insert(0, {root!r})
 from datetime import date
 from pathlib import Path
 from server import config
 from stats.report import export
+from stats.source import Reader
 layout, _ = config.load(config.DEMO_OFFICE, rehearsal=True)
 out = Path({out!r})
-started = time.perf_counter()
-tickets = export({url!r}, layout, date(2025, 4, 1), date(2026, 3, 31), ("hour", "day", "month"), 1200.0,
-                 csv={{g: out / f"fy2025-{{g}}.csv" for g in ("hour", "day", "month")}}, xlsx=out / "fy2025.xlsx")
-print(tickets, time.perf_counter() - started)
+first, last = date.fromisoformat({first!r}), date.fromisoformat({last!r})
+csv = {{g: out / f"{{g}}.csv" for g in ("hour", "day", "month")}} if {csvs!r} else None
+started, cpu = time.perf_counter(), time.process_time()
+tickets = export(Reader({url!r}, in_server=False), layout, first, last, ("hour", "day", "month"), 1200.0,
+                 csv=csv, xlsx=out / "figures.xlsx", cache=Path({cache!r}), today=date(2026, 12, 1))
+print(tickets, time.perf_counter() - started, time.process_time() - cpu,
+      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
 
@@ -152,8 +205,35 @@ def calibration() -> float:
     return time.perf_counter() - started
 
 
+def run(name: str, state: str, path: Path, cache: Path, first: date, last: date, csvs: bool) -> None:
+    """One export in a child process; prints its line."""
+    out = Path(tempfile.mkdtemp(prefix=f"madoguchi-stats-{name}-"))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = CHILD.format(
+        root=root,
+        url=f"sqlite+aiosqlite:///{path}",
+        out=str(out),
+        first=first.isoformat(),
+        last=last.isoformat(),
+        csvs=csvs,
+        cache=str(cache),
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if done.returncode != 0:
+        print(done.stderr, file=sys.stderr)
+        raise SystemExit(1)
+    tickets, seconds, cpu, peak = done.stdout.split()
+    sizes = ", ".join(f"{f.name} {f.stat().st_size / 1e6:.1f} MB" for f in sorted(out.iterdir()))
+    shutil.rmtree(out)
+    print(
+        f"{name:5s} {state}: tickets={tickets} seconds={float(seconds):.2f} cpu_s={float(cpu):.2f} "
+        f"peak_rss_mb={float(peak):.0f} ({sizes})",
+        flush=True,
+    )
+
+
 def main() -> None:
-    """Generate (or reuse) the year, run the export in a child, print the figures."""
+    """Generate (or reuse) the year, run the exports in children, print the figures."""
     p = argparse.ArgumentParser()
     p.add_argument("--tickets", type=int, default=600_000)
     p.add_argument("--keep", action="store_true", help="keep the generated log for the next run")
@@ -163,25 +243,17 @@ def main() -> None:
         t = time.perf_counter()
         generate(path, args.tickets)
         print(f"generated {path} in {time.perf_counter() - t:.1f} s ({path.stat().st_size / 1e6:.0f} MB)", flush=True)
-    out = Path(tempfile.mkdtemp(prefix="madoguchi-stats-"))
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    code = CHILD.format(root=root, url=f"sqlite+aiosqlite:///{path}", out=str(out))
-    calibrated = calibration()
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        print(done.stderr, file=sys.stderr)
-        raise SystemExit(1)
-    tickets, inner = done.stdout.split()
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    peak = usage.ru_maxrss / 1024
-    sizes = ", ".join(f"{f.name} {f.stat().st_size / 1e6:.1f} MB" for f in sorted(out.iterdir()))
-    print(f"files: {sizes}; in-process {float(inner):.2f} s, with interpreter start {wall:.2f} s, "
-          f"CPU {usage.ru_utime + usage.ru_stime:.2f} s on {os.cpu_count()} cores; calibration {calibrated:.3f} s")
+    print(f"calibration {calibration():.3f} s on {os.cpu_count()} cores", flush=True)
+    year, month = (date(2025, 4, 1), date(2026, 3, 31)), (date(2026, 3, 1), date(2026, 3, 31))
+    for name, (first, last), csvs in (("year", year, True), ("month", month, False)):
+        cache = Path(tempfile.mkdtemp(prefix="madoguchi-stats-cache-"))
+        try:
+            run(name, "cold", path, cache, first, last, csvs)
+            run(name, "warm", path, cache, first, last, csvs)
+        finally:
+            shutil.rmtree(cache)
     if not args.keep:
         path.unlink()
-    print(f"tickets={tickets} seconds={float(inner):.2f} peak_rss_mb={peak:.0f}")
 
 
 if __name__ == "__main__":

@@ -44,10 +44,6 @@ from .ws import websocket_endpoint
 
 log = logging.getLogger("madoguchi")
 
-#: True while this process serves the floor (see ``stats.source.load_events``).
-SERVING = False
-
-
 @dataclass
 class Services:
     """Everything the handlers need, made in the lifespan."""
@@ -109,8 +105,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        global SERVING
-        SERVING = True
         if settings.db_url is None:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         # Refuses (SchemaOutOfDate, naming `madoguchi db upgrade`) unless allowed to upgrade.
@@ -136,7 +130,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
         nightly = None
         if stats_setup.nightly_dir:
             command = [sys.executable, "-m", "server.cli", "stats-nightly", "--dir", stats_setup.nightly_dir,
-                       "--config", str(office_path(settings)), "--db", settings.database_url()]
+                       "--config", str(office_path(settings)), "--db", settings.database_url(),
+                       "--data-dir", str(settings.data_dir)]
             nightly = asyncio.create_task(nightly_loop(command, stats_setup.nightly_at, clock), name="stats-nightly")
         app.state.services = services
         if on_ready is not None:

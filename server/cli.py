@@ -284,6 +284,23 @@ def _replay(args: argparse.Namespace) -> int:
     return run_replay(args)
 
 
+def _stats_setup(office: Path | None, db: str | None, data_dir: Path | None) -> stats_cli.Setup:
+    """What ``madoguchi stats`` and ``stats-nightly`` need, from the office file
+    and settings (the statistics do not import the server). Raises
+    ``ValueError`` for a bad office file."""
+    from .settings import Settings
+
+    overrides: dict[str, Any] = {k: v for k, v in (("db_url", db), ("data_dir", data_dir)) if v is not None}
+    settings = Settings(**overrides)
+    path = office or config.DEMO_OFFICE
+    try:
+        layout, _ = config.load(path, rehearsal=True)
+        target_s = config.load_stats(path).target_wait_s
+    except config.ConfigError as err:
+        raise ValueError(str(err)) from None
+    return stats_cli.Setup(layout, target_s, settings.database_url(), settings.data_dir)
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the docs test)."""
     p = argparse.ArgumentParser(prog="madoguchi", description="Citizen-services floor: tickets, counters, displays.")
@@ -325,8 +342,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--details", type=Path, help="also write one CSV row per ticket (estimate, naive, actual wait)")
     r.set_defaults(func=_replay)
     agent.add_parser(sub)
-    stats_cli.add_parser(sub)
-    stats_nightly.add_parser(sub)
+    stats_cli.add_parser(sub, _stats_setup)
+    stats_nightly.add_parser(sub, _stats_setup)
     k = sub.add_parser("check-config", help="validate an office TOML file")
     k.add_argument("file", type=Path)
     k.set_defaults(func=_check)

@@ -9,24 +9,48 @@ section, CSV for more than one granularity, a path that cannot be written);
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
-from datetime import date
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from . import GRANULARITIES
+from .layout import OfficeLayout
 
 DEFAULT_TARGET_MIN = 20.0
+TOKYO = ZoneInfo("Asia/Tokyo")
 
 
 class StatsError(Exception):
     """A bad argument: the message names it."""
 
 
-def add_parser(sub: Any) -> None:
-    """The ``stats`` sub-command's arguments."""
+@dataclass(frozen=True)
+class Setup:
+    """What the statistics commands take from the application: the office
+    layout, the target wait (seconds, ``[stats] target_wait_s``), the
+    database URL and the data directory (whose ``stats-cache`` folder keeps
+    closed days' figures; ``None``: no cache)."""
+
+    layout: OfficeLayout
+    target_wait_s: float
+    database_url: str
+    data_dir: Path | None
+
+
+#: ``(--config, --db, --data-dir) -> Setup``, given by the ``madoguchi`` command
+#: (``server.cli``); raises ``ValueError`` with a message for people (a bad office file).
+Resolve = Callable[[Path | None, str | None, Path | None], Setup]
+
+
+def add_parser(sub: Any, resolve: Resolve) -> None:
+    """The ``stats`` sub-command's arguments; ``resolve`` reads the office file and settings."""
     s = sub.add_parser("stats", help="hourly/daily/monthly wait and service figures as CSV or XLSX")
     s.add_argument("--from", dest="first", required=True, help="first business day, YYYY-MM-DD")
     s.add_argument("--to", dest="last", required=True, help="last business day, YYYY-MM-DD (inclusive)")
@@ -41,16 +65,24 @@ def add_parser(sub: Any) -> None:
                    "(default: [stats] target_wait_s of the office file, else 20)")
     s.add_argument("--config", type=Path, help="office TOML file (default: built-in demo office)")
     s.add_argument("--db", help="database URL (default: SQLite in the data directory)")
-    s.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
+    s.add_argument("--data-dir", type=Path, help="data directory (default ./data); closed days' figures are "
+                   "kept in its stats-cache folder when it exists")
     s.add_argument("--progress", action="store_true", help="print progress lines")
-    s.set_defaults(func=main)
+    s.set_defaults(func=functools.partial(main, resolve=resolve))
 
 
-def settings_from(args: argparse.Namespace) -> Any:
-    """Server settings with ``--db`` and ``--data-dir`` applied (for the database URL)."""
-    from server.settings import Settings
+def cache_folder(setup: Setup) -> Path | None:
+    """Where closed days' figures are kept: ``<data dir>/stats-cache`` when
+    the data directory exists (a command pointed only at ``--db`` makes no
+    ``./data``), else ``None``."""
+    if setup.data_dir is None or not setup.data_dir.is_dir():
+        return None
+    return setup.data_dir / "stats-cache"
 
-    return Settings(**{k: v for k, v in (("db_url", args.db), ("data_dir", args.data_dir)) if v is not None})
+
+def today() -> date:
+    """The business day now: the date in Asia/Tokyo."""
+    return datetime.now(TOKYO).date()
 
 
 def _day(value: str, flag: str) -> date:
@@ -70,12 +102,11 @@ def _writable(path: Path) -> None:
         raise StatsError(f"--out {path}: not allowed to write there")
 
 
-def main(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace, resolve: Resolve) -> int:
     """Run ``madoguchi stats`` (see the module doc for exit codes)."""
-    from server import config
-
     from .export import ExportError
     from .report import export
+    from .source import Reader
 
     def progress(share: float, phase: str) -> None:
         if args.progress:
@@ -90,24 +121,23 @@ def main(args: argparse.Namespace) -> int:
             raise StatsError("a CSV holds one granularity: give one --by (XLSX takes several)")
         if args.target_min is not None and not 0 < args.target_min <= 1440:
             raise StatsError("--target-min must be between 0 and 1440 minutes")
-        office = args.config or config.DEMO_OFFICE
-        layout, _ = config.load(office, rehearsal=True)
-        stats_settings = config.load_stats(office)
+        setup = resolve(args.config, args.db, args.data_dir)
         if args.section:
-            unknown = [s for s in args.section if s not in layout.sections]
+            unknown = [s for s in args.section if s not in setup.layout.sections]
             if unknown:
-                raise StatsError(f"--section {unknown[0]!r}: no such section (known: {', '.join(layout.sections)})")
+                known = ", ".join(setup.layout.sections)
+                raise StatsError(f"--section {unknown[0]!r}: no such section (known: {known})")
         _writable(args.out)
-    except (StatsError, config.ConfigError) as err:
+    except (StatsError, ValueError) as err:
         print(f"madoguchi stats: error: {err}", file=sys.stderr)
         return 2
-    target_s = args.target_min * 60 if args.target_min is not None else stats_settings.target_wait_s
-    settings = settings_from(args)
+    target_s = args.target_min * 60 if args.target_min is not None else setup.target_wait_s
     started = time.perf_counter()
-    outputs = {"csv": {by[0]: args.out}} if args.format == "csv" else {"xlsx": args.out}
+    csv, xlsx = ({by[0]: args.out}, None) if args.format == "csv" else (None, args.out)
     try:
-        tickets = export(settings.database_url(), layout, first, last, by, target_s, sections=args.section,
-                         encoding=args.encoding, progress=progress, **outputs)  # type: ignore[arg-type]
+        tickets = export(Reader(setup.database_url, in_server=False), setup.layout, first, last, by, target_s,
+                         sections=args.section, encoding=args.encoding, progress=progress, csv=csv, xlsx=xlsx,
+                         cache=cache_folder(setup), today=today())
     except ExportError as err:
         print(f"madoguchi stats: error: {err}", file=sys.stderr)
         return 2
@@ -115,7 +145,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"madoguchi stats: error: cannot write {args.out}: {err.strerror}", file=sys.stderr)
         return 2
     except Exception as err:  # connectorx raises its own types
-        print(f"madoguchi stats: error: cannot read the database: {str(err).splitlines()[0][:200]}", file=sys.stderr)
+        first_line = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        print(f"madoguchi stats: error: cannot read the database: {first_line}", file=sys.stderr)
         return 1
     progress(1.0, "done")
     print(f"wrote {args.out}: {', '.join(by)}; {tickets} tickets; {time.perf_counter() - started:.2f} s", flush=True)

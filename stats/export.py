@@ -8,8 +8,8 @@ line chart of it. The 時間別 sheet holds sections and procedures; counters
 and clerks by the hour are in the hourly CSV (a year of them is some 100,000
 rows, more than a sheet is for). Both are appended to part by part as the
 figures come (``stats.report``): CSV rows go to the file at once, XLSX cells
-into libxlsxwriter (:mod:`stats.xlsx`), which writes each sheet's rows to a
-temporary file as they come and puts the workbook together at the end.
+into the XlsxWriter library, which writes each sheet's rows to a temporary
+file as they come and puts the workbook together at the end.
 Both are written under a temporary name that is renamed at the end, so a
 failed export never leaves half a file.
 """
@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import polars as pl
-
-from . import xlsx
+import xlsxwriter
+from xlsxwriter.format import Format
+from xlsxwriter.utility import xl_range_abs, xl_rowcol_to_cell
+from xlsxwriter.worksheet import Worksheet
 
 #: Column → Japanese header, in output order.
 HEADERS = {
@@ -119,7 +122,15 @@ class CsvWriter:
 
     def close(self) -> None:
         """Finish and put the file in place."""
+        self.finish()
+        self.commit()
+
+    def finish(self) -> None:
+        """Write the last bytes under the temporary name."""
         self.file.close()
+
+    def commit(self) -> None:
+        """Put the finished file in place."""
         self.pending.commit()
 
     def discard(self) -> None:
@@ -128,13 +139,8 @@ class CsvWriter:
         self.pending.discard()
 
 
-@contextlib.contextmanager
-def _excel_errors() -> Iterator[None]:
-    """:class:`~stats.xlsx.XlsxError` → :class:`ExportError` (same message)."""
-    try:
-        yield
-    except xlsx.XlsxError as err:
-        raise ExportError(str(err)) from None
+#: Excel's last row index (1,048,576 rows, zero-based).
+MAX_ROW = 1_048_575
 
 
 class XlsxWriter:
@@ -143,35 +149,43 @@ class XlsxWriter:
     the hourly mean wait (reception) of each section in ``chart_sections``
     (id → name, the chart's series in order) and a line chart of it.
 
-    Written with libxlsxwriter (:mod:`stats.xlsx`). Minutes are stored to
-    0.01 and shares to 0.0001 (shown as ``0.0`` and ``0.0%``): finer digits
-    mean nothing to a reader and only make the file bigger. Raises
-    :class:`ExportError` when the library is missing or a sheet would pass
-    Excel's 1,048,576 rows.
+    Written with the XlsxWriter library in its constant-memory mode: each
+    sheet's rows go to a temporary file in ``path``'s folder as they come,
+    in order, and :meth:`close` puts the workbook together. Cells are written
+    with ``write_string`` and ``write_number`` only, so text is never read as
+    a formula or a link. Minutes are stored to 0.01 and shares to 0.0001
+    (shown as ``0.0`` and ``0.0%``): finer digits mean nothing to a reader
+    and only make the file bigger. Raises :class:`ExportError` when a sheet
+    would pass Excel's 1,048,576 rows.
     """
 
     def __init__(self, path: Path, granularities: Iterable[str], chart_sections: Mapping[str, str]) -> None:
         self.pending = _Pending(path)
+        self.closed = False
+        # The library's own temporary files (a sheet's rows, the parts being zipped) go to a folder
+        # of this workbook's, beside it, which goes whatever happens.
+        self.scratch = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".parts", dir=path.parent))
         try:
-            with _excel_errors():
-                self.book = xlsx.Workbook(self.pending.tmp)
-                self._start(granularities, chart_sections)
+            self.book = xlsxwriter.Workbook(str(self.pending.tmp),
+                                            {"constant_memory": True, "tmpdir": str(self.scratch)})
+            self._start(granularities, chart_sections)
         except BaseException:
             self.discard()
             raise
 
     def _start(self, granularities: Iterable[str], chart_sections: Mapping[str, str]) -> None:
         book = self.book
-        self.head = book.add_format(bold=True, bg_color=0xDDEBF7, border=True, text_wrap=True)
-        number = book.add_format(num_format="#,##0")
-        self.minutes = book.add_format(num_format="0.0")
-        share = book.add_format(num_format="0.0%")
+        self.head = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
+        number = book.add_format({"num_format": "#,##0"})
+        self.minutes = book.add_format({"num_format": "0.0"})
+        share = book.add_format({"num_format": "0.0%"})
         formats = {**{c: number for c in ("issued", "arrivals", "served", "no_show", "cancelled", "transferred")},
                    **{c: self.minutes for c in MINUTES}, "within_target": share}
-        self.formats = [formats.get(name) for name in COLUMNS]
+        self.formats: list[Format | None] = [formats.get(name) for name in COLUMNS]
         widths = {"period": 17, "name": 28, "kind": 6, "key": 12, "stage": 6}
-        self.sheets: dict[str, xlsx.Worksheet] = {}
+        self.sheets: dict[str, Worksheet] = {}
         self.rows: dict[str, int] = {}
+        granularities = set(granularities)
         for by in ("hour", "day", "month"):
             if by in granularities:
                 sheet = book.add_worksheet(SHEETS[by])
@@ -186,35 +200,61 @@ class XlsxWriter:
 
     def append(self, by: str, fig: pl.DataFrame) -> None:
         """Write ``fig``'s rows on the sheet of ``by`` (and, for hours, on the chart's sheet)."""
-        with _excel_errors():
-            if by == "hour":
-                self._chart_rows(fig)
-                fig = fig.filter(pl.col("kind").is_in(["section", "procedure"]))
-            table = presented(fig).with_columns(*(pl.col(m).round(2).fill_nan(None) for m in MINUTES),
-                                                pl.col("within_target").round(4).fill_nan(None))
-            self.sheets[by].write_table(self.rows[by] + 1, [table[c].to_list() for c in COLUMNS],
-                                        [t == pl.String for t in table.dtypes], self.formats)
+        if by == "hour":
+            self._chart_rows(fig)
+            fig = fig.filter(pl.col("kind").is_in(["section", "procedure"]))
+        table = presented(fig).with_columns(*(pl.col(m).round(2).fill_nan(None) for m in MINUTES),
+                                            pl.col("within_target").round(4).fill_nan(None))
+        first = self.rows[by] + 1
+        if table.height and first + table.height - 1 > MAX_ROW:
+            raise ExportError(f"the sheet {SHEETS[by]} would pass Excel's 1,048,576 rows; "
+                              "choose a shorter range, or CSV")
+        sheet = self.sheets[by]
+        write_string, write_number = sheet.write_string, sheet.write_number
+        kinds = [(col, table[name].dtype == pl.String, self.formats[col]) for col, name in enumerate(COLUMNS)]
+        columns = [table[name].to_list() for name in COLUMNS]
+        for row, values in enumerate(zip(*columns, strict=True), start=first):
+            for (col, is_text, fmt), value in zip(kinds, values, strict=True):
+                if value is None:
+                    continue
+                if is_text:
+                    write_string(row, col, value, fmt)
+                else:
+                    write_number(row, col, value, fmt)
         self.rows[by] += table.height
 
     def close(self) -> None:
         """Add filters and the chart, finish and put the file in place."""
-        with _excel_errors():
+        self.finish()
+        self.commit()
+
+    def finish(self) -> None:
+        """Add filters and the chart and write the workbook under its temporary name."""
+        try:
             for by, sheet in self.sheets.items():
                 sheet.autofilter(0, 0, max(self.rows[by], 1), len(COLUMNS) - 1)
             if self.chart_sheet is not None:
                 self._chart()
+            self.closed = True
             self.book.close()
+        finally:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def commit(self) -> None:
+        """Put the finished workbook in place."""
         self.pending.commit()
 
     def discard(self) -> None:
-        """Drop the half-written workbook; the earlier file stays."""
-        book = getattr(self, "book", None)  # absent when the library could not start
-        if book is not None:
-            with contextlib.suppress(xlsx.XlsxError):
-                book.close()
+        """Drop the half-written workbook and the library's temporary files; the earlier file stays."""
+        book = getattr(self, "book", None)
+        if book is not None and not self.closed:
+            self.closed = True
+            with contextlib.suppress(Exception):
+                book.close()  # the library's only way to close its sheets' files; the result is dropped below
+        shutil.rmtree(self.scratch, ignore_errors=True)
         self.pending.discard()
 
-    def _chart_sheet(self) -> xlsx.Worksheet:
+    def _chart_sheet(self) -> Worksheet:
         sheet = self.book.add_worksheet(CHART_SHEET)
         sheet.freeze_panes(1, 0)
         sheet.set_column(0, 0, 17)
@@ -240,14 +280,26 @@ class XlsxWriter:
         self.chart_rows = row
 
     def _chart(self) -> None:
-        chart = self.book.add_line_chart("係別 時間帯ごとの平均待ち時間（受付）", x_axis="時間帯", y_axis="分")
+        chart = self.book.add_chart({"type": "line"})
+        assert chart is not None
+        chart.set_title({"name": "係別 時間帯ごとの平均待ち時間（受付）"})
+        chart.set_x_axis({"name": "時間帯"})
+        chart.set_y_axis({"name": "分"})
         last = max(1, self.chart_rows)
+        sheet = f"'{CHART_SHEET}'"
         for col in range(1, len(self.chart_sections) + 1):
-            chart.add_series(CHART_SHEET, (0, col), (1, 0, last, 0), (1, col, last, col))
+            cell = xl_rowcol_to_cell(0, col, row_abs=True, col_abs=True)
+            chart.add_series({
+                "name": f"={sheet}!{cell}",
+                "categories": f"={sheet}!{xl_range_abs(1, 0, last, 0)}",
+                "values": f"={sheet}!{xl_range_abs(1, col, last, col)}",
+                "marker": {"type": "circle", "size": 4},
+            })
         assert self.chart_sheet is not None
         self.chart_sheet.insert_chart(
-            1, len(self.chart_sections) + 2, chart, width_px=960, height_px=420,
-            description="係ごとの平均待ち時間（受付、分）を時間帯ごとに示す折れ線グラフ。値は左の表にあります。")
+            1, len(self.chart_sections) + 2, chart,
+            {"x_scale": 960 / 480, "y_scale": 420 / 288,
+             "description": "係ごとの平均待ち時間（受付、分）を時間帯ごとに示す折れ線グラフ。値は左の表にあります。"})
 
 
 #: Output columns, in order (as :func:`presented` gives them).

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import sys
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from .cli import Resolve
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 log = logging.getLogger("madoguchi.stats")
@@ -33,24 +37,23 @@ def next_run(now: datetime, at: str) -> datetime:
     return candidate
 
 
-def add_parser(sub: Any) -> None:
-    """The ``stats-nightly`` sub-command's arguments."""
+def add_parser(sub: Any, resolve: Resolve) -> None:
+    """The ``stats-nightly`` sub-command's arguments; ``resolve`` as for :func:`stats.cli.add_parser`."""
     n = sub.add_parser("stats-nightly", help="write one day's statistics files (default: yesterday) to a folder")
     n.add_argument("--dir", type=Path, required=True, help="the folder to write to")
     n.add_argument("--day", help="business day YYYY-MM-DD (default: yesterday, Asia/Tokyo)")
     n.add_argument("--config", type=Path, help="office TOML file (default: built-in demo office)")
     n.add_argument("--db", help="database URL (default: SQLite in the data directory)")
     n.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
-    n.set_defaults(func=main)
+    n.set_defaults(func=functools.partial(main, resolve=resolve))
 
 
-def main(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace, resolve: Resolve) -> int:
     """Exit 0 written, 2 bad argument or folder, 1 database unreadable."""
-    from server import config
-
-    from .cli import settings_from
+    from .cli import cache_folder, today
     from .export import ExportError
     from .report import export
+    from .source import Reader
 
     try:
         day = date.fromisoformat(args.day) if args.day else datetime.now(TOKYO).date() - timedelta(days=1)
@@ -61,23 +64,22 @@ def main(args: argparse.Namespace) -> int:
         print(f"madoguchi stats-nightly: error: --dir {args.dir} is not a folder", file=sys.stderr)
         return 2
     try:
-        office = args.config or config.DEMO_OFFICE
-        layout, _ = config.load(office, rehearsal=True)
-        target_s = config.load_stats(office).target_wait_s
-    except config.ConfigError as err:
+        setup = resolve(args.config, args.db, args.data_dir)
+    except ValueError as err:
         print(f"madoguchi stats-nightly: error: {err}", file=sys.stderr)
         return 2
-    settings = settings_from(args)
     stem = f"madoguchi-{day.isoformat()}"
     paths = [args.dir / f"{stem}-hour.csv", args.dir / f"{stem}-day.csv", args.dir / f"{stem}.xlsx"]
     try:
-        tickets = export(settings.database_url(), layout, day, day, ("hour", "day"), target_s,
-                         csv={"hour": paths[0], "day": paths[1]}, xlsx=paths[2])
+        tickets = export(Reader(setup.database_url, in_server=False), setup.layout, day, day, ("hour", "day"),
+                         setup.target_wait_s, csv={"hour": paths[0], "day": paths[1]}, xlsx=paths[2],
+                         cache=cache_folder(setup), today=today())
     except (ExportError, OSError) as err:
         print(f"madoguchi stats-nightly: error: cannot write to {args.dir}: {err}", file=sys.stderr)
         return 2
     except Exception as err:
-        print(f"madoguchi stats-nightly: error: cannot read the database: {str(err).splitlines()[0][:200]}", file=sys.stderr)
+        first_line = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        print(f"madoguchi stats-nightly: error: cannot read the database: {first_line}", file=sys.stderr)
         return 1
     print(f"wrote {', '.join(p.name for p in paths)} ({tickets} tickets on {day})")
     return 0
@@ -89,9 +91,11 @@ async def nightly_loop(command: list[str], at: str, clock: Callable[[], datetime
     while True:
         now = clock()
         await asyncio.sleep(max(1.0, (next_run(now, at) - now).total_seconds()))
-        proc = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        proc = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.PIPE)
         out, err = await proc.communicate()
         if proc.returncode == 0:
             log.info("nightly statistics: %s", out.decode(errors="replace").strip())
         else:
-            log.error("nightly statistics failed (exit %s): %s", proc.returncode, err.decode(errors="replace").strip()[:500])
+            log.error("nightly statistics failed (exit %s): %s", proc.returncode,
+                      err.decode(errors="replace").strip()[:500])

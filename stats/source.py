@@ -6,15 +6,14 @@ The queries are plain SQL that SQLite and PostgreSQL both run; dates are
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 
-from server.core.layout import Layout
-
 from .figures import EVENT_SCHEMA, EVENT_TYPES, Dimensions, dimensions_of
+from .layout import OfficeLayout
 
 
 def connectorx_uri(db_url: str) -> str:
@@ -39,8 +38,9 @@ def connectorx_uri(db_url: str) -> str:
 TYPE_CODES = {t: i for i, t in enumerate(EVENT_TYPES, start=1)}
 
 
-def events_query(first: date, last: date) -> str:
-    """The SQL for :func:`load_events` (also run by the server through its own engine).
+def events_query(first: date, last: date, only: Sequence[date] | None = None) -> str:
+    """The SQL for :meth:`Reader.events` (also run by the server through its own engine):
+    the events of business days ``first``..``last``, or only of the days ``only``.
 
     Plain SQL that SQLite and PostgreSQL both run. To keep the read lean:
     the type comes as a small code (:data:`TYPE_CODES`); recalls and holds,
@@ -62,8 +62,29 @@ def events_query(first: date, last: date) -> str:
         "WHEN type = 'ticket.called' THEN COALESCE(counter, '') || ' ' || COALESCE(staff, '') "
         "WHEN type = 'ticket.transferred' OR (type = 'ticket.finished' AND data LIKE '%\"next_queue\":\"%') "
         "THEN data ELSE '' END AS detail "
-        f"FROM events WHERE business_day >= '{first.isoformat()}' AND business_day <= '{last.isoformat()}' "
-        f"AND type IN ({', '.join(repr(t) for t in TYPE_CODES)})"
+        f"FROM events WHERE {_days(first, last, only)} AND type IN ({', '.join(repr(t) for t in TYPE_CODES)})"
+    )
+
+
+def _days(first: date, last: date, only: Sequence[date] | None) -> str:
+    if only is not None:
+        return f"business_day IN ({', '.join(repr(d.isoformat()) for d in only) or 'NULL'})"
+    return f"business_day >= '{first.isoformat()}' AND business_day <= '{last.isoformat()}'"
+
+
+def marks_query(first: date, last: date) -> str:
+    """The SQL for :meth:`Reader.marks`: per business day ``first``..``last``
+    that has events, its first and last ``seq``. It steps from day to day on
+    the ``(business_day, seq)`` index (a handful of lookups per day, never a
+    scan of the log), in SQL that SQLite and PostgreSQL both run."""
+    a, b = first.isoformat(), last.isoformat()
+    return (
+        "WITH RECURSIVE d(day) AS ("
+        f"SELECT MIN(business_day) FROM events WHERE business_day >= '{a}' AND business_day <= '{b}' "
+        "UNION ALL SELECT (SELECT MIN(business_day) FROM events "
+        f"WHERE business_day > d.day AND business_day <= '{b}') FROM d WHERE d.day IS NOT NULL) "
+        "SELECT day, (SELECT MIN(seq) FROM events WHERE business_day = d.day) AS lo, "
+        "(SELECT MAX(seq) FROM events WHERE business_day = d.day) AS hi FROM d WHERE day IS NOT NULL"
     )
 
 
@@ -89,29 +110,45 @@ def event_frame(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def load_events(db_url: str, first: date, last: date) -> pl.DataFrame:
-    """Ticket events of business days ``first``..``last`` (inclusive) as a
-    frame with :data:`~stats.figures.EVENT_SCHEMA`, read with connectorx.
+class Reader:
+    """Reads the event log and the clerks' names with connectorx, for
+    :func:`stats.report.export` (``madoguchi stats``, the nightly export, the bench).
 
-    Never call this inside the queue server: connectorx carries its own SQLite
-    library, and two SQLite libraries in one process break each other's file
-    locks (sqlite.org/howtocorrupt.html 2.2.1). The server runs exports in a
-    child process and reads today's events through its own engine.
+    ``in_server`` says whether the caller runs inside the queue server; there
+    this raises ``RuntimeError``: connectorx carries its own SQLite library,
+    and two SQLite libraries in one process break each other's file locks
+    (sqlite.org/howtocorrupt.html 2.2.1). The server runs exports in a child
+    process and reads today's events through its own engine
+    (:func:`events_query`, :func:`event_frame`). Raises ``ValueError`` as
+    :func:`connectorx_uri`.
     """
-    _not_in_server()
-    return event_frame(pl.read_database_uri(events_query(first, last), connectorx_uri(db_url)))
 
+    def __init__(self, db_url: str, *, in_server: bool) -> None:
+        if in_server:
+            raise RuntimeError("connectorx must not read the database inside the queue server; run a child process")
+        self.uri = connectorx_uri(db_url)
 
-def _not_in_server() -> None:
-    app = sys.modules.get("server.app")
-    if app is not None and getattr(app, "SERVING", False):
-        raise RuntimeError("connectorx must not read the database inside the queue server; run a child process")
+    def events(self, first: date, last: date, only: Sequence[date] | None = None) -> pl.DataFrame:
+        """Ticket events of business days ``first``..``last`` (inclusive), or
+        of the days ``only``, as a frame with :data:`~stats.figures.EVENT_SCHEMA`."""
+        return event_frame(pl.read_database_uri(events_query(first, last, only), self.uri))
 
+    def marks(self, first: date, last: date) -> dict[date, tuple[int, int]]:
+        """Business day → (first seq, last seq) of each day ``first``..``last``
+        with events. The log is append-only and ``seq`` grows with every
+        event, so a day whose marks are unchanged holds the same events."""
+        rows = pl.read_database_uri(marks_query(first, last), self.uri)
+        return {date.fromisoformat(d): (int(lo), int(hi))
+                for d, lo, hi in rows.iter_rows() if d is not None and lo is not None and hi is not None}
 
-def dimensions(layout: Layout, db_url: str) -> Dimensions:
-    """Names for the rows: sections and procedures from the office file,
-    counters' numbers, clerks' display names from the ``staff`` table."""
-    _not_in_server()
-    staff = pl.read_database_uri("SELECT id, display_name FROM staff", connectorx_uri(db_url))
-    names = dict(zip(staff["id"].to_list(), staff["display_name"].to_list())) if staff.height else {}
-    return dimensions_of(layout, names)
+    def staff_names(self) -> dict[str, str]:
+        """Clerks' display names by staff id (the ``staff`` table)."""
+        staff = pl.read_database_uri("SELECT id, display_name FROM staff", self.uri)
+        if not staff.height:
+            return {}
+        return dict(zip(staff["id"].to_list(), staff["display_name"].to_list(), strict=True))
+
+    def dimensions(self, layout: OfficeLayout) -> Dimensions:
+        """Names for the rows: sections and procedures from the office file,
+        counters' numbers, clerks' display names from the ``staff`` table."""
+        return dimensions_of(layout, self.staff_names())

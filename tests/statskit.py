@@ -171,7 +171,8 @@ def history(seed: int = 7) -> History:
     rng = random.Random(seed)
     for day in DAYS:
         h.day(day)
-        t = datetime.combine(day, time(8, 30), TOKYO) if day != AFTER_MIDNIGHT else datetime.combine(day, time(0, 0, 5), TOKYO)
+        start = time(8, 30) if day != AFTER_MIDNIGHT else time(0, 0, 5)
+        t = datetime.combine(day, start, TOKYO)
         for i in range(40):  # each visit runs to its end before the next is issued, so counters are free
             visit(h, rng, t, KINDS[i % len(KINDS)])
             t += timedelta(seconds=rng.randint(60, 600))
@@ -191,9 +192,21 @@ async def store(h: History, path: Path) -> str:
     try:
         await EventLog(engine).append(h.records)
         async with engine.begin() as conn:
-            await conn.execute(insert(schema.staff), [
-                {"id": sid, "username": sid, "display_name": name, "role": "clerk", "password_hash": "-",
-                 "active": True, "created_at_us": 0} for sid, (name, _) in CLERKS.items()])
+            await conn.execute(
+                insert(schema.staff),
+                [
+                    {
+                        "id": sid,
+                        "username": sid,
+                        "display_name": name,
+                        "role": "clerk",
+                        "password_hash": "-",
+                        "active": True,
+                        "created_at_us": 0,
+                    }
+                    for sid, (name, _) in CLERKS.items()
+                ],
+            )
     finally:
         await engine.dispose()
     return url
@@ -207,7 +220,11 @@ def build_log(path: Path, seed: int = 7) -> tuple[History, str]:
 
 def _period(moment: datetime, by: str) -> str:
     local = moment.astimezone(TOKYO)
-    return {"hour": local.strftime("%Y-%m-%d %H:00"), "day": local.strftime("%Y-%m-%d"), "month": local.strftime("%Y-%m")}[by]
+    return {
+        "hour": local.strftime("%Y-%m-%d %H:00"),
+        "day": local.strftime("%Y-%m-%d"),
+        "month": local.strftime("%Y-%m"),
+    }[by]
 
 
 def _p(values: list[float], q: float) -> float:
@@ -218,7 +235,9 @@ def _p(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
-def oracle(h: History, by: str, target_s: float) -> dict[tuple[str, str, str, str | None], dict[str, float | int | None]]:
+def oracle(
+    h: History, by: str, target_s: float
+) -> dict[tuple[str, str, str, str | None], dict[str, float | int | None]]:
     """Expected figures keyed by (period, kind, key, stage), from the notes."""
     handover = {q.id for q in h.layout.queues.values() if h.layout.flows[q.flow].handover}
     groups: dict[tuple[str, str, str, str | None], list[Stage]] = defaultdict(list)
@@ -237,15 +256,19 @@ def oracle(h: History, by: str, target_s: float) -> dict[tuple[str, str, str, st
         services = [(s.finish - s.first_start).total_seconds() for s in served]  # type: ignore[operator]
         out[key] = {
             "issued": sum(s.begin == "issued" for s in ss) if key[1] in ("section", "procedure") else None,
-            "arrivals": len(ss), "served": len(served),
-            "no_show": sum(s.outcome == "no_show" for s in ss), "cancelled": sum(s.outcome == "cancelled" for s in ss),
+            "arrivals": len(ss),
+            "served": len(served),
+            "no_show": sum(s.outcome == "no_show" for s in ss),
+            "cancelled": sum(s.outcome == "cancelled" for s in ss),
             "transferred": sum(s.outcome == "transferred" for s in ss),
             "wait_mean_s": statistics.fmean(waits) if waits else None,
-            "wait_min_s": min(waits) if waits else None, "wait_max_s": max(waits) if waits else None,
+            "wait_min_s": min(waits) if waits else None,
+            "wait_max_s": max(waits) if waits else None,
             "wait_median_s": statistics.median(waits) if waits else None,
             "wait_p90_s": _p(waits, 0.9) if waits else None,
             "service_mean_s": statistics.fmean(services) if services else None,
             "within_target": (sum((s.first_call - s.start).total_seconds() <= target_s for s in served) / len(served))  # type: ignore[operator]
-            if served else None,
+            if served
+            else None,
         }
     return out

@@ -7,8 +7,10 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openpyxl
@@ -18,7 +20,7 @@ from server.core.calendar import business_day
 from stats.nightly import next_run
 
 from .serverkit import ServerProcess, admin, clerk
-from .statskit import DAYS, build_log, oracle
+from .statskit import DAYS, History, build_log, oracle
 
 pytestmark = pytest.mark.slow
 
@@ -34,23 +36,37 @@ def test_the_nightly_command_writes_one_days_files(tmp_path: Path) -> None:
     h, url = build_log(tmp_path / "log.sqlite3")
     out = tmp_path / "nightly"
     out.mkdir()
-    done = subprocess.run([sys.executable, "-m", "server.cli", "stats-nightly", "--dir", str(out), "--day", "2026-01-31",
-                           "--db", url], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "server.cli", "stats-nightly", "--dir", str(out), "--day", "2026-01-31", "--db", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["madoguchi-2026-01-31-day.csv", "madoguchi-2026-01-31-hour.csv",
-                                                     "madoguchi-2026-01-31.xlsx"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "madoguchi-2026-01-31-day.csv",
+        "madoguchi-2026-01-31-hour.csv",
+        "madoguchi-2026-01-31.xlsx",
+    ]
     book = openpyxl.load_workbook(out / "madoguchi-2026-01-31.xlsx")
     assert book.sheetnames == ["時間別", "日別", "時間別グラフ"]
     day_rows = list(book["日別"].iter_rows(values_only=True))[1:]
     want = {k for k in oracle(h, "day", 1200) if k[0] == "2026-01-31"}
     assert len(day_rows) == len(want) and {r[0] for r in day_rows} == {"2026-01-31"}
-    bad = subprocess.run([sys.executable, "-m", "server.cli", "stats-nightly", "--dir", str(tmp_path / "nope"), "--db", url],
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "server.cli", "stats-nightly", "--dir", str(tmp_path / "nope"), "--db", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "is not a folder" in bad.stderr
 
 
+HistoryServer = tuple[History, Any, Path, Callable[..., None]]
+
+
 @pytest.fixture(scope="module")
-def history_server(tmp_path_factory: pytest.TempPathFactory):
+def history_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HistoryServer]:
     tmp = tmp_path_factory.mktemp("stats-web")
     h, _ = build_log(tmp / "oracle.sqlite3")
     # A larger log beside it, so an export takes long enough to watch.
@@ -68,7 +84,8 @@ async def supervisor(http: httpx.AsyncClient) -> dict[str, str]:
     return await clerk(http, await admin(http), "kanri", role="supervisor")
 
 
-async def run_export(http: httpx.AsyncClient, headers: dict[str, str], body: dict) -> tuple[dict, list[float]]:
+async def run_export(http: httpx.AsyncClient, headers: dict[str, str],
+                     body: dict[str, Any]) -> tuple[dict[str, Any], list[float]]:
     r = await http.post("/api/stats/exports", json=body, headers=headers)
     assert r.status_code == 202, r.text
     job, seen = r.json(), []
@@ -81,7 +98,7 @@ async def run_export(http: httpx.AsyncClient, headers: dict[str, str], body: dic
     return job, seen
 
 
-async def test_a_supervisor_downloads_an_export_that_matches_the_figures(history_server) -> None:
+async def test_a_supervisor_downloads_an_export_that_matches_the_figures(history_server: HistoryServer) -> None:
     h, proc, tmp, _ = history_server
     async with httpx.AsyncClient(base_url=proc.url, timeout=30) as http:
         headers = await supervisor(http)
@@ -95,17 +112,27 @@ async def test_a_supervisor_downloads_an_export_that_matches_the_figures(history
         (tmp / "got.xlsx").write_bytes(r.content)
         book = openpyxl.load_workbook(tmp / "got.xlsx")
         assert book.sheetnames == ["時間別", "日別", "月別", "時間別グラフ"]
-        months = {(row[0], row[2], row[4]): row for row in list(book["月別"].iter_rows(values_only=True))[1:] if row[1] == "係"}
+        months: dict[Any, Any] = {
+            (row[0], row[2], row[4]): row
+            for row in list(book["月別"].iter_rows(values_only=True))[1:]
+            if row[1] == "係"
+        }
         want = oracle(h, "month", 1200)[("2026-01", "section", "shomei", "reception")]
+        assert want["wait_mean_s"] is not None
         assert months[("2026-01", "shomei", "受付")][7] == want["served"]
-        assert abs(months[("2026-01", "shomei", "受付")][11] - want["wait_mean_s"] / 60) <= 0.005 + 1e-9  # stored to 0.01 min
+        assert (
+            abs(months[("2026-01", "shomei", "受付")][11] - want["wait_mean_s"] / 60) <= 0.005 + 1e-9
+        )  # stored to 0.01 min
 
         job, _ = await run_export(http, headers, {**body, "format": "csv", "by": ["month"], "encoding": "shift_jis"})
         r = await http.get(job["download"], headers=headers)
         assert r.content.decode("cp932").startswith("期間,区分")
 
-        for bad, message in (({**body, "from": "2026-02-03"}, "after"), ({**body, "section": ["nenkin"]}, "no section"),
-                             ({**body, "format": "csv", "by": ["day", "hour"]}, "one granularity")):
+        for bad, message in (
+            ({**body, "from": "2026-02-03"}, "after"),
+            ({**body, "section": ["nenkin"]}, "no section"),
+            ({**body, "format": "csv", "by": ["day", "hour"]}, "one granularity"),
+        ):
             r = await http.post("/api/stats/exports", json=bad, headers=headers)
             assert r.status_code == 422 and message in r.json()["error"]["message"], r.text
         desk = await clerk(http, await admin(http), "hirashain")
@@ -114,8 +141,8 @@ async def test_a_supervisor_downloads_an_export_that_matches_the_figures(history
         assert (await anonymous.get("/api/stats/today")).status_code == 401
 
 
-async def test_a_long_export_shows_progress_and_the_queue_server_keeps_answering(history_server) -> None:
-    _, proc, tmp, generate = history_server
+async def test_a_long_export_shows_progress_and_the_queue_server_keeps_answering(history_server: HistoryServer) -> None:
+    _, _, tmp, generate = history_server
     big = tmp / "year.sqlite3"
     generate(big, 120_000)
     other = ServerProcess(tmp / "data-year", args=("--db", f"sqlite+aiosqlite:///{big}")).start()
@@ -149,7 +176,9 @@ async def test_today_so_far_counts_the_days_tickets(server: ServerProcess) -> No
         desk = await clerk(http, await admin(http), "tanaka-stats", counter="6")
         before = (await http.get("/api/stats/today", headers=headers)).json()
         issued = (await http.post("/api/tickets", json={"queue": "shomei"}, headers=desk)).json()
-        assert (await http.post("/api/counters/6/call", json={"ticket": issued["ticket"]}, headers=desk)).status_code == 200
+        assert (
+            await http.post("/api/counters/6/call", json={"ticket": issued["ticket"]}, headers=desk)
+        ).status_code == 200
         assert (await http.post("/api/counters/6/finish", json={"handover": False}, headers=desk)).status_code == 200
         asked = business_day(datetime.now(UTC))
         now = (await http.get("/api/stats/today", headers=headers)).json()

@@ -70,7 +70,8 @@ def _exports(ctx: Ctx) -> dict[str, Export]:
 
 
 async def _run(job: Export, command: list[str]) -> None:
-    proc = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
     async for raw in proc.stdout:
         parts = raw.decode(errors="replace").split()
@@ -96,7 +97,8 @@ async def start_export(ctx: Ctx, body: ExportIn) -> dict[str, Any]:
         raise ApiError("invalid_request", f"from {body.first} is after to {body.last}")
     unknown = [s for s in body.section if s not in services.layout.sections]
     if unknown:
-        raise ApiError("invalid_request", f"no section {unknown[0][:32]!r} (known: {', '.join(services.layout.sections)})")
+        known = ", ".join(services.layout.sections)
+        raise ApiError("invalid_request", f"no section {unknown[0][:32]!r} (known: {known})")
     if body.format == "csv" and len(body.by) > 1:
         raise ApiError("invalid_request", "a CSV holds one granularity; choose one, or XLSX for several")
     folder = services.settings.data_dir / "exports"
@@ -112,9 +114,11 @@ async def start_export(ctx: Ctx, body: ExportIn) -> dict[str, Any]:
     filename = f"madoguchi-{body.first.isoformat()}_{body.last.isoformat()}{suffix}.{body.format}"
     job = Export(export_id, folder / f"{export_id}.{body.format}", filename)
     office = services.settings.config or config.DEMO_OFFICE
-    command = [sys.executable, "-m", "server.cli", "stats", "--from", body.first.isoformat(), "--to", body.last.isoformat(),
-               "--format", body.format, "--out", str(job.path), "--encoding", body.encoding, "--progress",
-               "--config", str(office), "--db", services.settings.database_url()]
+    command = [sys.executable, "-m", "server.cli", "stats", "--from", body.first.isoformat(),
+               "--to", body.last.isoformat(), "--format", body.format, "--out", str(job.path),
+               "--encoding", body.encoding, "--progress",
+               "--config", str(office), "--db", services.settings.database_url(),
+               "--data-dir", str(services.settings.data_dir)]
     for g in by:
         command += ["--by", g]
     for s in body.section:
@@ -144,7 +148,8 @@ async def export_file(ctx: Ctx, _: None) -> FileResponse:
         raise ApiError("not_found", "no such export")
     if job.state != "done":
         raise ApiError("conflict", f"the export is {job.state}")
-    media = "text/csv" if job.path.suffix == ".csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    media = "text/csv" if job.path.suffix == ".csv" else xlsx
     return FileResponse(job.path, media_type=media, filename=job.filename, headers={"cache-control": "no-store"})
 
 
@@ -176,4 +181,5 @@ async def today(ctx: Ctx, _: None) -> dict[str, Any]:
         return figures(st, dims, "day", target).to_dicts(), hours.to_dicts(), int((st["begin"] == "issued").sum())
 
     day_rows, hour_rows, tickets = await asyncio.to_thread(compute)
-    return {"day": day.isoformat(), "tickets": tickets, "target_wait_s": target, "figures": day_rows, "hours": hour_rows}
+    return {"day": day.isoformat(), "tickets": tickets, "target_wait_s": target, "figures": day_rows,
+            "hours": hour_rows}
