@@ -105,6 +105,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         global SERVING
         SERVING = True
+        pages.warn_without_ticket_font()
         if settings.db_url is None:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = await open_database(settings.database_url(), synchronous=settings.sqlite_synchronous)
