@@ -7,17 +7,18 @@ from pathlib import Path
 
 import httpx
 
+from server.launch import ServerProcess as Running
 from tests.serverkit import ServerProcess, bearer
 
 
-def issue(proc: ServerProcess) -> str:
+def issue(proc: Running) -> str:
     """Issue a ticket with the demo kiosk; its token."""
     r = httpx.post(proc.url + "/api/tickets", json={"queue": "shomei"}, headers=bearer(proc.kiosk), timeout=10)
     assert r.status_code == 201, r.text
     return str(r.json()["token"])
 
 
-def font_warnings(proc: ServerProcess) -> list[str]:
+def font_warnings(proc: Running) -> list[str]:
     return [line for line in proc.lines if "WARNING" in line and "fonts-noto-cjk" in line]
 
 
