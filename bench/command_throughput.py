@@ -30,7 +30,10 @@ from bench._server import admin_headers, clerk_token, connect, percentile
 QUEUES = ("shomei", "idou", "koseki", "inkan")
 
 
-def client_process(url: str, kiosk: str, clerks: list[tuple[str, str]], workers: int, seconds: float, out: mp.Queue) -> None:
+def client_process(url: str, kiosk: str, clerks: list[tuple[str, str]], workers: int, seconds: float,
+                   out: mp.Queue[list[float]]) -> None:
+    """One client process: ``workers`` kiosk loops and one counter loop per clerk for ``seconds``;
+    puts the acknowledged commands' latencies (seconds) on ``out``."""
     import aiohttp
 
     async def main() -> None:
@@ -38,7 +41,7 @@ def client_process(url: str, kiosk: str, clerks: list[tuple[str, str]], workers:
         deadline = time.monotonic() + seconds
         outstanding = [0]
 
-        async def post(session: aiohttp.ClientSession, path: str, body: dict | None = None) -> int:
+        async def post(session: aiohttp.ClientSession, path: str, body: dict[str, object] | None = None) -> int:
             async with session.post(url + path, json=body) as r:
                 await r.read()
                 return r.status
@@ -89,13 +92,14 @@ def main() -> None:
         client = httpx.Client(base_url=server.url, timeout=30)
         admin = admin_headers(client)
         # Counters 1-9 serve shomei/koseki, 10-23 idou/inkan/mynumber: take some of each.
-        pairs = zip(range(1, 10), range(10, 19))
+        pairs = zip(range(1, 10), range(10, 19), strict=True)
         counters = [str(n) for pair in pairs for n in pair][: args.procs * args.workers]
         clerks = [(counter, clerk_token(client, admin, f"bench-{counter}", counter)) for counter in counters]
         ctx = mp.get_context("spawn")
-        out = ctx.Queue()
+        out: mp.Queue[list[float]] = ctx.Queue()
         shares = [clerks[i * args.workers:(i + 1) * args.workers] for i in range(args.procs)]
-        procs = [ctx.Process(target=client_process, args=(server.url, server.kiosk, share, args.workers, args.seconds, out))
+        procs = [ctx.Process(target=client_process,
+                             args=(server.url, server.kiosk, share, args.workers, args.seconds, out))
                  for share in shares]
         for proc in procs:
             proc.start()
@@ -107,8 +111,8 @@ def main() -> None:
         server.stop()
     ms = [x * 1000 for x in latencies]
     print(f"client_procs={args.procs} workers={args.workers} events_stored={seq}")
-    print(f"commands_per_s={len(ms) / args.seconds:.0f} p99_ms={percentile(ms, 0.99):.2f} p50_ms={percentile(ms, 0.5):.2f} "
-          f"commands={len(ms)} seconds={args.seconds:g}")
+    print(f"commands_per_s={len(ms) / args.seconds:.0f} p99_ms={percentile(ms, 0.99):.2f} "
+          f"p50_ms={percentile(ms, 0.5):.2f} commands={len(ms)} seconds={args.seconds:g}")
 
 
 if __name__ == "__main__":

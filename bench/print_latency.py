@@ -24,9 +24,21 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import httpx
 
 from bench._server import percentile
+from server.config import DEMO_OFFICE
 from tests.printerkit import StandInPrinter
 from tests.serverkit import ADMIN_PASSWORD, ServerProcess
-from tests.test_printing import closed_port, office_with_printers
+
+
+def bench_office(path: Path, port: int) -> Path:
+    """The demo office plus two network printers on the stand-in at ``port``: ``kiosk1``
+    (80 mm paper) and ``kiosk2`` (58 mm). Written to ``path``; returns it."""
+    text = DEMO_OFFICE.read_text(encoding="utf-8")
+    text += "\n[printing]\nexpire_s = 120\npoll_s = 1\nretry_max_s = 0.5\ntimeout_s = 2\n"
+    for pid, paper in (("kiosk1", 80), ("kiosk2", 58)):
+        text += (f'\n[[printers]]\nid = "{pid}"\nname = {{ ja = "{pid} プリンタ", en = "{pid} printer" }}\n'
+                 f'connection = "network"\nhost = "127.0.0.1"\nport = {port}\npaper_mm = {paper}\n')
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def main() -> None:
@@ -37,19 +49,22 @@ def main() -> None:
     args = p.parse_args()
     printer = StandInPrinter()
     tmp = Path(tempfile.mkdtemp(prefix="madoguchi-bench-"))
-    ports = {"kiosk1": printer.port, "kiosk2": printer.port, "nowhere": closed_port()}
-    office = office_with_printers(tmp / "office.toml", ports, keep=("kiosk1", "kiosk2"))
+    office = bench_office(tmp / "office.toml", printer.port)
     proc = ServerProcess(tmp / "data", args=("--config", str(office), "--rehearsal")).start()
     name = "kiosk1" if args.paper == 80 else "kiosk2"
     try:
         with httpx.Client(base_url=proc.url, timeout=30) as http:
-            token = http.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).json()["token"]
-            admin = {"Authorization": f"Bearer {token}"}
-            code = http.post("/api/devices", headers=admin, json={"kind": "kiosk", "name": "bench", "printer": name}).json()["pairing_code"]
-            kiosk = {"Authorization": "Bearer " + http.post("/api/devices/pair", json={"code": code}).json()["token"]}
-            clerk = http.post("/api/staff", headers=admin, json={"username": "bench", "password": "pw-bench-0123456789", "role": "clerk"})
+            def bearer(r: httpx.Response) -> dict[str, str]:
+                assert r.status_code in (200, 201), r.text
+                return {"Authorization": f"Bearer {r.json()['token']}"}
+
+            admin = bearer(http.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}))
+            device = http.post("/api/devices", headers=admin, json={"kind": "kiosk", "name": "bench", "printer": name})
+            kiosk = bearer(http.post("/api/devices/pair", json={"code": device.json()["pairing_code"]}))
+            account = {"username": "bench", "password": "pw-bench-0123456789"}
+            clerk = http.post("/api/staff", headers=admin, json={**account, "role": "clerk"})
             assert clerk.status_code == 201, clerk.text
-            staff = {"Authorization": "Bearer " + http.post("/api/auth/login", json={"username": "bench", "password": "pw-bench-0123456789"}).json()["token"]}
+            staff = bearer(http.post("/api/auth/login", json=account))
             assert http.post("/api/counters/4/sign-in", headers=staff).status_code == 200
             time.sleep(1.5)  # let the first health check pass
             times = []

@@ -29,7 +29,8 @@ import orjson
 from bench._server import admin_headers, clerk_token, connect, percentile
 
 
-def subscriber_process(ws_url: str, count: int, ready: mp.Queue, out: mp.Queue, calls: int) -> None:
+def subscriber_process(ws_url: str, count: int, ready: mp.Queue[int], out: mp.Queue[tuple[str, float]],
+                       calls: int) -> None:
     """Open ``count`` connections; report, per call, when the last of them got it.
 
     Each connection is websockets' sans-I/O client protocol driven straight from
@@ -65,8 +66,9 @@ def subscriber_process(ws_url: str, count: int, ready: mp.Queue, out: mp.Queue, 
                         self.ws.send_text(subscribe)
                         ready.put(1)
                     elif isinstance(event, Frame) and event.opcode is Opcode.TEXT and b'"ticket.called"' in event.data:
-                        start = event.data.index(b'"ticket":"') + 10
-                        key = bytes(event.data[start:event.data.index(b'"', start)])
+                        data = bytes(event.data)
+                        start = data.index(b'"ticket":"') + 10
+                        key = data[start:data.index(b'"', start)]
                         times = got.setdefault(key, [])
                         times.append(now)
                         if len(times) == count:
@@ -125,9 +127,11 @@ def main() -> None:
             client.post("/api/tickets", json={"queue": "shomei"}, headers=kiosk).raise_for_status()
         ws_url = server.url.replace("http", "ws", 1) + "/ws"
         ctx = mp.get_context("spawn")
-        ready, out = ctx.Queue(), ctx.Queue()
+        ready: mp.Queue[int] = ctx.Queue()
+        out: mp.Queue[tuple[str, float]] = ctx.Queue()
         shares = [args.subscribers // procs + (1 if i < args.subscribers % procs else 0) for i in range(procs)]
-        workers = [ctx.Process(target=subscriber_process, args=(ws_url, n, ready, out, args.calls)) for n in shares if n]
+        workers = [ctx.Process(target=subscriber_process, args=(ws_url, n, ready, out, args.calls))
+                   for n in shares if n]
         for w in workers:
             w.start()
         for _ in range(args.subscribers):

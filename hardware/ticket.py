@@ -68,11 +68,17 @@ class TicketFace:
 
 
 def font_path(weight: str) -> str:
-    """The font file for ``weight`` (``regular`` or ``bold``).
+    """The font file for ``weight`` (``regular`` or ``bold``): the file its environment
+    variable names when set, else the first of :data:`FONT_CANDIDATES` installed.
 
-    Raises :class:`TicketFontMissing` when none is installed.
+    Raises :class:`TicketFontMissing` when none is installed, or the variable names no file
+    (a wrong setting is reported, not passed over).
     """
-    env = os.environ.get("MADOGUCHI_TICKET_FONT_BOLD" if weight == "bold" else "MADOGUCHI_TICKET_FONT")
+    name = "MADOGUCHI_TICKET_FONT_BOLD" if weight == "bold" else "MADOGUCHI_TICKET_FONT"
+    env = os.environ.get(name)
+    if env and not Path(env).is_file():
+        raise TicketFontMissing(f"{name}={env}: no such font file for tickets; set it to a Japanese font "
+                                "(Debian's fonts-noto-cjk installs /usr/share/fonts/opentype/noto/NotoSansCJK-*.ttc)")
     for candidate in ((env,) if env else ()) + FONT_CANDIDATES[weight]:
         if Path(candidate).is_file():
             return candidate
@@ -80,6 +86,17 @@ def font_path(weight: str) -> str:
         f"no Japanese {weight} font for tickets: install Debian's fonts-noto-cjk "
         "or set MADOGUCHI_TICKET_FONT / MADOGUCHI_TICKET_FONT_BOLD"
     )
+
+
+def font_problem() -> str | None:
+    """``None`` when the ticket's regular and bold fonts are both found, else what is wrong and
+    what to install (the :class:`TicketFontMissing` message), for the warning at start."""
+    try:
+        for weight in FONT_CANDIDATES:
+            font_path(weight)
+    except TicketFontMissing as exc:
+        return str(exc)
+    return None
 
 
 @functools.lru_cache(maxsize=64)

@@ -105,6 +105,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        pages.warn_without_ticket_font()
         if settings.db_url is None:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         # Refuses (SchemaOutOfDate, naming `madoguchi db upgrade`) unless allowed to upgrade.

@@ -53,6 +53,7 @@ CODES: dict[str, int] = {
     "no_printer": 409,
     # server side
     "storage_unavailable": 503,
+    "ticket_font_missing": 503,
     "internal_error": 500,
 }
 

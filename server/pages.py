@@ -5,7 +5,10 @@ Routes (issue 3):
 - ``/kiosk/`` touch kiosk (番号発券機), ``/counter/`` counter terminal,
   ``/displays/guidance.html`` (案内表示機), ``/displays/counter.html?counter=5``
   (個別表示機), ``/displays/staff.html`` (職員用周知機): files from the
-  top-level ``kiosk/``, ``counter/`` and ``displays/`` folders.
+  top-level ``kiosk/``, ``counter/`` and ``displays/`` folders, which are
+  packages so that a built wheel installs them as package data; every folder
+  served is found with :mod:`importlib.resources` (:func:`package_dir`), never
+  relative to a source checkout.
 - ``/t/<token>`` the phone page a ticket's QR opens; ``/t/<token>/qr.svg`` that
   QR code (for the kiosk screen when no printer answers); ``/status`` the public
   status page for the city's website (seed 004 8(5)). ``/`` redirects there.
@@ -19,7 +22,9 @@ Every page response carries a strict Content-Security-Policy and
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -31,20 +36,38 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hardware.ticket import preview_png
+from hardware.ticket import TicketFontMissing, font_problem, preview_png
 
 from .api.registry import error_response
 from .errors import ApiError
 from .printing import face_of
 
-ROOT = Path(__file__).resolve().parent.parent
-STATIC = Path(__file__).resolve().parent / "static"
+log = logging.getLogger("madoguchi")
+
+
+def package_dir(package: str, *parts: str) -> Path:
+    """The folder ``parts`` inside the installed ``package`` (e.g. ``("server", "static")``),
+    as a real directory for :class:`StaticFiles`.
+
+    Raises :class:`RuntimeError` naming the folder when it is missing (a broken install)
+    or is not a plain directory (a zipped install, which madoguchi does not support).
+    """
+    where = resources.files(package).joinpath(*parts)
+    path = Path(str(where))
+    if not isinstance(where, Path) or not path.is_dir():
+        raise RuntimeError(f"madoguchi is installed without its {'/'.join((package, *parts))} folder ({where}); "
+                           "reinstall it with pip from a complete source tree")
+    return path
+
+
+STATIC = package_dir("server", "static")
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 SECURITY_HEADERS = [
     (b"content-security-policy",
      b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-     b"connect-src 'self'; media-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"),
+     b"connect-src 'self'; media-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+     b"form-action 'self'"),
     (b"referrer-policy", b"no-referrer"),
     (b"x-content-type-options", b"nosniff"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
@@ -115,8 +138,25 @@ async def ticket_png(request: Request) -> Response:
     if paper not in ("58", "80"):
         return error_response(ApiError("invalid_request", "paper must be 58 or 80 (mm)"))
     face = face_of(ticket, floor, services.clock(), services.public_url)
-    body = await asyncio.to_thread(preview_png, face, int(paper))
+    try:
+        body = await asyncio.to_thread(preview_png, face, int(paper))
+    except TicketFontMissing as exc:
+        log.error("ticket picture not drawn: %s", exc)
+        return error_response(ApiError("ticket_font_missing", "the ticket picture cannot be drawn: the server has no "
+                                       "Japanese font; staff: see the server log (install fonts-noto-cjk)"))
     return Response(body, media_type="image/png", headers={"cache-control": "no-store"})
+
+
+def warn_without_ticket_font() -> str | None:
+    """At start: log a WARNING naming the package to install when the paper ticket's Japanese
+    fonts are missing (tickets could then be neither printed nor shown as ``ticket.png``).
+    Returns the problem, ``None`` when the fonts are found."""
+    problem = font_problem()
+    if problem is not None:
+        log.warning("TICKETS CANNOT BE DRAWN: %s. Printing and /t/<token>/ticket.png fail until this is fixed "
+                    "and the server restarted (Debian: sudo apt-get install fonts-noto-cjk; ./dev serve installs it)",
+                    problem)
+    return problem
 
 
 async def status_page(request: Request) -> Response:
@@ -138,7 +178,7 @@ def routes() -> list[BaseRoute]:
         Route("/t/{token}/qr.svg", ticket_qr, methods=["GET"]),
         Route("/t/{token}/ticket.png", ticket_png, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
-        Mount("/kiosk", StaticFiles(directory=ROOT / "kiosk", html=True), name="kiosk"),
-        Mount("/counter", StaticFiles(directory=ROOT / "counter", html=True), name="counter"),
-        Mount("/displays", StaticFiles(directory=ROOT / "displays", html=True), name="displays"),
+        Mount("/kiosk", StaticFiles(directory=package_dir("kiosk"), html=True), name="kiosk"),
+        Mount("/counter", StaticFiles(directory=package_dir("counter"), html=True), name="counter"),
+        Mount("/displays", StaticFiles(directory=package_dir("displays"), html=True), name="displays"),
     ]
