@@ -57,7 +57,8 @@ def _serve(args: argparse.Namespace) -> int:
     async def on_ready(services: Services) -> None:
         base = services.public_url
         ws = base.replace("http", "ws", 1)
-        mode = "rehearsal mode: the opening calendar is not enforced" if not services.calendar.enforce else "calendar enforced"
+        enforced = services.calendar.enforce
+        mode = "calendar enforced" if enforced else "rehearsal mode: the opening calendar is not enforced"
         lines = [
             f"madoguchi: listening on http://{settings.host}:{settings.port}",
             f"office: {services.layout.office_name.ja} ({'demo office, ' if demo else ''}{mode})",
@@ -103,13 +104,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     try:
-        layout, _ = config.load(args.file)
-        printing = config.load_printing(args.file)
+        office = config.load_office(args.file)
     except config.ConfigError as exc:
         print(f"madoguchi: error: {exc}", file=sys.stderr)
         return 2
+    layout = office.layout
     print(f"ok: {layout.office_name.ja}: {len(layout.queues)} queues, {len(layout.counters)} counters, "
-          f"{len(printing.printers)} printers")
+          f"{len(office.printing.printers)} printers")
     return 0
 
 

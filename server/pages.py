@@ -115,7 +115,7 @@ async def ticket_png(request: Request) -> Response:
     if paper not in ("58", "80"):
         return error_response(ApiError("invalid_request", "paper must be 58 or 80 (mm)"))
     face = face_of(ticket, floor, services.clock(), services.public_url)
-    body = await asyncio.to_thread(preview_png, face, int(paper))
+    body = await asyncio.to_thread(preview_png, face, int(paper), services.settings.ticket_fonts())
     return Response(body, media_type="image/png", headers={"cache-control": "no-store"})
 
 
