@@ -141,6 +141,7 @@ def parser() -> argparse.ArgumentParser:
     src.add_argument("--synthetic", action="store_true", help="generate a weekday from the FY2023 volumes")
     r.add_argument("--seed", type=int, default=1, help="random seed for --synthetic (default 1)")
     r.add_argument("--speed", type=float, default=60.0, help="how many times faster than real time (default 60)")
+    r.add_argument("--until", metavar="HH:MM", help="replay the day only up to this time (a short day to try things)")
     r.add_argument("--admin-user", default="admin")
     r.add_argument("--admin-password", help="admin password (default: $MADOGUCHI_ADMIN_PASSWORD)")
     r.add_argument("--displays", type=int, default=3, help="WebSocket display clients to connect (default 3)")

@@ -161,20 +161,27 @@ class Replay:
         if r.status_code != 200:
             raise ReplayError(f"cannot list staff: HTTP {r.status_code}")
         staff = {s["username"]: s["id"] for s in r.json()}
-        clerks: dict[str, dict[str, str]] = {}
-        for counter in sorted({s.counter for s in self.plan.shifts}, key=int):
+        counters = sorted({s.counter for s in self.plan.shifts}, key=int)
+        for counter in counters:
             if counter not in self.counter_queues:
                 raise ReplayError(f"the server's office has no counter {counter}")
+
+        async def account(counter: str) -> dict[str, str]:
             name = f"replay-counter-{counter}"
             if name in staff:
                 await client.put(f"/api/staff/{staff[name]}/password", json={"password": CLERK_PASSWORD}, headers=admin)
             else:
-                account = {"username": name, "password": CLERK_PASSWORD, "role": "clerk"}
-                r = await client.post("/api/staff", json=account, headers=admin)
+                body = {"username": name, "password": CLERK_PASSWORD, "role": "clerk"}
+                r = await client.post("/api/staff", json=body, headers=admin)
                 if r.status_code != 201:
                     raise ReplayError(f"cannot create clerk {name}: {r.text}")
             r = await client.post("/api/auth/login", json={"username": name, "password": CLERK_PASSWORD})
-            clerks[counter] = {"Authorization": f"Bearer {r.json()['token']}"}
+            if r.status_code != 200:
+                raise ReplayError(f"clerk {name} cannot sign in: {r.text}")
+            return {"Authorization": f"Bearer {r.json()['token']}"}
+
+        # Concurrently: the server hashes each password in a worker thread (argon2, slow by design).
+        clerks = dict(zip(counters, await asyncio.gather(*(account(c) for c in counters)), strict=True))
         for q in state["queues"]:
             self.queue_status[q["id"]] = q
         return kiosk, clerks
@@ -495,6 +502,15 @@ def run_replay(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"madoguchi replay: error: {exc}", file=sys.stderr)
         return 2
+    if args.until is not None:
+        try:
+            hours, minutes = (int(x) for x in args.until.split(":"))
+            if not (0 <= hours <= 24 and 0 <= minutes < 60):
+                raise ValueError
+        except ValueError:
+            print(f"madoguchi replay: error: --until {args.until!r} is not a time like 10:30", file=sys.stderr)
+            return 2
+        plan = plan.until(hours * 3600 + minutes * 60)
     print(f"replaying {plan.name}: visits={len(plan.visits)} shifts={len(plan.shifts)} speed={args.speed:g}x "
           f"displays={args.displays}", flush=True)
     for note in plan.notes:
