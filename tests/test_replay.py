@@ -175,11 +175,11 @@ def test_an_interrupted_replay_closes_the_counters_it_opened(tmp_path: Path) -> 
                     child.kill()
                     child.communicate()
             assert child.returncode == code, err + out
+            after = counter_status(proc.url)
+            assert {c for c, status in after.items() if status != "closed"} == {"4"}, after
             assert "the counters it had opened are closed" in err
             closed = re.search(r"closed on the way out: counters ([\d, ]+)", out)
             assert closed, out
             assert set(closed.group(1).split(", ")) == SYNTHETIC_COUNTERS - {"4"}
-            after = counter_status(proc.url)
-            assert {c for c, status in after.items() if status != "closed"} == {"4"}, after
     finally:
         proc.stop()
