@@ -20,6 +20,13 @@ from stats import nightly as stats_nightly
 
 from . import agent, config
 
+#: Seconds an idle HTTP keep-alive connection stays open. Longer than clients keep an idle
+#: connection for reuse (httpx, used by the replay, the printer agent and the tests: 5 s), so a
+#: client never sends a request on a connection the server is closing at that moment: with
+#: uvicorn's default of 5 s, both sides timed out together and about one request in sixty after
+#: a 5 s pause failed with "Server disconnected without sending a response". nginx's default.
+KEEP_ALIVE_S = 75
+
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
@@ -97,6 +104,7 @@ def _serve(args: argparse.Namespace) -> int:
         # Compression would run zlib once per client per message; events are small and serialised once.
         ws_per_message_deflate=False,
         lifespan="on", access_log=False, timeout_graceful_shutdown=3,
+        timeout_keep_alive=KEEP_ALIVE_S,
     ))
     server.run(sockets=[sock])  # uvicorn picks the event loop (uvloop when installed)
     return 0 if server.started else 1
