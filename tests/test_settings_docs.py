@@ -158,3 +158,17 @@ def test_the_server_parses_the_office_file_once_at_start(monkeypatch: pytest.Mon
     monkeypatch.setattr(config, "_read", counting)
     create_app(Settings())
     assert reads == [config.DEMO_OFFICE]
+
+
+def test_the_ticket_font_settings_reach_the_ticket_drawing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hardware.ticket import FONT_CANDIDATES, TicketFonts, font_path
+
+    mono = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
+    monkeypatch.setenv("MADOGUCHI_TICKET_FONT", mono)
+    monkeypatch.setenv("MADOGUCHI_TICKET_FONT_BOLD", str(tmp_path / "missing.ttf"))
+    fonts = Settings().ticket_fonts()
+    assert fonts == TicketFonts(mono, str(tmp_path / "missing.ttf"))
+    assert font_path("regular", fonts) == mono
+    # A named file that does not exist falls back to the installed Noto CJK.
+    assert font_path("bold", fonts) in FONT_CANDIDATES["bold"]
+    assert font_path("regular") in FONT_CANDIDATES["regular"]
