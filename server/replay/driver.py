@@ -114,6 +114,8 @@ class Replay:
         self.open_counters: set[str] = set()
         #: Counters this replay has signed in to and not yet signed out of, with the clerk's headers.
         self.opened: dict[str, dict[str, str]] = {}
+        #: Every counter this replay has signed in to (its calls may reach the displays late).
+        self.ours: set[str] = set()
         self.arrived = 0
         self.first_finish: float | None = None
         self.wake = asyncio.Event()
@@ -201,7 +203,7 @@ class Replay:
                     if index == 0:
                         for status in msg.get("queues", ()):
                             self.queue_status[status["queue"]] = status
-                    if ev["type"] == "ticket.called" and ev.get("counter") not in self.opened:
+                    if ev["type"] == "ticket.called" and ev.get("counter") not in self.ours:
                         self.taken_elsewhere(ev.get("ticket"))
                     if ev["type"] in ("ticket.called", "ticket.recalled"):
                         sent = self.sent_at.get(ev["counter"])
@@ -288,6 +290,7 @@ class Replay:
         if r.status_code != 200:
             raise ReplayError(f"counter {counter}: sign-in refused: {r.text}")
         self.opened[counter] = headers
+        self.ours.add(counter)
         if r.json()["counter"]["ticket"] is not None:
             # A ticket left at the counter by an earlier, interrupted run: hand it back.
             await client.post(f"{base}/hold", headers=headers)
