@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import io
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,8 +29,8 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 #: Printable width in dots for each paper width in mm (203 dpi heads).
 PAPER_DOTS = {58: 384, 80: 576}
 
-#: Where the Japanese fonts are looked for, first found wins; ``MADOGUCHI_TICKET_FONT``
-#: (a regular) and ``MADOGUCHI_TICKET_FONT_BOLD`` override. Debian: fonts-noto-cjk.
+#: Where the Japanese fonts are looked for, first found wins, after the files of
+#: :class:`TicketFonts` (the server's ``ticket_font`` settings). Debian: fonts-noto-cjk.
 FONT_CANDIDATES = {
     "regular": ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
                 "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc"),
@@ -67,19 +66,29 @@ class TicketFace:
     reprint: bool = False
 
 
-def font_path(weight: str) -> str:
-    """The font file for ``weight`` (``regular`` or ``bold``): the file its environment
-    variable names when set, else the first of :data:`FONT_CANDIDATES` installed.
+@dataclass(frozen=True, slots=True)
+class TicketFonts:
+    """Font files chosen by the operator (the server's ``ticket_font`` and
+    ``ticket_font_bold`` settings), tried before :data:`FONT_CANDIDATES`;
+    ``None``: only the candidates."""
+
+    regular: str | None = None
+    bold: str | None = None
+
+
+def font_path(weight: str, fonts: TicketFonts = TicketFonts()) -> str:
+    """The font file for ``weight`` (``regular`` or ``bold``): the file ``fonts``
+    names for it when that exists, else the first of :data:`FONT_CANDIDATES`.
 
     Raises :class:`TicketFontMissing` when none is installed, or the variable names no file
     (a wrong setting is reported, not passed over).
     """
-    name = "MADOGUCHI_TICKET_FONT_BOLD" if weight == "bold" else "MADOGUCHI_TICKET_FONT"
-    env = os.environ.get(name)
-    if env and not Path(env).is_file():
-        raise TicketFontMissing(f"{name}={env}: no such font file for tickets; set it to a Japanese font "
+    chosen = fonts.bold if weight == "bold" else fonts.regular
+    if chosen and not Path(chosen).is_file():
+        setting = "MADOGUCHI_TICKET_FONT_BOLD" if weight == "bold" else "MADOGUCHI_TICKET_FONT"
+        raise TicketFontMissing(f"{setting}={chosen}: no such font file for tickets; set it to a Japanese font "
                                 "(Debian's fonts-noto-cjk installs /usr/share/fonts/opentype/noto/NotoSansCJK-*.ttc)")
-    for candidate in ((env,) if env else ()) + FONT_CANDIDATES[weight]:
+    for candidate in ((chosen,) if chosen else ()) + FONT_CANDIDATES[weight]:
         if Path(candidate).is_file():
             return candidate
     raise TicketFontMissing(
@@ -88,20 +97,20 @@ def font_path(weight: str) -> str:
     )
 
 
-def font_problem() -> str | None:
+def font_problem(fonts: TicketFonts = TicketFonts()) -> str | None:
     """``None`` when the ticket's regular and bold fonts are both found, else what is wrong and
     what to install (the :class:`TicketFontMissing` message), for the warning at start."""
     try:
         for weight in FONT_CANDIDATES:
-            font_path(weight)
+            font_path(weight, fonts)
     except TicketFontMissing as exc:
         return str(exc)
     return None
 
 
 @functools.lru_cache(maxsize=64)
-def _font(weight: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(font_path(weight), size, index=JP_INDEX)
+def _font(weight: str, size: int, fonts: TicketFonts) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(font_path(weight, fonts), size, index=JP_INDEX)
 
 
 def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
@@ -152,8 +161,9 @@ def qr_image(url: str, module: int) -> Image.Image:
     return code.make_image(fill_color="black", back_color="white").get_image().convert("L")
 
 
-def render(face: TicketFace, paper_mm: int = 80) -> Image.Image:
-    """The ticket as a 1-bit image ``PAPER_DOTS[paper_mm]`` dots wide.
+def render(face: TicketFace, paper_mm: int = 80, fonts: TicketFonts = TicketFonts()) -> Image.Image:
+    """The ticket as a 1-bit image ``PAPER_DOTS[paper_mm]`` dots wide, in the
+    Japanese fonts of ``fonts`` (or the installed Noto CJK).
 
     Raises ``ValueError`` for a paper width other than 58 or 80 and
     :class:`TicketFontMissing` without a Japanese font.
@@ -170,7 +180,7 @@ def render(face: TicketFace, paper_mm: int = 80) -> Image.Image:
 
     def line(text: str, size: int, weight: str = "regular", gap: int = 6) -> None:
         nonlocal y
-        font = _font(weight, max(12, round(size * scale)))
+        font = _font(weight, max(12, round(size * scale)), fonts)
         for part in _wrap(text, font, inner):
             left, top, right, bottom = draw.textbbox((0, 0), part, font=font)
             draw.text(((width - (right - left)) / 2 - left, y - top), part, font=font, fill=0)
@@ -192,10 +202,10 @@ def render(face: TicketFace, paper_mm: int = 80) -> Image.Image:
     line("受付番号 Your number", 26, "regular", 4)
     # The number: as large as fits, bold (seed 004 8(1)-3).
     size = round(230 * scale)
-    bold = _font("bold", size)
+    bold = _font("bold", size, fonts)
     while bold.getlength(face.number) > inner and size > 40:
         size -= 8
-        bold = _font("bold", size)
+        bold = _font("bold", size, fonts)
     left, top, right, bottom = draw.textbbox((0, 0), face.number, font=bold)
     draw.text(((width - (right - left)) / 2 - left, y - top + round(6 * scale)), face.number, font=bold, fill=0)
     y += int(bottom - top) + round(26 * scale)
@@ -213,16 +223,16 @@ def render(face: TicketFace, paper_mm: int = 80) -> Image.Image:
     line("スマートフォンで読み取ると呼出状況がわかります", 22, "regular", 4)
     line("Scan to follow your place in line", 20, "regular", 10)
     local = face.issued_at.astimezone(TOKYO)
-    weekday = WEEKDAYS[local.weekday()]
-    line(f"{local.year}年{local.month}月{local.day}日({weekday}) {local:%H:%M} 発券", 24, "regular", 4)
+    issued = f"{local.year}年{local.month}月{local.day}日({WEEKDAYS[local.weekday()]}) {local:%H:%M} 発券"
+    line(issued, 24, "regular", 4)
     line("番号が呼ばれたら表示の窓口へお越しください", 22, "regular", 4)
     y += round(20 * scale)
     cropped = canvas.crop((0, 0, width, y))
     return cropped.point(lambda v: 255 if v >= 128 else 0, mode="1")
 
 
-def preview_png(face: TicketFace, paper_mm: int = 80) -> bytes:
+def preview_png(face: TicketFace, paper_mm: int = 80, fonts: TicketFonts = TicketFonts()) -> bytes:
     """The same ticket as PNG bytes, for the kiosk screen when nothing prints."""
     out = io.BytesIO()
-    render(face, paper_mm).save(out, format="PNG", optimize=True)
+    render(face, paper_mm, fonts).save(out, format="PNG", optimize=True)
     return out.getvalue()

@@ -15,6 +15,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -74,14 +75,14 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return error_response(ApiError("internal_error", "something went wrong on the server; it has been logged"))
 
 
-def load_office(settings: Settings) -> tuple[Layout, OfficeCalendar]:
-    """The office layout and calendar from ``settings.config`` or the demo office.
+def load_office(settings: Settings) -> config.Office:
+    """The office from ``settings.config`` or the demo office, parsed once.
 
     Rehearsal mode (calendar not enforced) defaults to on for the demo office only.
     Raises :class:`server.config.ConfigError`.
     """
     rehearsal = settings.rehearsal if settings.rehearsal is not None else settings.config is None
-    return config.load(office_path(settings), rehearsal=rehearsal)
+    return config.load_office(office_path(settings), rehearsal=rehearsal)
 
 
 def upgrades_at_start(settings: Settings) -> bool:
@@ -90,7 +91,7 @@ def upgrades_at_start(settings: Settings) -> bool:
     return settings.auto_upgrade if settings.auto_upgrade is not None else settings.config is None
 
 
-def office_path(settings: Settings) -> Any:
+def office_path(settings: Settings) -> Path:
     """The office file in use: ``settings.config`` or the demo office."""
     return settings.config or config.DEMO_OFFICE
 
@@ -99,13 +100,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
                on_ready: Callable[[Services], Any] | None = None) -> Starlette:
     """Build the app. ``on_ready(services)`` runs once the lifespan has started
     (the CLI uses it to print URLs and demo credentials)."""
-    layout, calendar = load_office(settings)
-    printing_setup = config.load_printing(office_path(settings))
-    stats_setup = config.load_stats(office_path(settings))
+    office = load_office(settings)
+    layout, calendar, printing_setup, stats_setup = office.layout, office.calendar, office.printing, office.stats
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        pages.warn_without_ticket_font()
+        pages.warn_without_ticket_font(settings.ticket_fonts())
         if settings.db_url is None:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         # Refuses (SchemaOutOfDate, naming `madoguchi db upgrade`) unless allowed to upgrade.
@@ -122,12 +122,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
             await auth.create_staff("admin", password, "admin", "管理者 Administrator")
             bootstrap["admin_password"] = password if settings.admin_password is None else None
         public_url = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
-        printing = PrintService(engine, printing_setup, processor, hub, public_url, clock)
+        fonts = settings.ticket_fonts()
+        printing = PrintService(engine, printing_setup, processor, hub, public_url, clock, fonts=fonts)
         hub.printers = printing
         await printing.start()
-        services = Services(settings, layout, calendar, engine, processor, hub, auth,
-                            RateLimits(settings.public_rate, settings.login_rate, settings.login_rate_address), public_url, clock, bootstrap,
-                            printing, stats_setup)
+        limits = RateLimits(settings.public_rate, settings.login_rate, settings.login_rate_address)
+        services = Services(settings, layout, calendar, engine, processor, hub, auth, limits, public_url, clock,
+                            bootstrap, printing, stats_setup)
         nightly = None
         if stats_setup.nightly_dir:
             command = [sys.executable, "-m", "server.cli", "stats-nightly", "--dir", stats_setup.nightly_dir,

@@ -81,6 +81,13 @@ def _describe(before: migrate.SchemaState, after: migrate.SchemaState) -> str:
     legacy = " (made before migrations)" if before.legacy else ""
     return f"upgraded from schema revision {before.current}{legacy} to {after.current} (the newest)"
 
+#: Seconds an idle HTTP keep-alive connection stays open. Longer than clients keep an idle
+#: connection for reuse (httpx, used by the replay, the printer agent and the tests: 5 s), so a
+#: client never sends a request on a connection the server is closing at that moment: with
+#: uvicorn's default of 5 s, both sides timed out together and about one request in sixty after
+#: a 5 s pause failed with "Server disconnected without sending a response". nginx's default.
+KEEP_ALIVE_S = 75
+
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
@@ -163,6 +170,7 @@ def _serve(args: argparse.Namespace) -> int:
         # Compression would run zlib once per client per message; events are small and serialised once.
         ws_per_message_deflate=False,
         lifespan="on", access_log=False, timeout_graceful_shutdown=3,
+        timeout_keep_alive=KEEP_ALIVE_S,
     ))
     server.run(sockets=[sock])  # uvicorn picks the event loop (uvloop when installed)
     return 0 if server.started else 1
@@ -268,13 +276,13 @@ def _reset_password(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     try:
-        layout, _ = config.load(args.file)
-        printing = config.load_printing(args.file)
+        office = config.load_office(args.file)
     except config.ConfigError as exc:
         print(f"madoguchi: error: {exc}", file=sys.stderr)
         return 2
+    layout = office.layout
     print(f"ok: {layout.office_name.ja}: {len(layout.queues)} queues, {len(layout.counters)} counters, "
-          f"{len(printing.printers)} printers")
+          f"{len(office.printing.printers)} printers")
     return 0
 
 
@@ -336,6 +344,7 @@ def parser() -> argparse.ArgumentParser:
     src.add_argument("--synthetic", action="store_true", help="generate a weekday from the FY2023 volumes")
     r.add_argument("--seed", type=int, default=1, help="random seed for --synthetic (default 1)")
     r.add_argument("--speed", type=float, default=60.0, help="how many times faster than real time (default 60)")
+    r.add_argument("--until", metavar="HH:MM", help="replay the day only up to this time (a short day to try things)")
     r.add_argument("--admin-user", default="admin")
     r.add_argument("--admin-password", help="admin password (default: $MADOGUCHI_ADMIN_PASSWORD)")
     r.add_argument("--displays", type=int, default=3, help="WebSocket display clients to connect (default 3)")

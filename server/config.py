@@ -8,10 +8,12 @@ section 1 / seed 004 section 8.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
+from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -20,6 +22,23 @@ from .core.layout import CallPolicy, Counter, Flow, KioskMenu, Layout, Queue, Sc
 
 DEMO_OFFICE = Path(__file__).with_name("demo_office.toml")
 Id = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$")]
+
+
+def core_default(cls: type[Any], name: str) -> Any:
+    """The default of field ``name`` of the core dataclass ``cls``.
+
+    Each default of the office file is declared once, in the core
+    (:mod:`server.core.layout`, :mod:`server.core.calendar`); the file's models
+    below take theirs from there and add only the bounds a file may set.
+    Raises ``KeyError`` for a field without a default.
+    """
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            if f.default is not dataclasses.MISSING:
+                return f.default
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+    raise KeyError(f"{cls.__name__}.{name} has no default")
 
 
 class ConfigError(ValueError):
@@ -37,9 +56,9 @@ class TextModel(_Model):
 
     ja: str = Field(min_length=1)
     en: str = Field(min_length=1)
-    easy: str = ""
-    zh: str = ""
-    ko: str = ""
+    easy: str = core_default(Text, "easy")
+    zh: str = core_default(Text, "zh")
+    ko: str = core_default(Text, "ko")
 
     def text(self) -> Text:
         """The core's :class:`Text`."""
@@ -49,11 +68,11 @@ class TextModel(_Model):
 class ScreensModel(_Model):
     """[screens]: timings of the kiosk and displays (seconds)."""
 
-    kiosk_return_s: float = Field(10.0, ge=3, le=120)
-    call_highlight_s: float = Field(8.0, ge=1, le=120)
-    recent_calls: int = Field(6, ge=1, le=20)
-    staff_rotate_s: float = Field(12.0, ge=3, le=600)
-    wait_alert_s: float = Field(1800.0, ge=1, le=86400)
+    kiosk_return_s: float = Field(core_default(Screens, "kiosk_return_s"), ge=3, le=120)
+    call_highlight_s: float = Field(core_default(Screens, "call_highlight_s"), ge=1, le=120)
+    recent_calls: int = Field(core_default(Screens, "recent_calls"), ge=1, le=20)
+    staff_rotate_s: float = Field(core_default(Screens, "staff_rotate_s"), ge=3, le=600)
+    wait_alert_s: float = Field(core_default(Screens, "wait_alert_s"), ge=1, le=86400)
 
 
 class KioskMenuModel(_Model):
@@ -110,10 +129,10 @@ class OfficeModel(_Model):
 
     id: Id
     name: TextModel
-    policy: CallPolicy = CallPolicy.OLDEST
-    interleave_n: int = Field(3, ge=1, le=100)
-    priority_boost_s: float = Field(600.0, ge=0, le=86400)
-    reinstate_window_s: float = Field(3600.0, ge=0, le=86400)
+    policy: CallPolicy = core_default(Layout, "policy")
+    interleave_n: int = Field(core_default(Layout, "interleave_n"), ge=1, le=100)
+    priority_boost_s: float = Field(core_default(Layout, "priority_boost_s"), ge=0, le=86400)
+    reinstate_window_s: float = Field(core_default(Layout, "reinstate_window_s"), ge=0, le=86400)
 
 
 class FlowModel(_Model):
@@ -123,7 +142,7 @@ class FlowModel(_Model):
     name: TextModel
     colour: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
     symbol: str = Field(min_length=1, max_length=2)
-    handover: bool = False
+    handover: bool = core_default(Flow, "handover")
 
 
 class SectionModel(_Model):
@@ -142,11 +161,11 @@ class QueueModel(_Model):
     section: Id
     colour: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
     symbol: str = Field(min_length=1, max_length=2)
-    prefix: str = Field("", pattern=r"^[A-Z]{0,2}$")
-    number_range: tuple[int, int] = (1, 999)
-    issuable: bool = True
-    handover_queue: Id | None = None
-    mean_service_s: float = Field(300.0, gt=0, le=86400)
+    prefix: str = Field(core_default(Queue, "prefix"), pattern=r"^[A-Z]{0,2}$")
+    number_range: tuple[int, int] = core_default(Queue, "number_range")
+    issuable: bool = core_default(Queue, "issuable")
+    handover_queue: Id | None = core_default(Queue, "handover_queue")
+    mean_service_s: float = Field(core_default(Queue, "mean_service_s"), gt=0, le=86400)
 
     @field_validator("number_range")
     @classmethod
@@ -174,14 +193,14 @@ class ExtraModel(_Model):
     nth: int = Field(ge=-1, le=5)
     months: list[int] = []
     hours: tuple[str, str]
-    queues: list[Id] | None = None
-    note: str = ""
+    queues: list[Id] | None = core_default(Hours, "queues")
+    note: str = core_default(Hours, "note")
 
 
 class CalendarModel(_Model):
     """[calendar]: weekday hours, closures and extra openings."""
 
-    national_holidays: bool = True
+    national_holidays: bool = core_default(OfficeCalendar, "national_holidays")
     closed_month_days: list[str] = []
     closed_dates: list[date] = []
     extra_dates: dict[str, tuple[str, str]] = {}
@@ -234,43 +253,61 @@ def _hours(pair: tuple[str, str], where: str, queues: list[str] | None = None, n
     return Hours(opens, closes, frozenset(queues) if queues is not None else None, note)
 
 
-def load(path: Path | str, *, rehearsal: bool = False) -> tuple[Layout, OfficeCalendar]:
-    """Load and validate an office file.
+@dataclass(frozen=True, slots=True)
+class Office:
+    """Everything an office file sets, read from one parse of the file:
+    ``layout`` and ``calendar`` for the core, ``printing`` and ``stats`` for
+    the print service and the statistics."""
 
-    Returns ``(layout, calendar)``. ``rehearsal`` makes the calendar not
-    enforced (every moment open), for training and rehearsals (seed 004 10(4)).
-    Raises :class:`ConfigError` naming the file, key and problem.
+    layout: Layout
+    calendar: OfficeCalendar
+    printing: Printing
+    stats: StatsModel
+
+
+def load_office(path: Path | str, *, rehearsal: bool = False) -> Office:
+    """Read, validate and build a whole office file, parsing it once.
+
+    ``rehearsal`` makes the calendar not enforced (every moment open), for
+    training and rehearsals (seed 004 10(4)). Raises :class:`ConfigError`
+    naming the file, key and problem (e.g. a network printer without ``host``).
     """
     model, name = _read(path)
     try:
-        return _build(model, rehearsal)
+        layout, calendar = _build(model, rehearsal)
+        printing = _printing(model)
     except ConfigError as exc:
         raise ConfigError(f"{name}: {exc}") from None
+    return Office(layout, calendar, printing, model.stats)
+
+
+def load(path: Path | str, *, rehearsal: bool = False) -> tuple[Layout, OfficeCalendar]:
+    """``(layout, calendar)`` of an office file (see :func:`load_office`).
+    Raises :class:`ConfigError`."""
+    office = load_office(path, rehearsal=rehearsal)
+    return office.layout, office.calendar
 
 
 def load_printing(path: Path | str) -> Printing:
-    """The ``[printing]`` settings and ``[[printers]]`` of an office file.
-
-    Raises :class:`ConfigError` (file, key, problem), e.g. a network printer
-    without ``host`` or two printers with one id.
-    """
-    model, name = _read(path)
-    try:
-        _unique([p.id for p in model.printers], "printers")
-        for i, p in enumerate(model.printers):
-            if p.connection == "network" and p.host is None:
-                raise ConfigError(f"printers[{i}].host: a network printer needs host (its IP address or name)")
-            if p.connection == "agent" and p.host is not None:
-                raise ConfigError(f"printers[{i}].host: an agent printer is reached through its agent; remove host")
-    except ConfigError as exc:
-        raise ConfigError(f"{name}: {exc}") from None
-    return Printing(settings=model.printing, printers={p.id: p for p in model.printers})
+    """The ``[printing]`` settings and ``[[printers]]`` of an office file (see
+    :func:`load_office`). Raises :class:`ConfigError`."""
+    return load_office(path).printing
 
 
 def load_stats(path: Path | str) -> StatsModel:
-    """The ``[stats]`` settings of an office file. Raises :class:`ConfigError`."""
-    model, _ = _read(path)
-    return model.stats
+    """The ``[stats]`` settings of an office file (see :func:`load_office`).
+    Raises :class:`ConfigError`."""
+    return load_office(path).stats
+
+
+def _printing(model: OfficeFile) -> Printing:
+    _unique([p.id for p in model.printers], "printers")
+    for i, p in enumerate(model.printers):
+        if p.connection == "network" and p.host is None:
+            raise ConfigError(f"printers[{i}].host: a network printer needs host (its IP address or name)")
+        if p.connection == "agent" and p.host is not None:
+            raise ConfigError(f"printers[{i}].host: an agent printer is reached through its agent; remove host")
+    return Printing(settings=model.printing, printers={p.id: p for p in model.printers})
 
 
 def _read(path: Path | str) -> tuple[OfficeFile, str]:
@@ -320,7 +357,8 @@ def _build(m: OfficeFile, rehearsal: bool) -> tuple[Layout, OfficeCalendar]:
     issuable = [q for q in m.queues if q.issuable]
     for i, a in enumerate(issuable):
         for b in issuable[i + 1:]:
-            if a.prefix == b.prefix and a.number_range[0] <= b.number_range[1] and b.number_range[0] <= a.number_range[1]:
+            overlap = a.number_range[0] <= b.number_range[1] and b.number_range[0] <= a.number_range[1]
+            if a.prefix == b.prefix and overlap:
                 raise ConfigError(
                     f"queues: {a.id!r} and {b.id!r} have the same prefix and overlapping number ranges, "
                     "so two tickets could show the same number"
@@ -332,9 +370,9 @@ def _build(m: OfficeFile, rehearsal: bool) -> tuple[Layout, OfficeCalendar]:
             raise ConfigError(f"counters[{i}].last: {last} is before first {cm.first}")
         if cm.section not in sections:
             raise ConfigError(f"counters[{i}].section: no section {cm.section!r}")
-        for q in cm.queues:
-            if q not in queues:
-                raise ConfigError(f"counters[{i}].queues: no queue {q!r}")
+        for qid in cm.queues:
+            if qid not in queues:
+                raise ConfigError(f"counters[{i}].queues: no queue {qid!r}")
         for number in range(cm.first, last + 1):
             cid = str(number)
             if cid in counters:
@@ -343,11 +381,11 @@ def _build(m: OfficeFile, rehearsal: bool) -> tuple[Layout, OfficeCalendar]:
     _unique([k.id for k in m.kiosk_menus], "kiosk_menus")
     menus: dict[str, KioskMenu] = {}
     for i, k in enumerate(m.kiosk_menus):
-        for q in k.queues:
-            if q not in queues:
-                raise ConfigError(f"kiosk_menus[{i}].queues: no queue {q!r}")
-            if not queues[q].issuable:
-                raise ConfigError(f"kiosk_menus[{i}].queues: queue {q!r} does not issue tickets")
+        for qid in k.queues:
+            if qid not in queues:
+                raise ConfigError(f"kiosk_menus[{i}].queues: no queue {qid!r}")
+            if not queues[qid].issuable:
+                raise ConfigError(f"kiosk_menus[{i}].queues: queue {qid!r} does not issue tickets")
         menus[k.id] = KioskMenu(k.id, k.name.text(), tuple(k.queues))
     layout = Layout(
         m.office.id, m.office.name.text(), flows, sections, queues, counters,
@@ -358,7 +396,7 @@ def _build(m: OfficeFile, rehearsal: bool) -> tuple[Layout, OfficeCalendar]:
 
 
 def _calendar(cal: CalendarModel, queue_ids: set[str], rehearsal: bool) -> OfficeCalendar:
-    weekday_hours = {d: _hours(h, f"calendar.weekdays.{d}") for d, h in cal.weekdays.items()}
+    weekday_hours: dict[str, Hours] = {d: _hours(h, f"calendar.weekdays.{d}") for d, h in cal.weekdays.items()}
     closed: set[tuple[int, int]] = set()
     for i, md in enumerate(cal.closed_month_days):
         try:
@@ -378,14 +416,15 @@ def _calendar(cal: CalendarModel, queue_ids: set[str], rehearsal: bool) -> Offic
         for q in e.queues or []:
             if q not in queue_ids:
                 raise ConfigError(f"{where}.queues: no queue {q!r}")
-        extra.append(ExtraOpening(e.weekday, e.nth, _hours(e.hours, f"{where}.hours", e.queues, e.note), frozenset(e.months)))
-    extra_dates = {}
+        hours = _hours(e.hours, f"{where}.hours", e.queues, e.note)
+        extra.append(ExtraOpening(e.weekday, e.nth, hours, frozenset(e.months)))
+    extra_dates: dict[date, Hours] = {}
     for key, pair in cal.extra_dates.items():
         try:
-            day = date.fromisoformat(key)
+            extra_day = date.fromisoformat(key)
         except ValueError:
             raise ConfigError(f"calendar.extra_dates: {key!r} is not a date like 2026-12-26") from None
-        extra_dates[day] = _hours(pair, f"calendar.extra_dates.{key}")
+        extra_dates[extra_day] = _hours(pair, f"calendar.extra_dates.{key}")
     return OfficeCalendar(
         weekday_hours, frozenset(closed), cal.national_holidays, tuple(extra), extra_dates,
         frozenset(cal.closed_dates), enforce=not rehearsal,

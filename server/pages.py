@@ -36,7 +36,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hardware.ticket import TicketFontMissing, font_problem, preview_png
+from hardware.ticket import TicketFontMissing, TicketFonts, font_problem, preview_png
 
 from .api.registry import error_response
 from .errors import ApiError
@@ -139,7 +139,7 @@ async def ticket_png(request: Request) -> Response:
         return error_response(ApiError("invalid_request", "paper must be 58 or 80 (mm)"))
     face = face_of(ticket, floor, services.clock(), services.public_url)
     try:
-        body = await asyncio.to_thread(preview_png, face, int(paper))
+        body = await asyncio.to_thread(preview_png, face, int(paper), services.settings.ticket_fonts())
     except TicketFontMissing as exc:
         log.error("ticket picture not drawn: %s", exc)
         return error_response(ApiError("ticket_font_missing", "the ticket picture cannot be drawn: the server has no "
@@ -147,11 +147,11 @@ async def ticket_png(request: Request) -> Response:
     return Response(body, media_type="image/png", headers={"cache-control": "no-store"})
 
 
-def warn_without_ticket_font() -> str | None:
+def warn_without_ticket_font(fonts: TicketFonts) -> str | None:
     """At start: log a WARNING naming the package to install when the paper ticket's Japanese
     fonts are missing (tickets could then be neither printed nor shown as ``ticket.png``).
     Returns the problem, ``None`` when the fonts are found."""
-    problem = font_problem()
+    problem = font_problem(fonts)
     if problem is not None:
         log.warning("TICKETS CANNOT BE DRAWN: %s. Printing and /t/<token>/ticket.png fail until this is fixed "
                     "and the server restarted (Debian: sudo apt-get install fonts-noto-cjk; ./dev serve installs it)",

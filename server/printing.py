@@ -40,7 +40,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hardware.printer import Link, PrinterState, PrintFailed, job_bytes
-from hardware.ticket import TicketFace, render
+from hardware.ticket import TicketFace, TicketFonts, render
 
 from .config import PrinterModel, Printing
 from .core import events as ev
@@ -137,8 +137,9 @@ class PrintService:
     """Print jobs and printer health for one office (see module doc)."""
 
     def __init__(self, engine: AsyncEngine, printing: Printing, processor: Processor, hub: Hub,
-                 public_url: str, clock: Callable[[], datetime]) -> None:
+                 public_url: str, clock: Callable[[], datetime], *, fonts: TicketFonts | None = None) -> None:
         self.engine = engine
+        self.fonts = fonts or TicketFonts()
         self.settings = printing.settings
         self.processor = processor
         self.hub = hub
@@ -420,7 +421,7 @@ class PrintService:
     async def _bytes(self, job: Job, worker: Worker) -> bytes:
         if job.data is None:
             paper = worker.spec.paper_mm
-            job.data = await asyncio.to_thread(lambda: job_bytes(render(job.face, paper), paper))
+            job.data = await asyncio.to_thread(lambda: job_bytes(render(job.face, paper, self.fonts), paper))
         return job.data
 
     def _link(self, spec: PrinterModel) -> Link:

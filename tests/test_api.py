@@ -61,8 +61,10 @@ async def test_a_kiosk_issues_a_ticket_and_a_double_tap_prints_only_one(
     assert body["status_url"] == f"{server.url}/t/{body['token']}"
     assert re.fullmatch(r"[A-Za-z0-9_-]{22,}", body["token"])       # 128 bits, URL-safe
     again = await client.post("/api/tickets", json={"queue": "shomei"}, headers={**kiosk, "Idempotency-Key": "tap-1"})
-    assert again.json()["ticket"] == body["ticket"]
+    assert again.status_code == 201, again.text
+    assert again.json()["ticket"] == body["ticket"] and again.json()["token"] == body["token"]
     other = await client.post("/api/tickets", json={"queue": "shomei", "idempotency_key": "tap-2"}, headers=kiosk)
+    assert other.status_code == 201, other.text
     assert other.json()["ticket"] != body["ticket"]
     assert other.json()["number"] == body["number"] + 1
 
@@ -73,6 +75,7 @@ async def test_tokens_are_unique_and_random(server: ServerProcess, client: httpx
     tokens = set()
     for _ in range(30):
         r = await client.post("/api/tickets", json={"queue": "inkan"}, headers=kiosk)
+        assert r.status_code == 201, r.text
         tokens.add(r.json()["token"])
     assert len(tokens) == 30
     assert len({t[:6] for t in tokens}) > 25

@@ -1,23 +1,28 @@
-"""Twenty counters calling at once over a thousand tickets: each ticket called exactly once."""
+"""Twenty counters calling at once over a thousand tickets: each ticket called exactly once;
+and a client that pauses between requests keeps its connection."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import socket
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
 from .serverkit import ServerProcess, admin, bearer, clerk
 
 
-async def test_twenty_counters_call_next_concurrently_and_every_ticket_is_called_once(tmp_path):
+async def test_twenty_counters_call_next_concurrently_and_every_ticket_is_called_once(tmp_path: Path) -> None:
     proc = ServerProcess(tmp_path).start()
     try:
         limits = httpx.Limits(max_connections=40)
         async with httpx.AsyncClient(base_url=proc.url, timeout=30, limits=limits) as client:
             a = await admin(client)
             kiosk = bearer(proc.kiosk)
-            issued = []
+            issued: list[str] = []
 
             async def kiosk_issue(queue: str, n: int) -> None:
                 for _ in range(n):
@@ -25,7 +30,8 @@ async def test_twenty_counters_call_next_concurrently_and_every_ticket_is_called
                     assert r.status_code == 201, r.text
                     issued.append(r.json()["ticket"])
 
-            await asyncio.gather(*(kiosk_issue(q, 125) for q in ("shomei", "shomei", "idou", "idou", "inkan", "koseki", "mynumber", "idou")))
+            queues = ("shomei", "shomei", "idou", "idou", "inkan", "koseki", "mynumber", "idou")
+            await asyncio.gather(*(kiosk_issue(q, 125) for q in queues))
             assert len(set(issued)) == 1000
             counters = [str(n) for n in range(1, 10)] + [str(n) for n in range(10, 21)]
             desks = await asyncio.gather(*(clerk(client, a, f"conc-{c}", counter=c) for c in counters))
@@ -41,12 +47,40 @@ async def test_twenty_counters_call_next_concurrently_and_every_ticket_is_called
                     r = await client.post(f"/api/counters/{counter}/finish", json={"handover": False}, headers=headers)
                     assert r.status_code == 200, r.text
 
-            await asyncio.gather(*(work(c, h) for c, h in zip(counters, desks)))
+            await asyncio.gather(*(work(c, h) for c, h in zip(counters, desks, strict=True)))
             called = collections.Counter(t for t, _ in calls)
             assert set(called) == set(issued)
             assert max(called.values()) == 1
             assert len({c for _, c in calls}) == 20           # every counter took part
             state = (await client.get("/api/staff/state", headers=a)).json()
             assert sum(q["waiting"] for q in state["queues"]) == 0
+    finally:
+        proc.stop()
+
+
+def test_an_idle_connection_outlives_the_clients_own_keep_alive(tmp_path: Path) -> None:
+    """httpx reuses an idle connection for up to 5 s (``keepalive_expiry``). A server that
+    closed idle connections after 5 s too raced with it: a request sent on a connection
+    the server was closing at that moment failed with "Server disconnected without
+    sending a response" (this test module's first test failed so once under load, with
+    the pool idle while the clerks signed in). The server must keep it open longer."""
+    proc = ServerProcess(tmp_path).start()
+    try:
+        parts = urlsplit(proc.url)
+        with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+            request = f"GET /api/health HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
+            sock.sendall(request)
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+            time.sleep(httpx.Limits().keepalive_expiry or 5.0)
+            time.sleep(1.0)
+            sock.setblocking(False)
+            try:
+                closed = sock.recv(1, socket.MSG_PEEK) == b""
+            except BlockingIOError:
+                closed = False                      # nothing to read: still open
+            assert not closed, "the server closed an idle connection before the client would"
+            sock.setblocking(True)
+            sock.sendall(request)                   # and it still serves on it
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
     finally:
         proc.stop()

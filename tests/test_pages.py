@@ -8,6 +8,19 @@ from .serverkit import ServerProcess, admin, bearer, clerk
 from .wskit import Display
 
 
+def decode_qr_svg(svg: bytes) -> list[str]:
+    """The texts of the QR codes in an SVG: rendered to PNG by cairosvg, read by zxing-cpp."""
+    import io
+
+    import cairosvg
+    import zxingcpp
+    from PIL import Image
+
+    png = cairosvg.svg2png(bytestring=svg, output_width=600, background_color="white")
+    image = Image.open(io.BytesIO(png)).convert("L")
+    return [result.text for result in zxingcpp.read_barcodes(image) if result.format == zxingcpp.BarcodeFormat.QRCode]
+
+
 async def test_every_screen_is_served_with_a_strict_content_security_policy(client: httpx.AsyncClient) -> None:
     for path in ("/kiosk/", "/counter/", "/displays/guidance.html", "/displays/counter.html", "/displays/staff.html",
                  "/status", "/static/live.js", f"/t/{'a' * 22}"):
@@ -26,6 +39,7 @@ async def test_the_qr_code_is_served_for_todays_tickets_only(client: httpx.Async
     r = await client.get(f"/t/{issued['token']}/qr.svg")
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
     assert r.text.startswith("<svg") or r.text.startswith("<?xml")
+    assert decode_qr_svg(r.content) == [f"{server.url}/t/{issued['token']}"] == [issued["status_url"]]
     unknown = await client.get(f"/t/{'b' * 22}/qr.svg")
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
     bad = await client.get("/t/not a token!")

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from pathlib import Path
+from typing import Any
 
-from .serverkit import admin, bearer, clerk
+import httpx
+
+from .serverkit import ServerProcess, admin, bearer, clerk
 from .wskit import Display
 
 PRIVATE = ("token", "staff", "device", "idempotency_key")
 
 
-async def subscribe(url: str, topics, since=None, headers=None) -> Display:
+async def subscribe(url: str, topics: list[str], since: int | None = None,
+                    headers: dict[str, str] | None = None) -> Display:
     d = await Display.open(url, headers)
-    msg = {"type": "subscribe", "id": 1, "topics": topics}
+    msg: dict[str, Any] = {"type": "subscribe", "id": 1, "topics": topics}
     if since is not None:
         msg["since"] = since
     await d.send(msg)
@@ -21,7 +27,8 @@ async def subscribe(url: str, topics, since=None, headers=None) -> Display:
     return d
 
 
-async def test_a_display_gets_a_snapshot_then_every_call_as_numbered_events(server, client):
+async def test_a_display_gets_a_snapshot_then_every_call_as_numbered_events(
+        server: ServerProcess, client: httpx.AsyncClient) -> None:
     a = await admin(client)
     desk = await clerk(client, a, "ws-clerk-1", counter="10")
     d = await subscribe(server.ws_url, ["office"])
@@ -45,7 +52,8 @@ async def test_a_display_gets_a_snapshot_then_every_call_as_numbered_events(serv
     await d.close()
 
 
-async def test_reconnecting_with_the_last_number_gets_exactly_what_was_missed(server, client):
+async def test_reconnecting_with_the_last_number_gets_exactly_what_was_missed(
+        server: ServerProcess, client: httpx.AsyncClient) -> None:
     a = await admin(client)
     desk = await clerk(client, a, "ws-clerk-2", counter="11")
     kiosk = bearer(server.kiosk)
@@ -68,10 +76,7 @@ async def test_reconnecting_with_the_last_number_gets_exactly_what_was_missed(se
     await watcher.close()
 
 
-async def test_a_number_too_old_or_from_the_future_gets_a_fresh_snapshot(tmp_path):
-    import httpx
-
-    from .serverkit import ServerProcess
+async def test_a_number_too_old_or_from_the_future_gets_a_fresh_snapshot(tmp_path: Path) -> None:
     proc = ServerProcess(tmp_path, env={"MADOGUCHI_WS_HISTORY": "100"}).start()
     try:
         async with httpx.AsyncClient(base_url=proc.url) as client:
@@ -91,7 +96,7 @@ async def test_a_number_too_old_or_from_the_future_gets_a_fresh_snapshot(tmp_pat
         proc.stop()
 
 
-async def test_the_phone_page_topic_follows_one_ticket(server, client):
+async def test_the_phone_page_topic_follows_one_ticket(server: ServerProcess, client: httpx.AsyncClient) -> None:
     a = await admin(client)
     desk = await clerk(client, a, "ws-clerk-3", counter="12")
     kiosk = bearer(server.kiosk)
@@ -115,9 +120,10 @@ async def test_the_phone_page_topic_follows_one_ticket(server, client):
     await bad.close()
 
 
-async def test_bad_messages_get_the_error_envelope_and_the_connection_stays(server, client):
+async def test_bad_messages_get_the_error_envelope_and_the_connection_stays(
+        server: ServerProcess, client: httpx.AsyncClient) -> None:
     d = await Display.open(server.ws_url)
-    cases = [
+    cases: list[tuple[dict[str, Any] | str, str]] = [
         ("{not json", "malformed_json"),
         ("[1,2,3]", "invalid_request"),
         ({"type": "dance", "id": 2}, "invalid_request"),
@@ -140,7 +146,8 @@ async def test_bad_messages_get_the_error_envelope_and_the_connection_stays(serv
     await d.close()
 
 
-async def test_the_staff_topic_is_for_staff_and_paired_displays(server, client):
+async def test_the_staff_topic_is_for_staff_and_paired_displays(
+        server: ServerProcess, client: httpx.AsyncClient) -> None:
     a = await admin(client)
     display = await subscribe(server.ws_url, ["staff"], headers=bearer(server.display))
     snap = await display.next()
@@ -157,25 +164,38 @@ async def test_the_staff_topic_is_for_staff_and_paired_displays(server, client):
     await anon.close()
 
 
-async def test_heartbeats_arrive_on_an_idle_connection(tmp_path):
-    from .serverkit import ServerProcess
-    proc = ServerProcess(tmp_path, env={"MADOGUCHI_WS_HEARTBEAT_S": "0.2"}).start()
+async def test_heartbeats_arrive_on_an_idle_connection_and_carry_the_latest_sequence_number(tmp_path: Path) -> None:
+    period = 0.2
+    proc = ServerProcess(tmp_path, env={"MADOGUCHI_WS_HEARTBEAT_S": str(period)}).start()
     try:
         d = await subscribe(proc.ws_url, ["counter:3"])
-        await d.next()
-        beat = await d.until(lambda m: m["type"] == "heartbeat", timeout=3)
-        assert "seq" in beat
+        snap = await d.next()
+        assert snap["type"] == "snapshot"
+        started = time.monotonic()
+        beats = [await d.next(timeout=3) for _ in range(3)]       # nothing but heartbeats on an idle socket
+        elapsed = time.monotonic() - started
+        assert beats == [{"type": "heartbeat", "seq": snap["seq"]}] * 3, beats
+        assert elapsed > period * 2, elapsed                         # one a period, not a flood
+        # An event on a topic this client did not subscribe to: it is not sent, but the
+        # next heartbeat carries its number, so the client knows how far the server is.
+        watcher = await subscribe(proc.ws_url, ["queue:shomei"])
+        await watcher.next()
+        async with httpx.AsyncClient(base_url=proc.url) as client:
+            r = await client.post("/api/tickets", json={"queue": "shomei"}, headers=bearer(proc.kiosk))
+            assert r.status_code == 201, r.text
+        issued = await watcher.until(lambda m: m["type"] == "event" and m["event"]["type"] == "ticket.issued")
+        assert issued["seq"] > snap["seq"]
+        beat = await d.until(lambda m: m["type"] != "heartbeat" or m["seq"] != snap["seq"], timeout=3)
+        assert beat == {"type": "heartbeat", "seq": issued["seq"]}, d.messages
+        await watcher.close()
         await d.close()
     finally:
         proc.stop()
 
 
-async def test_a_client_never_waits_longer_than_the_heartbeat_period_for_a_message(tmp_path):
+async def test_a_client_never_waits_longer_than_the_heartbeat_period_for_a_message(tmp_path: Path) -> None:
     """A reply just after a heartbeat must not stretch the next silence: screens call 5 s of
     silence a lost connection, with heartbeats every 2 s."""
-    import time
-
-    from .serverkit import ServerProcess
     period = 1.0
     proc = ServerProcess(tmp_path, env={"MADOGUCHI_WS_HEARTBEAT_S": str(period)}).start()
     try:
@@ -186,7 +206,7 @@ async def test_a_client_never_waits_longer_than_the_heartbeat_period_for_a_messa
             await d.until(lambda m: m["type"] == "heartbeat", timeout=3)
             await asyncio.sleep(0.2)
             await d.send({"type": "ping", "id": 10 + i})
-            await d.until(lambda m: m.get("id") == 10 + i, timeout=3)
+            await d.until(lambda m, i=i: m.get("id") == 10 + i, timeout=3)
             replied = time.monotonic()
             await d.until(lambda m: m["type"] == "heartbeat", timeout=3)
             gaps.append(time.monotonic() - replied)
@@ -197,24 +217,36 @@ async def test_a_client_never_waits_longer_than_the_heartbeat_period_for_a_messa
         proc.stop()
 
 
-async def test_unsubscribing_stops_the_messages(server, client):
+async def test_unsubscribing_stops_the_messages(server: ServerProcess, client: httpx.AsyncClient) -> None:
     kiosk = bearer(server.kiosk)
     mine = (await client.post("/api/tickets", json={"queue": "koseki"}, headers=kiosk)).json()
     d = await subscribe(server.ws_url, ["queue:koseki", f"ticket:{mine['token']}"])
+    still = await subscribe(server.ws_url, ["queue:koseki", f"ticket:{mine['token']}"])   # stays subscribed
     await d.drain(0.2)
+    await still.drain(0.2)
     await d.send({"type": "unsubscribe", "id": 2, "topics": ["queue:koseki", f"ticket:{mine['token']}"]})
     assert (await d.next())["result"]["topics"] == []
-    await client.post("/api/tickets", json={"queue": "koseki"}, headers=kiosk)
-    await client.post(f"/api/tickets/{mine['ticket']}/cancel", json={"reason": "visitor left"}, headers=await admin(client))
-    assert await d.drain(0.3) == []
+    r = await client.post("/api/tickets", json={"queue": "koseki"}, headers=kiosk)
+    assert r.status_code == 201, r.text
+    r = await client.post(f"/api/tickets/{mine['ticket']}/cancel", json={"reason": "visitor left"},
+                          headers=await admin(client))
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "cancelled"
+    # The events happened (the client still subscribed has them) and the one that left got none.
+    cancelled = await still.until(lambda m: m["type"] == "event" and m["event"]["type"] == "ticket.cancelled")
+    assert cancelled["event"]["ticket"] == mine["ticket"]
+    assert any(m["type"] == "event" and m["event"]["type"] == "ticket.issued" for m in still.messages)
+    assert [m for m in await d.drain(0.3) if m["type"] != "heartbeat"] == []
+    await still.close()
     await d.close()
 
 
-async def test_public_events_leave_out_staff_written_reasons(server, client):
+async def test_public_events_leave_out_staff_written_reasons(server: ServerProcess, client: httpx.AsyncClient) -> None:
     a = await admin(client)
     d = await subscribe(server.ws_url, ["office"])
     t = (await client.post("/api/tickets", json={"queue": "koseki"}, headers=bearer(server.kiosk))).json()
-    await client.post(f"/api/tickets/{t['ticket']}/cancel", json={"reason": "田中様 お帰り"}, headers=a)
+    r = await client.post(f"/api/tickets/{t['ticket']}/cancel", json={"reason": "田中様 お帰り"}, headers=a)
+    assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
     ev = await d.until(lambda m: m["type"] == "event" and m["event"]["type"] == "ticket.cancelled")
     assert "reason" not in ev["event"] and "田中" not in str(d.messages)
     await d.close()

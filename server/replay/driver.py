@@ -14,6 +14,13 @@ ticket was promised at issue with the wait it had (issue to first call); the
 naive estimate is people ahead × configured mean service ÷ open counters.
 Tickets issued before the server has seen the day's first service end, or
 with no counter open, are left out of both comparisons (their count is printed).
+
+Busy counters are skipped: a shift whose counter has another clerk signed in
+(``counter_in_use``) is not worked, and a line says so; a later shift at the
+same counter tries again. Tickets a counter not opened by the replay calls are
+left to it (counted as ``taken_elsewhere``). On any exit (the end of the day,
+an error, Ctrl-C or SIGTERM) every counter the replay opened is closed: a
+ticket still at it is held (保留), then the clerk signs out.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import asyncio
 import contextlib
 import math
 import os
+import signal
 import statistics
 import sys
 import time
@@ -31,9 +39,11 @@ from typing import Any
 
 import httpx
 import orjson
+from pydantic import ValidationError
 from websockets.asyncio.client import connect
 
 from ..core.estimate import naive_wait
+from ..settings import ReplaySettings
 from .plan import DayPlan, Shift, Visit
 
 CLERK_PASSWORD = "replay-clerk-password"
@@ -57,6 +67,10 @@ class Ticket:
     first_call_real: float | None = None
     steps_done: int = 0
     resolved: bool = False
+    #: The queue it waits in now (the next procedure's or the hand-over queue after a finish).
+    queue_now: str = ""
+    #: Called at one of the replay's counters and not yet finished, held or marked no-show there.
+    at_counter: bool = False
 
 
 @dataclass
@@ -73,6 +87,12 @@ class Results:
     calls: int = 0
     calls_seen: int = 0
     cold_start: int = 0
+    #: Tickets of this replay called by a counter it did not open (left to that counter).
+    taken_elsewhere: int = 0
+    #: Counters skipped because another clerk was signed in there, in the order met.
+    skipped: list[str] = field(default_factory=list)
+    #: Counters this replay opened and closed again on the way out.
+    closed: list[str] = field(default_factory=list)
 
 
 class Replay:
@@ -92,6 +112,10 @@ class Replay:
         self.counter_queues: dict[str, list[str]] = {}
         self.sent_at: dict[str, float] = {}
         self.open_counters: set[str] = set()
+        #: Counters this replay has signed in to and not yet signed out of, with the clerk's headers.
+        self.opened: dict[str, dict[str, str]] = {}
+        #: Every counter this replay has signed in to (its calls may reach the displays late).
+        self.ours: set[str] = set()
         self.arrived = 0
         self.first_finish: float | None = None
         self.wake = asyncio.Event()
@@ -124,7 +148,8 @@ class Replay:
         if r.status_code != 200:
             raise ReplayError(f"admin sign-in failed: {r.json()['error']['message']}")
         admin = {"Authorization": f"Bearer {r.json()['token']}"}
-        r = await client.post("/api/devices", json={"kind": "kiosk", "name": f"replay kiosk {int(time.time())}"}, headers=admin)
+        device = {"kind": "kiosk", "name": f"replay kiosk {int(time.time())}"}
+        r = await client.post("/api/devices", json=device, headers=admin)
         r = await client.post("/api/devices/pair", json={"code": r.json()["pairing_code"]})
         kiosk = {"Authorization": f"Bearer {r.json()['token']}"}
         state = (await client.get("/api/state")).json()
@@ -138,19 +163,27 @@ class Replay:
         if r.status_code != 200:
             raise ReplayError(f"cannot list staff: HTTP {r.status_code}")
         staff = {s["username"]: s["id"] for s in r.json()}
-        clerks: dict[str, dict[str, str]] = {}
-        for counter in sorted({s.counter for s in self.plan.shifts}, key=int):
+        counters = sorted({s.counter for s in self.plan.shifts}, key=int)
+        for counter in counters:
             if counter not in self.counter_queues:
                 raise ReplayError(f"the server's office has no counter {counter}")
+
+        async def account(counter: str) -> dict[str, str]:
             name = f"replay-counter-{counter}"
             if name in staff:
                 await client.put(f"/api/staff/{staff[name]}/password", json={"password": CLERK_PASSWORD}, headers=admin)
             else:
-                r = await client.post("/api/staff", json={"username": name, "password": CLERK_PASSWORD, "role": "clerk"}, headers=admin)
+                body = {"username": name, "password": CLERK_PASSWORD, "role": "clerk"}
+                r = await client.post("/api/staff", json=body, headers=admin)
                 if r.status_code != 201:
                     raise ReplayError(f"cannot create clerk {name}: {r.text}")
             r = await client.post("/api/auth/login", json={"username": name, "password": CLERK_PASSWORD})
-            clerks[counter] = {"Authorization": f"Bearer {r.json()['token']}"}
+            if r.status_code != 200:
+                raise ReplayError(f"clerk {name} cannot sign in: {r.text}")
+            return {"Authorization": f"Bearer {r.json()['token']}"}
+
+        # Concurrently: the server hashes each password in a worker thread (argon2, slow by design).
+        clerks = dict(zip(counters, await asyncio.gather(*(account(c) for c in counters)), strict=True))
         for q in state["queues"]:
             self.queue_status[q["id"]] = q
         return kiosk, clerks
@@ -170,6 +203,8 @@ class Replay:
                     if index == 0:
                         for status in msg.get("queues", ()):
                             self.queue_status[status["queue"]] = status
+                    if ev["type"] == "ticket.called" and ev.get("counter") not in self.ours:
+                        self.taken_elsewhere(ev.get("ticket"))
                     if ev["type"] in ("ticket.called", "ticket.recalled"):
                         sent = self.sent_at.get(ev["counter"])
                         if ev["type"] == "ticket.called" and sent is not None:
@@ -203,16 +238,28 @@ class Replay:
             # faster here. Not compared (an artefact of compressed time, absent at 1x).
             estimate = naive = None
             self.results.cold_start += 1
-        self.tickets[t["ticket"]] = Ticket(visit, t["ticket"], time.perf_counter(), estimate, naive, t["ahead"] or 0)
+        self.tickets[t["ticket"]] = Ticket(visit, t["ticket"], time.perf_counter(), estimate, naive, t["ahead"] or 0,
+                                           queue_now=visit.queue)
         self.results.tickets += 1
         self.arrived += 1
 
     # --------------------------------------------------------------- clerks
-    def remaining_for(self, queues: list[str]) -> int:
-        """Tickets not yet resolved plus visitors still to come, for ``queues``."""
-        pending = sum(1 for t in self.tickets.values() if not t.resolved)
-        future = len(self.plan.visits) - self.arrived
-        return pending + future if set(queues) else 0
+    def taken_elsewhere(self, ticket_id: str | None) -> None:
+        """A counter the replay did not open called one of its tickets: leave it to that counter."""
+        ticket = self.tickets.get(ticket_id or "")
+        if ticket is not None and not ticket.resolved:
+            ticket.resolved = True
+            self.results.taken_elsewhere += 1
+
+    def remaining(self) -> int:
+        """Work the replay's counters can still do: visitors still to come, tickets
+        at its counters, and tickets waiting in a queue one of its signed-in
+        counters serves. Tickets stranded in a queue none of them serves (its
+        counters were busy and skipped) do not count, so the day can end."""
+        served = {q for c in self.opened for q in self.counter_queues[c]}
+        pending = sum(1 for t in self.tickets.values()
+                      if not t.resolved and (t.at_counter or t.queue_now in served))
+        return pending + len(self.plan.visits) - self.arrived
 
     def others_open(self, counter: str) -> bool:
         """Whether another open counter serves one of this counter's queues."""
@@ -235,8 +282,15 @@ class Replay:
         base = f"/api/counters/{counter}"
         await self.sleep_until(shift.start_s)
         r = await client.post(f"{base}/sign-in", headers=headers)
+        if r.status_code == 409 and r.json()["error"]["code"] == "counter_in_use":
+            self.results.skipped.append(counter)
+            print(f"counter {counter}: skipped (another clerk is signed in there) for the shift "
+                  f"{_clock(shift.start_s)}-{_clock(shift.end_s)}", flush=True)
+            return
         if r.status_code != 200:
             raise ReplayError(f"counter {counter}: sign-in refused: {r.text}")
+        self.opened[counter] = headers
+        self.ours.add(counter)
         if r.json()["counter"]["ticket"] is not None:
             # A ticket left at the counter by an earlier, interrupted run: hand it back.
             await client.post(f"{base}/hold", headers=headers)
@@ -246,7 +300,7 @@ class Replay:
         while not self.all_done():
             now = self.day_now()
             if breaks and now >= breaks[0][0]:
-                start, end = breaks.pop(0)
+                _, end = breaks.pop(0)
                 if end > now and self.others_open(counter):
                     await client.post(f"{base}/pause", headers=headers)
                     self.open_counters.discard(counter)
@@ -254,7 +308,7 @@ class Replay:
                     await client.post(f"{base}/resume", headers=headers)
                     self.open_counters.add(counter)
                 continue
-            if now >= shift.end_s and (self.others_open(counter) or self.remaining_for(self.counter_queues[counter]) == 0):
+            if now >= shift.end_s and (self.others_open(counter) or self.remaining() == 0):
                 break
             wake = self.wake
             self.sent_at[counter] = time.perf_counter()
@@ -268,9 +322,13 @@ class Replay:
             self.results.calls += 1
             await self.serve(client, base, headers, r.json()["ticket"])
         self.open_counters.discard(counter)
-        await client.post(f"{base}/sign-out", headers=headers)
+        r = await client.post(f"{base}/sign-out", headers=headers)
+        if r.status_code != 200:
+            raise ReplayError(f"counter {counter}: sign-out refused: {r.text}")
+        del self.opened[counter]
 
-    async def serve(self, client: httpx.AsyncClient, base: str, headers: dict[str, str], called: dict[str, Any]) -> None:
+    async def serve(self, client: httpx.AsyncClient, base: str, headers: dict[str, str],
+                    called: dict[str, Any]) -> None:
         """Serve one called ticket: no-show after a recall, or start, service time, finish."""
         ticket = self.tickets.get(called["id"])
         deadline = time.perf_counter() + 2.0
@@ -282,6 +340,15 @@ class Replay:
             # A ticket this replay did not issue (someone else's): hand it back untouched.
             await client.post(f"{base}/hold", headers=headers)
             return
+        ticket.at_counter = True
+        try:
+            await self.serve_ticket(client, base, headers, called, ticket)
+        finally:
+            ticket.at_counter = False
+
+    async def serve_ticket(self, client: httpx.AsyncClient, base: str, headers: dict[str, str],
+                           called: dict[str, Any], ticket: Ticket) -> None:
+        """Serve one of this replay's tickets called at ``base``'s counter."""
         now = time.perf_counter()
         if ticket.first_call_real is None:
             ticket.first_call_real = now
@@ -313,6 +380,7 @@ class Replay:
         ticket.steps_done += 1
         if self.first_finish is None:
             self.first_finish = time.perf_counter()
+        ticket.queue_now = r.json()["ticket"]["queue"]
         if r.json()["ticket"]["status"] == "done":
             ticket.resolved = True
             self.results.served += 1
@@ -336,14 +404,42 @@ class Replay:
             by_counter: dict[str, list[Shift]] = {}
             for shift in sorted(self.plan.shifts, key=lambda s: s.start_s):
                 by_counter.setdefault(shift.counter, []).append(shift)
-            tasks += [asyncio.create_task(self.staff_counter(client, shifts, clerks[c])) for c, shifts in by_counter.items()]
+            tasks += [asyncio.create_task(self.staff_counter(client, shifts, clerks[c]))
+                      for c, shifts in by_counter.items()]
             try:
                 await asyncio.gather(*tasks)
             finally:
                 for t in tasks + displays:
                     t.cancel()
                 await asyncio.gather(*tasks, *displays, return_exceptions=True)
+                await self.close_counters(client)
         return self.results
+
+    async def close_counters(self, client: httpx.AsyncClient) -> None:
+        """Close every counter this replay still has open: hold a ticket left at it,
+        then sign out. Runs on every exit; prints what it closed and what it could not."""
+        for counter, headers in list(self.opened.items()):
+            base = f"/api/counters/{counter}"
+            try:
+                await client.post(f"{base}/hold", headers=headers, timeout=10)  # 409 when no ticket is there
+                r = await client.post(f"{base}/sign-out", headers=headers, timeout=10)
+            except httpx.HTTPError as exc:
+                print(f"counter {counter}: could not close it: {exc!r}", file=sys.stderr, flush=True)
+                continue
+            if r.status_code == 200 or r.json().get("error", {}).get("code") == "counter_not_open":
+                del self.opened[counter]
+                self.open_counters.discard(counter)
+                self.results.closed.append(counter)
+            else:
+                print(f"counter {counter}: could not close it: {r.text}", file=sys.stderr, flush=True)
+        if self.results.closed:
+            print(f"closed on the way out: counters {', '.join(self.results.closed)}", flush=True)
+
+
+def _clock(day_s: float) -> str:
+    """Day second → ``HH:MM``."""
+    minutes = int(day_s // 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _mean(xs: list[float]) -> float:
@@ -360,12 +456,39 @@ def _p99(xs: list[float]) -> float:
 def summary_line(r: Results) -> str:
     """The last line the replay prints."""
     return (f"tickets={r.tickets} served={r.served} no_show={r.no_show} mean_wait_s={_mean(r.waits):.1f} "
-            f"estimate_mae_s={_mean(r.est_err):.1f} naive_mae_s={_mean(r.naive_err):.1f} push_p99_ms={_p99(r.push_ms):.2f}")
+            f"estimate_mae_s={_mean(r.est_err):.1f} naive_mae_s={_mean(r.naive_err):.1f} "
+            f"push_p99_ms={_p99(r.push_ms):.2f}")
+
+
+async def _until_signalled(replay: Replay, stopped_by: list[int]) -> Results:
+    """Run ``replay``; SIGTERM cancels it as Ctrl-C does (asyncio's own SIGINT
+    handling), so its clean-up closes the counters either way. The signal that
+    stopped it is appended to ``stopped_by``."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+
+    def stop(signum: int) -> None:
+        stopped_by.append(signum)
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, stop, signal.SIGTERM)
+    try:
+        return await replay.run()
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    """The CLI entry: exit 0 done, 1 the server failed or refused, 2 bad arguments."""
-    password = args.admin_password or os.environ.get("MADOGUCHI_ADMIN_PASSWORD")
+    """The CLI entry: exit 0 done, 1 the server failed or refused, 2 bad arguments,
+    130 on Ctrl-C and 143 on SIGTERM (after closing the counters it opened)."""
+    try:
+        env = ReplaySettings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        print(f"madoguchi replay: error: setting {'.'.join(map(str, first['loc']))}: {first['msg']}", file=sys.stderr)
+        return 2
+    password = args.admin_password or env.admin_password
     if not password:
         print("madoguchi replay: error: give --admin-password or set MADOGUCHI_ADMIN_PASSWORD", file=sys.stderr)
         return 2
@@ -382,20 +505,38 @@ def run_replay(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"madoguchi replay: error: {exc}", file=sys.stderr)
         return 2
+    if args.until is not None:
+        try:
+            hours, minutes = (int(x) for x in args.until.split(":"))
+            if not (0 <= hours <= 24 and 0 <= minutes < 60):
+                raise ValueError
+        except ValueError:
+            print(f"madoguchi replay: error: --until {args.until!r} is not a time like 10:30", file=sys.stderr)
+            return 2
+        plan = plan.until(hours * 3600 + minutes * 60)
     print(f"replaying {plan.name}: visits={len(plan.visits)} shifts={len(plan.shifts)} speed={args.speed:g}x "
           f"displays={args.displays}", flush=True)
     for note in plan.notes:
         print(note)
     replay = Replay(args.url, plan, args.speed, (args.admin_user, password), args.displays)
     started = time.perf_counter()
+    stopped_by: list[int] = []
     try:
-        results = asyncio.run(replay.run())
+        results = asyncio.run(_until_signalled(replay, stopped_by))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        signum = stopped_by[0] if stopped_by else signal.SIGINT
+        print(f"madoguchi replay: interrupted by {signal.Signals(signum).name}; the counters it had opened are closed",
+              file=sys.stderr)
+        return 128 + signum
     except ReplayError as exc:
         print(f"madoguchi replay: error: {exc}", file=sys.stderr)
         return 1
     except (httpx.HTTPError, OSError) as exc:
         print(f"madoguchi replay: error: cannot reach {args.url}: {exc}", file=sys.stderr)
         return 1
+    skipped = sorted(set(results.skipped), key=int)
+    print(f"skipped_counters={','.join(skipped) or '-'} (another clerk was signed in) "
+          f"taken_elsewhere={results.taken_elsewhere} (tickets called by counters the replay did not open)")
     print(f"estimates compared={len(results.est_err)} (not compared: cold_start={results.cold_start} issued before the "
           f"first service of the day ended, plus tickets issued with no counter open)")
     print(f"real_seconds={time.perf_counter() - started:.1f} calls={results.calls} "

@@ -40,3 +40,12 @@ class DayPlan:
     service_s_by_queue: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     handover_service_s: float = 60.0
+
+    def until(self, day_s: float) -> DayPlan:
+        """The day up to day second ``day_s``: visitors arriving later stay away,
+        shifts starting later are dropped and the others end there at the latest
+        (a clerk still finishes the tickets waiting for the counter)."""
+        shifts = [Shift(s.counter, s.start_s, min(s.end_s, day_s), tuple(b for b in s.breaks if b[0] < day_s))
+                  for s in self.shifts if s.start_s < day_s]
+        visits = [v for v in self.visits if v.arrival_s < day_s]
+        return DayPlan(self.name, visits, shifts, self.service_s_by_queue, self.notes, self.handover_service_s)

@@ -64,7 +64,8 @@ def generate(seed: int) -> DayPlan:
                     procedures = (rng.choice(["inkan", "mynumber"]),)
                 visits.append(Visit(arrival, queue, _service(rng, SERVICE_S[queue]), rng.random() < 0.03, procedures))
     visits.sort(key=lambda v: v.arrival_s)
-    staffing = {"koseki": ["1", "2"], "shomei": ["4", "5", "6", "7", "8"], "juki": ["10", "11", "12", "13"], "service": ["24", "25"]}
+    staffing = {"koseki": ["1", "2"], "shomei": ["4", "5", "6", "7", "8"], "juki": ["10", "11", "12", "13"],
+                "service": ["24", "25"]}
     shifts = []
     for counters in staffing.values():
         for i, counter in enumerate(counters):
