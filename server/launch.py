@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Self
 
 import httpx
 
@@ -33,7 +34,7 @@ class ServerProcess:
         self.display = ""
         self._pump: threading.Thread | None = None
 
-    def start(self, timeout: float = 30) -> ServerProcess:
+    def start(self, timeout: float = 30) -> Self:
         """Start and wait until ``/api/health`` answers. Raises ``RuntimeError`` with
         the server's output when it does not come up."""
         cmd = [sys.executable, "-m", "server.cli", "serve", "--port", "0", "--data-dir", str(self.data_dir), *self.args]

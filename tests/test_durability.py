@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import Any
 
 import httpx
 
 from .serverkit import ServerProcess, admin, bearer, clerk
 
 
-async def test_after_kill_9_every_acknowledged_ticket_and_state_is_back(tmp_path):
+async def test_after_kill_9_every_acknowledged_ticket_and_state_is_back(tmp_path: Path) -> None:
     proc = ServerProcess(tmp_path).start()
-    acknowledged: dict[str, dict] = {}
+    acknowledged: dict[str, dict[str, Any]] = {}
     try:
         async with httpx.AsyncClient(base_url=proc.url, timeout=10) as client:
             a = await admin(client)

@@ -304,10 +304,15 @@ def test_an_unreachable_database_is_a_runtime_failure_with_a_message(tmp_path: P
 @pytest.fixture
 def postgres() -> Iterator[str]:
     """A throwaway PostgreSQL cluster on loopback (as ``nobody`` when run as root, which
-    PostgreSQL refuses); its asyncpg URL. Skipped where PostgreSQL is not installed."""
-    initdb = shutil.which("initdb")
-    if initdb is None or shutil.which("pg_ctl") is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    PostgreSQL refuses); its asyncpg URL. Debian's ``postgresql`` package (which ``./dev test``
+    installs) keeps its programs in /usr/lib/postgresql/<version>/bin, off the PATH."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    bindir = found[-1].parent if found else None
+    initdb = str(bindir / "initdb") if bindir else shutil.which("initdb")
+    pg_ctl = str(bindir / "pg_ctl") if bindir else shutil.which("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        pytest.fail("PostgreSQL server programs (initdb, pg_ctl) are not installed "
+                    "(./dev test installs Debian's postgresql)")
     run_as = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] if os.getuid() == 0 else []
     with tempfile.TemporaryDirectory(prefix="madoguchi-pg-") as top:   # pytest's own folders are owner-only
         os.chmod(top, 0o755)
@@ -315,22 +320,22 @@ def postgres() -> Iterator[str]:
         cluster.mkdir()
         if run_as:
             shutil.chown(cluster, "nobody", "nogroup")
-        yield from _cluster(run_as, initdb, cluster)
+        yield from _cluster(run_as, initdb, pg_ctl, cluster)
 
 
-def _cluster(run_as: list[str], initdb: str, cluster: Path) -> Iterator[str]:
+def _cluster(run_as: list[str], initdb: str, pg_ctl: str, cluster: Path) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     subprocess.run([*run_as, initdb, "-D", str(cluster), "-A", "trust", "-U", "madoguchi", "--no-sync"],
                    check=True, capture_output=True, timeout=120)
-    subprocess.run([*run_as, "pg_ctl", "-D", str(cluster), "-w", "-l", str(cluster / "log"), "-o",
+    subprocess.run([*run_as, pg_ctl, "-D", str(cluster), "-w", "-l", str(cluster / "log"), "-o",
                     f"-p {port} -k {cluster} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
                    check=True, capture_output=True, timeout=120)
     try:
         yield f"postgresql+asyncpg://madoguchi@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*run_as, "pg_ctl", "-D", str(cluster), "-m", "immediate", "stop"],
+        subprocess.run([*run_as, pg_ctl, "-D", str(cluster), "-m", "immediate", "stop"],
                        capture_output=True, timeout=60)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,11 @@ async def subscribe(url: str, topics: list[str], since: int | None = None,
     assert result["type"] == "result" and result["id"] == 1, result
     return d
 
+
+
+def answers(msg_id: int) -> Callable[[dict[str, Any]], bool]:
+    """A predicate: the reply to request ``msg_id``."""
+    return lambda m: m.get("id") == msg_id
 
 async def test_a_display_gets_a_snapshot_then_every_call_as_numbered_events(
         server: ServerProcess, client: httpx.AsyncClient) -> None:
@@ -206,7 +212,7 @@ async def test_a_client_never_waits_longer_than_the_heartbeat_period_for_a_messa
             await d.until(lambda m: m["type"] == "heartbeat", timeout=3)
             await asyncio.sleep(0.2)
             await d.send({"type": "ping", "id": 10 + i})
-            await d.until(lambda m, i=i: m.get("id") == 10 + i, timeout=3)
+            await d.until(answers(10 + i), timeout=3)
             replied = time.monotonic()
             await d.until(lambda m: m["type"] == "heartbeat", timeout=3)
             gaps.append(time.monotonic() - replied)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 
 import httpx
 import orjson
@@ -31,7 +32,7 @@ def stuck_display(ws_url: str) -> socket.socket:
     return sock
 
 
-async def test_a_stuck_client_is_dropped_without_slowing_the_others(tmp_path):
+async def test_a_stuck_client_is_dropped_without_slowing_the_others(tmp_path: Path) -> None:
     proc = ServerProcess(
         tmp_path, env={"MADOGUCHI_WS_QUEUE_SIZE": "32", "MADOGUCHI_SOCKET_SEND_BUFFER": "4096"}
     ).start()
