@@ -223,11 +223,11 @@ def run(name: str, state: str, path: Path, cache: Path, first: date, last: date,
         print(done.stderr, file=sys.stderr)
         raise SystemExit(1)
     tickets, seconds, cpu, peak = done.stdout.split()
-    sizes = ", ".join(f"{f.name} {f.stat().st_size / 1e6:.1f} MB" for f in sorted(out.iterdir()))
+    sizes = ",".join(f"{f.name}:{f.stat().st_size / 1e6:.1f}MB" for f in sorted(out.iterdir()))
     shutil.rmtree(out)
     print(
-        f"{name:5s} {state}: tickets={tickets} seconds={float(seconds):.2f} cpu_s={float(cpu):.2f} "
-        f"peak_rss_mb={float(peak):.0f} ({sizes})",
+        f"period={name} cache={state} tickets={tickets} seconds={float(seconds):.2f} cpu_s={float(cpu):.2f} "
+        f"peak_rss_mb={float(peak):.0f} files={sizes}",
         flush=True,
     )
 

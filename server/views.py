@@ -57,7 +57,7 @@ def estimate_fields(e: Estimate) -> dict[str, Any]:
     (:func:`wait_minutes`)."""
     return {
         "ahead": e.ahead, "wait_s": seconds(e.wait_s), "low_s": seconds(e.low_s), "high_s": seconds(e.high_s),
-        "wait_min": wait_minutes(e.wait_s),
+        "wait_min": wait_minutes(seconds(e.wait_s)),  # from the wait_s given, so the two agree
     }
 
 

@@ -23,7 +23,7 @@ RUNS: dict[str, tuple[list[str], set[str]]] = {
     "push_latency": (["--subscribers", "5", "--calls", "5"],
                      {"subscribers", "calls", "p50_ms", "p99_ms", "max_ms", "server_peak_rss_mb"}),
     "print_latency": (["--tickets", "3"], {"tickets", "paper_mm", "p50_ms", "p99_ms", "max_ms", "bytes_per_ticket"}),
-    "stats_year": (["--tickets", "2000"], {"seconds"}),
+    "stats_year": (["--tickets", "2000"], {"seconds", "cpu_s", "peak_rss_mb", "tickets"}),
 }
 
 
@@ -56,6 +56,10 @@ def test_the_bench_runs_and_prints_its_figures(name: str, tmp_path: Path) -> Non
     assert keys <= set(last), (keys, last)
     for key in keys:
         assert float(last[key]) >= 0, (key, last)
+    if name == "stats_year":   # the year and the month, each with the cache cold, then warm
+        runs = [figures(line) for line in done.stdout.splitlines() if line.startswith("period=")]
+        assert [(r["period"], r["cache"]) for r in runs] == [
+            ("year", "cold"), ("year", "warm"), ("month", "cold"), ("month", "warm")], done.stdout
     if name == "command_throughput":
         assert int(last["commands"]) > 0 and float(last["commands_per_s"]) > 0
     elif name == "push_latency":

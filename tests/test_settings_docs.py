@@ -161,7 +161,7 @@ def test_the_server_parses_the_office_file_once_at_start(monkeypatch: pytest.Mon
 
 
 def test_the_ticket_font_settings_reach_the_ticket_drawing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from hardware.ticket import FONT_CANDIDATES, TicketFonts, font_path
+    from hardware.ticket import FONT_CANDIDATES, TicketFontMissing, TicketFonts, font_path
 
     mono = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
     monkeypatch.setenv("MADOGUCHI_TICKET_FONT", mono)
@@ -169,6 +169,7 @@ def test_the_ticket_font_settings_reach_the_ticket_drawing(tmp_path: Path, monke
     fonts = Settings().ticket_fonts()
     assert fonts == TicketFonts(mono, str(tmp_path / "missing.ttf"))
     assert font_path("regular", fonts) == mono
-    # A named file that does not exist falls back to the installed Noto CJK.
-    assert font_path("bold", fonts) in FONT_CANDIDATES["bold"]
+    # A named file that does not exist is an error naming the setting (the server warns at start).
+    with pytest.raises(TicketFontMissing, match="MADOGUCHI_TICKET_FONT_BOLD"):
+        font_path("bold", fonts)
     assert font_path("regular") in FONT_CANDIDATES["regular"]
