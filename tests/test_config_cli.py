@@ -18,7 +18,8 @@ import pytest
 from server.config import DEMO_OFFICE, ConfigError, load
 from server.launch import ServerProcess as Launcher  # no preset admin password: the demo generates one
 
-from .serverkit import bearer
+from .serverkit import bearer, clerk
+from .serverkit import login as login_as
 from .wskit import Display
 
 DEMO = DEMO_OFFICE.read_text(encoding="utf-8")
@@ -155,6 +156,12 @@ def audit_rows(data: Path, action: str) -> list[tuple[str, str]]:
         db.close()
 
 
+async def open_counter(url: str, admin_password: str, name: str, counter: str) -> None:
+    """A clerk account ``name`` signs in at ``counter`` (created with the generated admin password)."""
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        await clerk(client, await login_as(client, "admin", admin_password), name, counter=counter)
+
+
 async def works_as_display(server: Launcher, token: str) -> bool:
     display = await Display.open(server.ws_url, bearer(token))
     try:
@@ -172,6 +179,7 @@ def test_the_demo_links_survive_a_restart_and_a_lost_admin_password_is_reset(tmp
         found = re.search(r"user 'admin', password '(\S+)'", "\n".join(first.lines))
         assert found is not None
         password = found.group(1)
+        asyncio.run(open_counter(first.url, password, "links-clerk-1", "4"))   # 証明発行 issues once staffed
         r = httpx.post(first.url + "/api/tickets", json={"queue": "shomei"}, headers=bearer(first.kiosk))
         assert r.status_code == 201
         number = r.json()["number"]
@@ -206,7 +214,7 @@ def test_the_demo_links_survive_a_restart_and_a_lost_admin_password_is_reset(tmp
 
         # An unknown user: a clear error, exit 2, nothing changed.
         done = cli("admin", "reset-password", "nobody", "--data-dir", str(data))
-        assert done.returncode == 2 and "no staff account 'nobody' (accounts: admin)" in done.stderr
+        assert done.returncode == 2 and "no staff account 'nobody' (accounts: admin, links-clerk-1)" in done.stderr
         assert "Traceback" not in done.stderr and done.stdout == ""
         assert len(audit_rows(data, "staff.password_set")) == 1 and login(second.url, "admin", new) == 200
         # No database there: said, and none is made.

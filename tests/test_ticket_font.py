@@ -3,16 +3,24 @@ clear error in the one envelope (not a bare 500), while everything else keeps wo
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
 
 from server.launch import ServerProcess as Running
-from tests.serverkit import ServerProcess, bearer
+from tests.serverkit import ServerProcess, admin, bearer, clerk
+
+
+async def staff_counter_4(proc: Running) -> None:
+    """A clerk signs in at counter 4 (証明係), so 証明発行 issues (no counter open: 準備中)."""
+    async with httpx.AsyncClient(base_url=proc.url, timeout=10) as client:
+        await clerk(client, await admin(client), "font-clerk", counter="4")
 
 
 def issue(proc: Running) -> str:
-    """Issue a ticket with the demo kiosk; its token."""
+    """Issue a ticket with the demo kiosk once a clerk has opened counter 4; its token."""
+    asyncio.run(staff_counter_4(proc))
     r = httpx.post(proc.url + "/api/tickets", json={"queue": "shomei"}, headers=bearer(proc.kiosk), timeout=10)
     assert r.status_code == 201, r.text
     return str(r.json()["token"])
