@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from .core import commands as c
 from .core.calendar import OfficeCalendar, business_day
@@ -35,6 +35,7 @@ MAX_BATCH = 256
 #: response shows the floor as that command left it (e.g. people ahead at issue).
 View = Callable[[Floor, Outcome, datetime], Any]
 Receipt = tuple[Outcome, Any]
+T = TypeVar("T")
 
 
 class Note:
@@ -73,7 +74,7 @@ class Processor:
         self.clock = clock
         self.floor = Floor(layout, calendar, business_day(clock()))
         self.seq = 0
-        self._queue: asyncio.Queue[tuple[c.Command, View | None, asyncio.Future[Receipt]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[c.Command | Note, View | None, asyncio.Future[Receipt]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -111,7 +112,15 @@ class Processor:
             self.floor = Floor(self.layout, self.calendar, today)
         return self.floor
 
-    async def submit(self, command: c.Command, view: View | None = None) -> Receipt:
+    @overload
+    async def submit(self, command: c.Command | Note, view: None = None) -> tuple[Outcome, None]: ...
+
+    @overload
+    async def submit(
+        self, command: c.Command | Note, view: Callable[[Floor, Outcome, datetime], T]
+    ) -> tuple[Outcome, T]: ...
+
+    async def submit(self, command: c.Command | Note, view: View | None = None) -> Receipt:
         """Queue ``command`` and wait until it is committed (see class doc).
 
         Returns ``(outcome, view(floor, outcome, now))`` with ``view`` run
@@ -124,7 +133,7 @@ class Processor:
     async def record(self, events: list[Event]) -> None:
         """Store and publish ``events`` that do not touch the floor (see
         :class:`Note`). Raises :class:`StorageUnavailable`."""
-        await self.submit(Note(events))  # type: ignore[arg-type]
+        await self.submit(Note(events))
 
     async def _run(self) -> None:
         while True:
@@ -141,7 +150,7 @@ class Processor:
                     if not fut.done():
                         fut.set_exception(StorageUnavailable("the command could not be stored"))
 
-    async def _handle(self, batch: list[tuple[c.Command, View | None, asyncio.Future[Receipt]]]) -> None:
+    async def _handle(self, batch: list[tuple[c.Command | Note, View | None, asyncio.Future[Receipt]]]) -> None:
         now = self.clock()
         floor = self.current_floor()
         done: list[tuple[asyncio.Future[Receipt], Receipt]] = []

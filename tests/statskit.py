@@ -248,12 +248,12 @@ def oracle(
         groups[(period, "procedure", s.queue, stage)].append(s)
         if s.counter:
             groups[(period, "counter", s.counter, None)].append(s)
-            groups[(period, "clerk", s.staff, None)].append(s)  # type: ignore[index]
+            groups[(period, "clerk", s.staff, None)].append(s)  # type: ignore[index]  # a stage at a counter has its clerk
     out = {}
     for key, ss in groups.items():
         waits = [(s.first_call - s.start).total_seconds() for s in ss if s.first_call]
         served = [s for s in ss if s.outcome == "served"]
-        services = [(s.finish - s.first_start).total_seconds() for s in served]  # type: ignore[operator]
+        services = [(s.finish - s.first_start).total_seconds() for s in served]  # type: ignore[operator]  # served: both times set
         out[key] = {
             "issued": sum(s.begin == "issued" for s in ss) if key[1] in ("section", "procedure") else None,
             "arrivals": len(ss),
@@ -267,7 +267,7 @@ def oracle(
             "wait_median_s": statistics.median(waits) if waits else None,
             "wait_p90_s": _p(waits, 0.9) if waits else None,
             "service_mean_s": statistics.fmean(services) if services else None,
-            "within_target": (sum((s.first_call - s.start).total_seconds() <= target_s for s in served) / len(served))  # type: ignore[operator]
+            "within_target": (sum((s.first_call - s.start).total_seconds() <= target_s for s in served) / len(served))  # type: ignore[operator]  # served: called
             if served
             else None,
         }

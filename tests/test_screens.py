@@ -73,7 +73,7 @@ class Floor:
         return password
 
     def state(self) -> dict[str, Any]:
-        return self.http.get("/api/staff/state", headers=self.admin).json()  # type: ignore[no-any-return]
+        return self.http.get("/api/staff/state", headers=self.admin).json()  # type: ignore[no-any-return]  # httpx gives JSON as Any
 
     def queue(self, queue: str) -> dict[str, Any]:
         return next(q for q in self.state()["queues"] if q["id"] == queue)
@@ -195,7 +195,7 @@ def test_a_visit_from_the_kiosk_to_the_counter_reaches_every_screen_within_a_sec
     assert display.inner_text("#number") == ""
     assert floor.queue("kofu")["ready"] == [number]
     screenshot(guidance, "guidance-display-handover")
-    assert not any(p.script_errors for p in (kiosk_page, terminal, guidance, display, phone))  # type: ignore[attr-defined]
+    assert not any(p.script_errors for p in (kiosk_page, terminal, guidance, display, phone))  # type: ignore[attr-defined]  # set by browserkit.new_page
     for p in (kiosk_page, terminal, guidance, display, phone):
         p.context.close()
 
@@ -378,7 +378,7 @@ def test_every_page_shows_the_lost_connection_and_recovers_when_the_server_retur
     expected = "番窓口へお越しください" if phone_state["state"] == "called" else "順番をお待ちください"
     pages["phone"].locator("#message", has_text=expected).wait_for(timeout=2000)
     for page in pages.values():
-        assert not page.script_errors, page.script_errors  # type: ignore[attr-defined]
+        assert not page.script_errors, page.script_errors  # type: ignore[attr-defined]  # set by browserkit.new_page
         page.context.close()
 
 
@@ -685,7 +685,7 @@ def test_every_kiosk_step_fits_the_screen_in_portrait_and_landscape_in_every_lan
                 assert_fits(page, f"{orientation} issued and printed ({lang})")
             assert page.locator("#issued-paper").is_hidden()
             screenshot(page, f"kiosk-{orientation}-printed")
-            assert not page.script_errors  # type: ignore[attr-defined]
+            assert not page.script_errors  # type: ignore[attr-defined]  # set by browserkit.new_page
             page.context.close()
     finally:
         proc.stop()
@@ -737,7 +737,7 @@ class BusyFloor:
     def act(self, counter: str, action: str) -> dict[str, Any]:
         r = self.http.post(f"/api/counters/{counter}/{action}", headers=self.clerks[counter])
         assert r.status_code == 200, r.text
-        return r.json()  # type: ignore[no-any-return]
+        return r.json()  # type: ignore[no-any-return]  # httpx gives JSON as Any
 
     def queue(self, queue: str) -> dict[str, Any]:
         state = self.http.get("/api/staff/state", headers=self.admin).json()
@@ -831,7 +831,7 @@ def test_the_guidance_display_fits_1920x1080_under_a_heavy_load(browser: Browser
     assert page.evaluate(_PHRASES_JS, ".flows") == []
     assert_accessible(page, "guidance display under load")
     screenshot(page, "guidance-display-busy")
-    assert not page.script_errors  # type: ignore[attr-defined]
+    assert not page.script_errors  # type: ignore[attr-defined]  # set by browserkit.new_page
     page.context.close()
 
 
@@ -1000,7 +1000,7 @@ def test_a_screen_resumes_after_a_blip_without_a_snapshot_and_takes_one_after_a_
         _wait(page, lambda: blips.snapshots() == 2, "a snapshot after a gap beyond history")
         _wait(page, lambda: shown_waiting(page) == f"{waiting()}人", "the display shows the floor after the snapshot")
         assert "since" in blips.subscribes()[-1], "it still asked to resume; the server decided"
-        assert not page.script_errors  # type: ignore[attr-defined]
+        assert not page.script_errors  # type: ignore[attr-defined]  # set by browserkit.new_page
         page.context.close()
     finally:
         http.close()
@@ -1089,7 +1089,7 @@ def test_the_kiosk_says_preparing_not_closed_in_rehearsal_and_names_each_reason_
     assert_accessible(page, "kiosk stopped by staff")
     assert floor.http.post("/api/queues/inkan/resume-issuing", headers=floor.admin).status_code == 200
     page.locator(".procedure[data-queue='inkan']:not([disabled])").wait_for(timeout=2000)
-    assert page.script_errors == []  # type: ignore[attr-defined]
+    assert page.script_errors == []  # type: ignore[attr-defined]  # set by browserkit.new_page
     page.context.close()
 
 
@@ -1147,5 +1147,5 @@ def test_the_phone_page_says_where_a_finished_certificate_is_handed_over(browser
     assert page.inner_text("#ahead") == "—"
     assert_accessible(page, "phone page ready for hand-over")
     screenshot(page, "phone-ready-for-handover")
-    assert page.script_errors == []  # type: ignore[attr-defined]
+    assert page.script_errors == []  # type: ignore[attr-defined]  # set by browserkit.new_page
     page.context.close()

@@ -30,7 +30,7 @@ async def _run(ctx: Ctx, command: c.Command) -> dict[str, Any]:
         }
 
     _, result = await ctx.services.processor.submit(command, view=view)
-    return result  # type: ignore[no-any-return]
+    return result
 
 
 @endpoint("POST", "/api/counters/{counter}/sign-in", summary="Sign in to a counter and open it (窓口開始)",

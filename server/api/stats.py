@@ -66,7 +66,8 @@ def _exports(ctx: Ctx) -> dict[str, Export]:
     state = ctx.request.app.state
     if not hasattr(state, "exports"):
         state.exports = {}
-    return state.exports  # type: ignore[no-any-return]
+    exports: dict[str, Export] = state.exports
+    return exports
 
 
 async def _run(job: Export, command: list[str]) -> None:

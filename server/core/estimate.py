@@ -85,11 +85,11 @@ def counter_service_s(floor: Floor, counter: str) -> float:
         return max(state.service_s, 1e-3)
     queues = floor.layout.counters[counter].queues
     peers = [
-        floor.counters[c].service_s for c, spec in floor.layout.counters.items()
-        if floor.counters[c].service_s is not None and set(spec.queues) & set(queues)
+        service_s for c, spec in floor.layout.counters.items()
+        if (service_s := floor.counters[c].service_s) is not None and set(spec.queues) & set(queues)
     ]
     if peers:
-        return max(sum(peers) / len(peers), 1e-3)  # type: ignore[arg-type]
+        return max(sum(peers) / len(peers), 1e-3)
     return sum(floor.layout.queues[q].mean_service_s for q in queues) / len(queues)
 
 
