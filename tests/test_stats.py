@@ -329,48 +329,23 @@ def test_a_failed_export_leaves_the_previous_file_as_it_was(log: tuple[History, 
     assert done.returncode == 0 and "𠮷田" in out.read_text(encoding="utf-8-sig")
 
 
+def nightly_run(url: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    """``madoguchi stats-nightly`` for the first day of the log into ``folder``."""
+    command = [sys.executable, "-m", "server.cli", "stats-nightly", "--db", url, "--dir", str(folder),
+               "--day", DAYS[0].isoformat()]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
 def test_the_nightly_files_come_together_or_not_at_all(log: tuple[History, str, Path], tmp_path: Path) -> None:
     _, url, _ = log
     nightly = tmp_path / "nightly"
     nightly.mkdir()
     (nightly / f"madoguchi-{DAYS[0].isoformat()}.xlsx").mkdir()  # the workbook cannot be put in place
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "server.cli",
-            "stats-nightly",
-            "--db",
-            url,
-            "--dir",
-            str(nightly),
-            "--day",
-            DAYS[0].isoformat(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = nightly_run(url, nightly)
     assert done.returncode == 2 and "cannot write to" in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert [p.name for p in nightly.iterdir()] == [f"madoguchi-{DAYS[0].isoformat()}.xlsx"]  # no CSV, no temporary
     (nightly / f"madoguchi-{DAYS[0].isoformat()}.xlsx").rmdir()
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "server.cli",
-            "stats-nightly",
-            "--db",
-            url,
-            "--dir",
-            str(nightly),
-            "--day",
-            DAYS[0].isoformat(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = nightly_run(url, nightly)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in nightly.iterdir()) == [
         f"madoguchi-{DAYS[0].isoformat()}{suffix}" for suffix in ("-day.csv", "-hour.csv", ".xlsx")
