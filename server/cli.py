@@ -134,8 +134,8 @@ def _serve(args: argparse.Namespace) -> int:
                 query = f"?menu={menu}" if menu else ""
                 lines.append(f"  Kiosk           {base}/kiosk/{query}#token={kiosk}")
             lines.append(f"  Staff display   {base}/displays/staff.html#token={display}")
-            lines.append("  Note            a procedure issues tickets once a counter serving it is open (until then the "
-                         "kiosk says 準備中): sign in at the counter terminal and choose a counter")
+            lines.append("  Note            a procedure issues tickets once a counter serving it is open (until "
+                         "then the kiosk says 準備中): sign in at the counter terminal and choose a counter")
             lines.append(f"  Demo kiosk      paired; bearer token {kiosk}")
             lines.append(f"  Demo display    paired; bearer token {display}")
         print("\n".join(lines), flush=True)
