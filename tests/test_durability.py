@@ -17,10 +17,12 @@ async def test_after_kill_9_every_acknowledged_ticket_and_state_is_back(tmp_path
     try:
         async with httpx.AsyncClient(base_url=proc.url, timeout=10) as client:
             a = await admin(client)
-            desk = await clerk(client, a, "dur-clerk", counter="4")
+            desk = await clerk(client, a, "dur-clerk", counter="4")        # shomei and koseki
+            await clerk(client, a, "dur-clerk-juki", counter="10")         # idou and inkan issue too
             kiosk = bearer(proc.kiosk)
             for _ in range(30):
                 r = await client.post("/api/tickets", json={"queue": "shomei"}, headers=kiosk)
+                assert r.status_code == 201, r.text
                 acknowledged[r.json()["ticket"]] = r.json()
             r = await client.post("/api/counters/4/call-next", headers=desk)
             serving = r.json()["ticket"]["id"]
@@ -56,6 +58,8 @@ async def test_after_kill_9_every_acknowledged_ticket_and_state_is_back(tmp_path
                 and counter4["ticket_id"] == serving
                 and counter4["ticket_status"] == "serving"
             )
+            counter10 = next(c for c in state["counters"] if c["id"] == "10")
+            assert counter10["status"] == "open" and counter10["ticket_id"] is None
             # Numbering carries on: no active number is handed out twice.
             before = {(q["id"], t["display"]) for q in state["queues"] for t in q["tickets"]}
             for queue in ("idou", "koseki", "inkan", "shomei"):

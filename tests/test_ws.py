@@ -29,6 +29,12 @@ async def subscribe(url: str, topics: list[str], since: int | None = None,
 
 
 
+async def staff(client: httpx.AsyncClient, counter: str) -> dict[str, str]:
+    """Sign a clerk in at ``counter``, as a real day starts: a queue with no staffed
+    counter is 準備中 and issues no ticket (``queue_not_ready``)."""
+    return await clerk(client, await admin(client), f"ws-opener-{counter}", counter=counter)
+
+
 def answers(msg_id: int) -> Callable[[dict[str, Any]], bool]:
     """A predicate: the reply to request ``msg_id``."""
     return lambda m: m.get("id") == msg_id
@@ -86,17 +92,24 @@ async def test_a_number_too_old_or_from_the_future_gets_a_fresh_snapshot(tmp_pat
     proc = ServerProcess(tmp_path, env={"MADOGUCHI_WS_HISTORY": "100"}).start()
     try:
         async with httpx.AsyncClient(base_url=proc.url) as client:
+            await staff(client, "1")
+            d = await subscribe(proc.ws_url, ["office"])
+            opened = (await d.next())["seq"]        # the counter's opening is numbered too
+            await d.close()
+            assert opened >= 1
             for _ in range(120):
-                await client.post("/api/tickets", json={"queue": "shomei"}, headers=bearer(proc.kiosk))
-        for since in (1, 10**9):
+                r = await client.post("/api/tickets", json={"queue": "shomei"}, headers=bearer(proc.kiosk))
+                assert r.status_code == 201, r.text
+        last = opened + 120
+        for since in (1, 10**9):        # 1 is older than the last 100 kept; 10**9 was never given
             d = await subscribe(proc.ws_url, ["office"], since=since)
             first = await d.next()
-            assert first["type"] == "snapshot" and first["seq"] == 120
+            assert first["type"] == "snapshot" and first["seq"] == last
             assert sum(q["waiting"] for q in first["data"]["queues"]) == 120
             await d.close()
-        d = await subscribe(proc.ws_url, ["office"], since=50)      # still in the buffer
+        d = await subscribe(proc.ws_url, ["office"], since=opened + 50)      # still in the buffer
         got = [m for m in await d.drain() if m["type"] == "event"]
-        assert [m["seq"] for m in got] == list(range(51, 121))
+        assert [m["seq"] for m in got] == list(range(opened + 51, last + 1))
         await d.close()
     finally:
         proc.stop()
@@ -155,11 +168,14 @@ async def test_bad_messages_get_the_error_envelope_and_the_connection_stays(
 async def test_the_staff_topic_is_for_staff_and_paired_displays(
         server: ServerProcess, client: httpx.AsyncClient) -> None:
     a = await admin(client)
+    await staff(client, "1")
     display = await subscribe(server.ws_url, ["staff"], headers=bearer(server.display))
     snap = await display.next()
     assert snap["type"] == "snapshot" and "tickets" in snap["data"]["queues"][0]
-    await client.post("/api/tickets", json={"queue": "shomei"}, headers=bearer(server.kiosk))
+    r = await client.post("/api/tickets", json={"queue": "shomei"}, headers=bearer(server.kiosk))
+    assert r.status_code == 201, r.text
     ev = await display.until(lambda m: m["type"] == "event")
+    assert ev["event"]["type"] == "ticket.issued" and ev["event"]["ticket"] == r.json()["ticket"]
     assert "token" in ev["event"]           # the full event, for staff only
     await display.close()
     anon = await Display.open(server.ws_url)
@@ -184,6 +200,9 @@ async def test_heartbeats_arrive_on_an_idle_connection_and_carry_the_latest_sequ
         assert elapsed > period * 2, elapsed                         # one a period, not a flood
         # An event on a topic this client did not subscribe to: it is not sent, but the
         # next heartbeat carries its number, so the client knows how far the server is.
+        # Counter 1 (not 3) opens, so that shomei issues: also an event this client is not sent.
+        async with httpx.AsyncClient(base_url=proc.url) as client:
+            await staff(client, "1")
         watcher = await subscribe(proc.ws_url, ["queue:shomei"])
         await watcher.next()
         async with httpx.AsyncClient(base_url=proc.url) as client:
@@ -224,8 +243,11 @@ async def test_a_client_never_waits_longer_than_the_heartbeat_period_for_a_messa
 
 
 async def test_unsubscribing_stops_the_messages(server: ServerProcess, client: httpx.AsyncClient) -> None:
+    await staff(client, "1")
     kiosk = bearer(server.kiosk)
-    mine = (await client.post("/api/tickets", json={"queue": "koseki"}, headers=kiosk)).json()
+    r = await client.post("/api/tickets", json={"queue": "koseki"}, headers=kiosk)
+    assert r.status_code == 201, r.text
+    mine = r.json()
     d = await subscribe(server.ws_url, ["queue:koseki", f"ticket:{mine['token']}"])
     still = await subscribe(server.ws_url, ["queue:koseki", f"ticket:{mine['token']}"])   # stays subscribed
     await d.drain(0.2)
@@ -249,8 +271,11 @@ async def test_unsubscribing_stops_the_messages(server: ServerProcess, client: h
 
 async def test_public_events_leave_out_staff_written_reasons(server: ServerProcess, client: httpx.AsyncClient) -> None:
     a = await admin(client)
+    await staff(client, "1")
     d = await subscribe(server.ws_url, ["office"])
-    t = (await client.post("/api/tickets", json={"queue": "koseki"}, headers=bearer(server.kiosk))).json()
+    r = await client.post("/api/tickets", json={"queue": "koseki"}, headers=bearer(server.kiosk))
+    assert r.status_code == 201, r.text
+    t = r.json()
     r = await client.post(f"/api/tickets/{t['ticket']}/cancel", json={"reason": "田中様 お帰り"}, headers=a)
     assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
     ev = await d.until(lambda m: m["type"] == "event" and m["event"]["type"] == "ticket.cancelled")

@@ -44,12 +44,13 @@ async def test_a_stuck_client_is_dropped_without_slowing_the_others(tmp_path: Pa
         async with httpx.AsyncClient(base_url=proc.url, timeout=30) as client:
             assert (await client.get("/api/health")).json()["ws_clients"] == 2
             a = await admin(client)
-            desk = await clerk(client, a, "bp-clerk", counter="1")
+            desk = await clerk(client, a, "bp-clerk", counter="1")            # calls shomei
+            await clerk(client, a, "bp-clerk-juki", counter="10")             # staffed, so idou issues too
             kiosk = bearer(proc.kiosk)
             latencies = []
             for i in range(800):
                 r = await client.post("/api/tickets", json={"queue": ("shomei", "idou")[i % 2]}, headers=kiosk)
-                assert r.status_code == 201
+                assert r.status_code == 201, r.text
                 if i % 20 == 0:
                     sent = time.perf_counter()
                     r = await client.post("/api/counters/1/call-next", headers=desk)
