@@ -66,12 +66,33 @@ def independent_counts(path: Path) -> dict[str, int]:
     return {"tickets": served + hung_in_queue, "served": served, "no_show": hung_in_queue}
 
 
+def arrivals_before_the_first_service(path: Path) -> int:
+    """Visitors (answered calls, and calls that hung up in the queue) who entered the
+    queue before any agent's first service of the day, read without the replay's code:
+    on the floor they find 準備中 (no counter open) and wait for the first clerk."""
+    import csv
+
+    def secs(hms: str) -> int:
+        h, m, s = (int(x) for x in hms.split(":"))
+        return h * 3600 + m * 60 + s
+
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    first_service = min(secs(r["ser_start"]) for r in rows
+                        if r["outcome"] == "AGENT" and r["server"] != "NO_SERVER" and r["ser_start"] != "0:00:00")
+    return sum(1 for r in rows
+               if (r["outcome"] == "AGENT" or (r["outcome"] == "HANG" and r["q_start"] != "0:00:00"))
+               and secs(r["q_start"] if r["q_start"] != "0:00:00" else r["vru_exit"]) < first_service)
+
+
 @pytest.mark.slow
 def test_the_real_day_replays_to_the_end_and_matches_its_file(tmp_path: Path) -> None:
     assert BANK_DAY.exists(), "shared/data must sit beside the checkout"
     expected = independent_counts(BANK_DAY)
     assert expected == {"tickets": 2239, "served": 1511, "no_show": 728}
     assert bank_day.expected_counts(BANK_DAY) == expected
+    early = arrivals_before_the_first_service(BANK_DAY)
+    assert early == 2
     proc = ServerProcess(tmp_path).start()
     try:
         done = replay(proc.url, "--day", str(BANK_DAY), "--speed", "1000")
@@ -88,6 +109,9 @@ def test_the_real_day_replays_to_the_end_and_matches_its_file(tmp_path: Path) ->
     assert p99 < 1000
     seen = re.search(r"calls_seen_by_displays=(\d+)/(\d+)", done.stdout)
     assert seen and seen.group(1) == seen.group(2)   # every display saw every call
+    # Those who came before the first clerk waited at 準備中 and took their tickets then; nobody left.
+    assert f"waited_for_opening={early} " in done.stdout, done.stdout
+    assert "turned_away=0 " in done.stdout, done.stdout
 
 
 def test_a_synthetic_weekday_is_reproducible_and_replays(tmp_path: Path) -> None:

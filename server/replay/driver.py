@@ -15,6 +15,16 @@ naive estimate is people ahead × configured mean service ÷ open counters.
 Tickets issued before the server has seen the day's first service end, or
 with no counter open, are left out of both comparisons (their count is printed).
 
+A visitor who finds the queue 準備中 (no counter serving it open yet: the server
+refuses with ``queue_not_ready``) waits at the kiosk and takes the ticket when
+the first counter of that queue opens, as on a real floor; the shifts stay as
+the source has them. Such visitors are counted (``waited_for_opening=…``), and
+their wait is measured from that ticket. Visitors of one queue take their
+tickets in arrival order, and one arriving after a counter of the queue was
+due to open waits for that clerk's sign-in (late only because of compressed
+time) rather than counting as 準備中. A visitor whose queue no remaining shift
+can open leaves without a ticket (``turned_away=…``).
+
 Busy counters are skipped: a shift whose counter has another clerk signed in
 (``counter_in_use``) is not worked, and a line says so; a later shift at the
 same counter tries again. Tickets a counter not opened by the replay calls are
@@ -93,6 +103,10 @@ class Results:
     skipped: list[str] = field(default_factory=list)
     #: Counters this replay opened and closed again on the way out.
     closed: list[str] = field(default_factory=list)
+    #: Visitors who found their queue 準備中 (``queue_not_ready``) and took the ticket when it opened.
+    waited_for_opening: int = 0
+    #: Visitors who found their queue 準備中 with no shift left that could open it: no ticket.
+    turned_away: int = 0
 
 
 class Replay:
@@ -116,7 +130,21 @@ class Replay:
         self.opened: dict[str, dict[str, str]] = {}
         #: Every counter this replay has signed in to (its calls may reach the displays late).
         self.ours: set[str] = set()
+        #: Visitors done at the kiosk (ticket taken or turned away).
         self.arrived = 0
+        #: Per queue: the day second its first shift starts (by the plan), and set once a
+        #: counter serving it has signed in (or will not: skipped, or its shifts are over).
+        self.first_open: dict[str, float] = {}
+        self.opening: dict[str, asyncio.Event] = {}
+        #: Per queue: the kiosk's line, so visitors of a queue take tickets in arrival order.
+        self.kiosk_lines: dict[str, asyncio.Lock] = {}
+        #: Per counter: the replay's shifts there not yet over.
+        self.shifts_left: dict[str, int] = {}
+        #: Queues the kiosk has shown 準備中 since their last ticket, and how often each was refused.
+        self.not_ready: set[str] = set()
+        self.refusals: dict[str, int] = {}
+        #: Renewed on every counter opening seen (and every shift's end): wakes visitors at 準備中.
+        self.floor_changed = asyncio.Event()
         self.first_finish: float | None = None
         self.wake = asyncio.Event()
         self.day_start = 0.0
@@ -140,6 +168,11 @@ class Replay:
     async def sleep_day(self, seconds: float) -> None:
         """Sleep ``seconds`` of day time."""
         await asyncio.sleep(seconds / self.speed)
+
+    @property
+    def poll_real(self) -> float:
+        """How long (real seconds) an idle clerk or a visitor at 準備中 waits before asking again."""
+        return min(1.0, max(0.01, 120 / self.speed))
 
     # --------------------------------------------------------------- set-up
     async def setup(self, client: httpx.AsyncClient) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
@@ -203,6 +236,8 @@ class Replay:
                     if index == 0:
                         for status in msg.get("queues", ()):
                             self.queue_status[status["queue"]] = status
+                    if index == 0 and ev["type"] in ("counter.opened", "counter.resumed"):
+                        self.changed()
                     if ev["type"] == "ticket.called" and ev.get("counter") not in self.ours:
                         self.taken_elsewhere(ev.get("ticket"))
                     if ev["type"] in ("ticket.called", "ticket.recalled"):
@@ -219,13 +254,59 @@ class Replay:
                         self.queue_status[q["id"]] = q
 
     # ------------------------------------------------------------- visitors
+    def changed(self) -> None:
+        """Wake the visitors waiting at 準備中 to try again."""
+        self.floor_changed.set()
+        self.floor_changed = asyncio.Event()
+
+    def opened_for(self, counter: str) -> None:
+        """A counter serving these queues is open (or will not be): visitors due after
+        its opening stop waiting for it."""
+        for q in self.counter_queues[counter]:
+            self.opening.setdefault(q, asyncio.Event()).set()
+        self.changed()
+
+    def may_open(self, queue: str) -> bool:
+        """Whether a counter of the replay serving ``queue`` is open or has a shift still to come."""
+        return any(queue in self.counter_queues[c] and (c in self.opened or left > 0)
+                   for c, left in self.shifts_left.items())
+
     async def visitor(self, client: httpx.AsyncClient, kiosk: dict[str, str], visit: Visit, key: str) -> None:
-        """One visitor: takes a ticket at the kiosk at its arrival time."""
+        """One visitor: takes a ticket at the kiosk at its arrival time, after the
+        visitors of the same queue who came before. At 準備中 (``queue_not_ready``)
+        it waits for a counter of its queue to open, then takes it; with no shift
+        left that could open one it leaves without a ticket. Raises
+        :class:`ReplayError` on any other refusal."""
         await self.sleep_until(visit.arrival_s)
-        body = {"queue": visit.queue, "procedures": list(visit.procedures), "idempotency_key": key}
-        r = await client.post("/api/tickets", json=body, headers=kiosk)
-        if r.status_code != 201:
-            raise ReplayError(f"ticket refused: {r.text}")
+        due = visit.arrival_s >= self.first_open.get(visit.queue, math.inf)
+        # Before the plan opens the queue, one who finds others waiting at 準備中 (or in line
+        # before someone refused then) waits with them.
+        waited = not due and visit.queue in self.not_ready
+        refused_before = self.refusals.get(visit.queue, 0)
+        async with self.kiosk_lines.setdefault(visit.queue, asyncio.Lock()):
+            if due:
+                # By the plan a counter of this queue is open now; its clerk may still be signing in.
+                await self.opening.setdefault(visit.queue, asyncio.Event()).wait()
+            body = {"queue": visit.queue, "procedures": list(visit.procedures), "idempotency_key": key}
+            while True:
+                r = await client.post("/api/tickets", json=body, headers=kiosk)
+                if r.status_code == 201:
+                    self.not_ready.discard(visit.queue)
+                    break
+                if r.status_code != 409 or r.json()["error"]["code"] != "queue_not_ready":
+                    raise ReplayError(f"ticket refused: {r.text}")
+                self.not_ready.add(visit.queue)
+                self.refusals[visit.queue] = self.refusals.get(visit.queue, 0) + 1
+                if not self.may_open(visit.queue):
+                    self.results.turned_away += 1
+                    self.arrived += 1
+                    return
+                waited = True
+                changed = self.floor_changed
+                with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+                    await asyncio.wait_for(changed.wait(), self.poll_real)
+            if waited or (not due and self.refusals.get(visit.queue, 0) > refused_before):
+                self.results.waited_for_opening += 1
         t = r.json()
         status = self.queue_status.get(visit.queue, {})
         open_counters = status.get("open_counters", 0)
@@ -273,8 +354,14 @@ class Replay:
     async def staff_counter(self, client: httpx.AsyncClient, shifts: list[Shift], headers: dict[str, str]) -> None:
         """One counter through the day: its shifts one after another (a shift
         that runs over delays the next one at the same counter)."""
-        for shift in shifts:
-            await self.clerk(client, shift, headers)
+        try:
+            for shift in shifts:
+                await self.clerk(client, shift, headers)
+                self.shifts_left[shift.counter] -= 1
+                self.changed()
+        finally:
+            if shifts:
+                self.opened_for(shifts[0].counter)   # nobody waits for a clerk who will not come
 
     async def clerk(self, client: httpx.AsyncClient, shift: Shift, headers: dict[str, str]) -> None:
         """One shift at a counter: sign in, call and serve, pause for breaks, sign out."""
@@ -284,6 +371,7 @@ class Replay:
         r = await client.post(f"{base}/sign-in", headers=headers)
         if r.status_code == 409 and r.json()["error"]["code"] == "counter_in_use":
             self.results.skipped.append(counter)
+            self.opened_for(counter)             # someone else's clerk is there: the queue is open
             print(f"counter {counter}: skipped (another clerk is signed in there) for the shift "
                   f"{_clock(shift.start_s)}-{_clock(shift.end_s)}", flush=True)
             return
@@ -291,12 +379,13 @@ class Replay:
             raise ReplayError(f"counter {counter}: sign-in refused: {r.text}")
         self.opened[counter] = headers
         self.ours.add(counter)
+        self.opened_for(counter)
         if r.json()["counter"]["ticket"] is not None:
             # A ticket left at the counter by an earlier, interrupted run: hand it back.
             await client.post(f"{base}/hold", headers=headers)
         self.open_counters.add(counter)
         breaks = list(shift.breaks)
-        poll_real = min(1.0, max(0.01, 120 / self.speed))
+        poll_real = self.poll_real
         while not self.all_done():
             now = self.day_now()
             if breaks and now >= breaks[0][0]:
@@ -399,11 +488,14 @@ class Replay:
             self.day_start = first - 1
             self.real_start = time.perf_counter()
             run_id = f"{os.getpid()}-{int(time.time())}"
-            tasks = [asyncio.create_task(self.visitor(client, kiosk, v, f"replay-{run_id}-{i}"))
-                     for i, v in enumerate(self.plan.visits)]
             by_counter: dict[str, list[Shift]] = {}
             for shift in sorted(self.plan.shifts, key=lambda s: s.start_s):
                 by_counter.setdefault(shift.counter, []).append(shift)
+                for q in self.counter_queues[shift.counter]:
+                    self.first_open[q] = min(self.first_open.get(q, math.inf), shift.start_s)
+            self.shifts_left = {c: len(shifts) for c, shifts in by_counter.items()}
+            tasks = [asyncio.create_task(self.visitor(client, kiosk, v, f"replay-{run_id}-{i}"))
+                     for i, v in enumerate(self.plan.visits)]
             tasks += [asyncio.create_task(self.staff_counter(client, shifts, clerks[c]))
                       for c, shifts in by_counter.items()]
             try:
@@ -537,6 +629,9 @@ def run_replay(args: argparse.Namespace) -> int:
     skipped = sorted(set(results.skipped), key=int)
     print(f"skipped_counters={','.join(skipped) or '-'} (another clerk was signed in) "
           f"taken_elsewhere={results.taken_elsewhere} (tickets called by counters the replay did not open)")
+    print(f"waited_for_opening={results.waited_for_opening} (arrived while no counter of their queue was open yet: "
+          f"each took its ticket when the first opened) turned_away={results.turned_away} "
+          f"(no counter of their queue could open: no ticket)")
     print(f"estimates compared={len(results.est_err)} (not compared: cold_start={results.cold_start} issued before the "
           f"first service of the day ended, plus tickets issued with no counter open)")
     print(f"real_seconds={time.perf_counter() - started:.1f} calls={results.calls} "
