@@ -113,14 +113,18 @@ class Agent:
         async with connect(ws_url, open_timeout=10, ping_interval=5, ping_timeout=10) as ws:
             await ws.send(orjson.dumps({"type": "auth", "id": 1, "token": self.token}).decode())
             await ws.send(orjson.dumps({"type": "subscribe", "id": 2, "topics": [f"printer:{self.printer}"]}).decode())
-            await self._report(await asyncio.to_thread(self.link.status))
-            log.info("connected; printing for printer %s on %s", self.printer, self.link.describe())
             async for raw in ws:
                 msg = orjson.loads(raw)
                 kind = msg.get("type")
                 if kind == "error":
                     raise AgentError(f"the server refused: {msg['error']['message']}")
-                if kind == "snapshot" and msg["data"].get("awaiting"):
+                if kind == "result" and msg.get("id") == 2:
+                    # Report the printer's health only once the subscription stands: the report
+                    # wakes the server's worker, which sends a waiting job to the agent at once,
+                    # and before the subscription it would find no agent and back off.
+                    await self._report(await asyncio.to_thread(self.link.status))
+                    log.info("connected; printing for printer %s on %s", self.printer, self.link.describe())
+                elif kind == "snapshot" and msg["data"].get("awaiting"):
                     await self._print(msg["data"]["awaiting"])
                 elif kind == "print_job":
                     await self._print(msg["job"])
