@@ -221,7 +221,7 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 
 class _UnknownUser(Exception):
-    pass
+    """``admin reset-password`` named no staff account (exit 2)."""
 
 
 def _reset_password(args: argparse.Namespace) -> int:
