@@ -304,11 +304,11 @@ def _stats_setup(office: Path | None, db: str | None, data_dir: Path | None) -> 
     settings = Settings(**overrides)
     path = office or config.DEMO_OFFICE
     try:
-        layout, _ = config.load(path, rehearsal=True)
-        target_s = config.load_stats(path).target_wait_s
+        office_file = config.load_office(path, rehearsal=True)
     except config.ConfigError as err:
         raise ValueError(str(err)) from None
-    return stats_cli.Setup(layout, target_s, settings.database_url(), settings.data_dir)
+    target_s = office_file.stats.target_wait_s
+    return stats_cli.Setup(office_file.layout, target_s, settings.database_url(), settings.data_dir)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -288,18 +288,6 @@ def load(path: Path | str, *, rehearsal: bool = False) -> tuple[Layout, OfficeCa
     return office.layout, office.calendar
 
 
-def load_printing(path: Path | str) -> Printing:
-    """The ``[printing]`` settings and ``[[printers]]`` of an office file (see
-    :func:`load_office`). Raises :class:`ConfigError`."""
-    return load_office(path).printing
-
-
-def load_stats(path: Path | str) -> StatsModel:
-    """The ``[stats]`` settings of an office file (see :func:`load_office`).
-    Raises :class:`ConfigError`."""
-    return load_office(path).stats
-
-
 def _printing(model: OfficeFile) -> Printing:
     _unique([p.id for p in model.printers], "printers")
     for i, p in enumerate(model.printers):
