@@ -93,6 +93,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import Services, create_app, upgrades_at_start
+    from .ws import TransportProtocol
 
     settings = _settings({
         "config": args.config, "db_url": args.db, "host": args.host, "port": args.port,
@@ -171,6 +172,7 @@ def _serve(args: argparse.Namespace) -> int:
         app, log_level=args.log_level, server_header=False, ws_max_size=1 << 20, ws_ping_interval=20,
         # Compression would run zlib once per client per message; events are small and serialised once.
         ws_per_message_deflate=False,
+        ws=TransportProtocol,  # lets the app reset a dropped client's connection (server/ws.py)
         lifespan="on", access_log=False, timeout_graceful_shutdown=3,
         timeout_keep_alive=KEEP_ALIVE_S,
     ))

@@ -18,6 +18,7 @@ CODES: dict[str, int] = {
     "unsupported_media_type": 415,
     "message_too_large": 413,
     "unknown_topic": 404,
+    "too_many_topics": 422,
     "not_found": 404,
     "method_not_allowed": 405,
     # who may do what

@@ -8,7 +8,12 @@ it comes back with ``since=<last seq>`` it gets exactly the events it missed
 (from a ring buffer of recent events) or, when those are gone, a fresh
 snapshot. Each event is serialised once per audience, not once per client
 (STYLE.md 10). Each subscriber has a bounded queue; one that falls behind is
-dropped and never slows the others (STYLE.md 7).
+dropped and never slows the others (STYLE.md 7). A public topic's snapshot
+is built once per sequence number (and at most once a second) and shared by
+every subscriber that asks for it, so many clients, or one client asking
+again and again, cost one build (issue 13 point 1). A subscriber remembers
+whose credentials it holds (``keys``: session token hash, staff or device id);
+:meth:`Hub.revoke` ends what those credentials gave at once (issue 13 point 5).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -31,6 +36,12 @@ if TYPE_CHECKING:
     from .printing import PrintService
 
 log = logging.getLogger(__name__)
+#: How long a shared snapshot of a public topic may be reused while no event
+#: happens (its ``now`` and waits age; it is rebuilt after this).
+SNAPSHOT_REUSE = timedelta(seconds=1)
+#: Topics whose snapshots are shared: public ones, whose content is a function of
+#: the floor (printers' and the staff topic's snapshots also read the print queues).
+_SHARED_KINDS = ("office", "queue", "counter")
 
 
 def dumps(obj: Any) -> str:
@@ -57,13 +68,32 @@ class Subscriber:
     is called once when the client falls behind (queue full).
     """
 
-    def __init__(self, send: Callable[[str], bool], on_drop: Callable[[], None], *, staff: bool = False) -> None:
+    def __init__(self, send: Callable[[str], bool], on_drop: Callable[[], None], *, staff: bool = False,
+                 on_revoke: Callable[[], None] | None = None) -> None:
+        """``on_revoke`` is called once when :meth:`revoke` ends the credentials it holds."""
         self.send = send
         self.on_drop = on_drop
+        self.on_revoke = on_revoke
         self.staff = staff
         self.topics: set[str] = set()
         self.tokens: set[str] = set()
         self.dropped = False
+        #: Whose credentials this client holds (session token hash, staff id, device id).
+        self.keys: frozenset[str] = frozenset()
+
+    def revoke(self) -> None:
+        """Take back at once what its credentials gave: the staff feed and printer
+        topics go before anything else is published, then ``on_revoke`` runs."""
+        self.staff = False
+        self.keys = frozenset()
+        self.topics = {t for t in self.topics if t != "staff" and not t.startswith("printer:")}
+        if self.on_revoke is not None:
+            self.on_revoke()
+
+    @property
+    def topic_count(self) -> int:
+        """How many distinct topics it holds (``ticket:`` ones included)."""
+        return len(self.topics) + len(self.tokens)
 
     def offer(self, text: str) -> None:
         """Queue ``text`` for the client; drop the client when its queue is full."""
@@ -96,11 +126,24 @@ class Hub:
         #: The print service (issue 4), for the ``printer:<id>`` topics and the
         #: printers in the staff snapshot; ``None`` until it starts.
         self.printers: PrintService | None = None
+        #: topic → (seq, built at, snapshot message) for the shared public snapshots.
+        self._snapshots: dict[str, tuple[int, datetime, str]] = {}
 
     # ------------------------------------------------------------ subscribers
     def add(self, sub: Subscriber) -> None:
         """Register a connected client."""
         self.subscribers.add(sub)
+
+    def revoke(self, key: str | None) -> int:
+        """End the privileges of every client holding credentials ``key`` (a session's
+        token hash, a staff id or a device id): called when a session ends (logout,
+        password change) or a device is revoked. Returns how many clients it hit."""
+        if not key:
+            return 0
+        hit = [sub for sub in self.subscribers if key in sub.keys]
+        for sub in hit:
+            sub.revoke()
+        return len(hit)
 
     def remove(self, sub: Subscriber) -> None:
         """Forget a client (called in ``finally`` when its socket ends)."""
@@ -127,10 +170,12 @@ class Hub:
         """Add ``topics`` to ``sub`` and queue what it needs first.
 
         Synchronous, so nothing is published between the snapshot and the
-        subscription (STYLE.md 8). Returns ``{"seq", "resumed"}``: ``resumed``
-        true when the missed events were sent instead of snapshots.
+        subscription (STYLE.md 8). A topic named twice counts once. Stops early
+        when the client is dropped meanwhile (its queue filled). Returns
+        ``{"seq", "resumed"}``: ``resumed`` true when the missed events were sent
+        instead of snapshots.
         """
-        topics = list(topics)
+        topics = list(dict.fromkeys(topics))
         resumable = (
             since is not None
             and since <= self.seq
@@ -165,11 +210,9 @@ class Hub:
                 sub.offer(dumps({"type": "queue_status", "seq": self.seq, **views.queue_status(floor, queue, now)}))
         else:
             for topic in plain:
-                sub.offer(
-                    dumps(
-                        {"type": "snapshot", "topic": topic, "seq": self.seq, "data": self.snapshot(topic, floor, now)}
-                    )
-                )
+                if sub.dropped:
+                    break
+                sub.offer(self.snapshot_message(topic, floor, now))
         return {"seq": self.seq, "resumed": bool(resumable)}
 
     def _queues_of(self, topics: list[str], floor: Floor) -> list[str]:
@@ -182,6 +225,20 @@ class Hub:
             elif t.startswith("counter:"):
                 out.extend(floor.layout.counters[t.split(":", 1)[1]].queues)
         return list(dict.fromkeys(out))
+
+    def snapshot_message(self, topic: str, floor: Floor, now: datetime) -> str:
+        """The ``snapshot`` message for ``topic`` as sent; a public topic's is built
+        once per sequence number (reused for up to :data:`SNAPSHOT_REUSE`) and
+        shared by every client asking for it."""
+        shared = topic.partition(":")[0] in _SHARED_KINDS
+        if shared:
+            hit = self._snapshots.get(topic)
+            if hit is not None and hit[0] == self.seq and timedelta(0) <= now - hit[1] < SNAPSHOT_REUSE:
+                return hit[2]
+        text = dumps({"type": "snapshot", "topic": topic, "seq": self.seq, "data": self.snapshot(topic, floor, now)})
+        if shared:
+            self._snapshots[topic] = (self.seq, now, text)
+        return text
 
     def snapshot(self, topic: str, floor: Floor, now: datetime) -> dict[str, Any]:
         """The snapshot for one topic (``ticket:`` topics excepted)."""

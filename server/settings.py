@@ -49,7 +49,7 @@ class Settings(BaseSettings):
         description=("Password for the first admin account when the database has none; default: a generated one, "
                      "printed at start."),
     )
-    session_ttl_s: int = Field(12 * 3600, ge=60, description="How long a staff sign-in lasts.")
+    session_ttl_s: int = Field(12 * 3600, ge=1, description="How long a staff sign-in lasts.")
     ws_queue_size: int = Field(
         1000, ge=4,
         description="Messages queued for one WebSocket client before it is dropped as too slow.",
@@ -63,7 +63,29 @@ class Settings(BaseSettings):
         description=("The longest a WebSocket stays silent, in seconds: a heartbeat goes out once nothing else has for "
                      "this long. Screens treat 5 s of silence as a lost connection, so keep it well under 5."),
     )
-    ws_max_message_bytes: int = Field(16_384, ge=256, description="Largest WebSocket message a client may send.")
+    ws_max_message_bytes: int = Field(
+        16_384, ge=256, description="Largest WebSocket message a client may send, in bytes (UTF-8).",
+    )
+    ws_max_topics: int = Field(
+        32, ge=1,
+        description=("Distinct topics one WebSocket connection may hold; a subscribe past it is refused with "
+                     "too_many_topics (repeated names in one message count once)."),
+    )
+    ws_rate: float = Field(
+        10.0, gt=0,
+        description=("Messages per second one WebSocket client may send, on average (a token bucket of ws_burst); "
+                     "one past it is refused with rate_limited."),
+    )
+    ws_burst: int = Field(
+        40, ge=1,
+        description=("Messages a WebSocket client may send at once before ws_rate applies; a client refused this "
+                     "many times in a row is closed with code 1008."),
+    )
+    allowed_origins: str = Field(
+        "",
+        description=("Origins besides the server's own (and public_url's) whose browser pages may use the session "
+                     "cookie, comma-separated (e.g. https://madoguchi.city.example); /ws refuses others."),
+    )
     max_body_bytes: int = Field(16_384, ge=256, description="Largest HTTP request body.")
     public_rate: str = Field(
         "120/minute",

@@ -41,6 +41,7 @@ async def login(ctx: Ctx, body: LoginIn) -> JSONResponse:
 async def logout(ctx: Ctx, _: None) -> JSONResponse:
     """Ends the session (the counter stays as it is)."""
     await ctx.services.auth.logout(ctx.principal)
+    ctx.services.hub.revoke(ctx.principal.token_hash)  # its open WebSockets lose what the session gave
     response = JSONResponse({"signed_out": True})
     response.delete_cookie(COOKIE)
     return response
@@ -93,6 +94,7 @@ async def create_staff(ctx: Ctx, body: StaffIn) -> dict[str, Any]:
 async def set_password(ctx: Ctx, body: PasswordIn) -> dict[str, Any]:
     """Also ends that person's sessions."""
     await ctx.services.auth.set_password(ctx.path["staff_id"], body.password, ctx.principal.id or "?")
+    ctx.services.hub.revoke(ctx.path["staff_id"])  # and their open WebSockets
     return {"updated": True}
 
 
@@ -152,4 +154,5 @@ async def pair(ctx: Ctx, body: PairIn) -> dict[str, Any]:
 async def revoke_device(ctx: Ctx, _: None) -> dict[str, Any]:
     """Its token stops working at once."""
     await ctx.services.auth.revoke_device(ctx.path["device_id"], ctx.principal.id or "?")
+    ctx.services.hub.revoke(ctx.path["device_id"])  # and its open WebSockets at once
     return {"revoked": True}
