@@ -22,7 +22,7 @@ import logging
 import re
 import socket
 import struct
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 from urllib.parse import urlsplit
 
 import orjson
@@ -108,13 +108,22 @@ class TransportProtocol(WebSocketsSansIOProtocol):
             self.scope["extensions"][TRANSPORT_EXTENSION] = {"transport": self.transport}
 
 
+def _transport(websocket: WebSocket) -> asyncio.Transport | None:
+    """The transport :class:`TransportProtocol` exposed (asyncio's or uvloop's, which
+    does not derive from asyncio's classes), or ``None``."""
+    extension = websocket.scope.get("extensions", {}).get(TRANSPORT_EXTENSION) or {}
+    transport = extension.get("transport")
+    if all(hasattr(transport, name) for name in ("abort", "is_closing", "get_extra_info")):
+        return cast(asyncio.Transport, transport)
+    return None
+
+
 def abort(websocket: WebSocket) -> bool:
     """Reset ``websocket``'s TCP connection at once, discarding what is queued for it
     (``SO_LINGER`` 0, then abort: a plain close would keep the socket until the
     client read its backlog). False when the transport is not exposed."""
-    extension = websocket.scope.get("extensions", {}).get(TRANSPORT_EXTENSION) or {}
-    transport = extension.get("transport")
-    if not isinstance(transport, asyncio.Transport):
+    transport = _transport(websocket)
+    if transport is None:
         return False
     sock = transport.get_extra_info("socket")
     if sock is not None:
@@ -125,9 +134,8 @@ def abort(websocket: WebSocket) -> bool:
 
 
 def _closing(websocket: WebSocket) -> bool:
-    extension = websocket.scope.get("extensions", {}).get(TRANSPORT_EXTENSION) or {}
-    transport = extension.get("transport")
-    return not isinstance(transport, asyncio.Transport) or transport.is_closing()
+    transport = _transport(websocket)
+    return transport is None or transport.is_closing()
 
 
 def _origin(url: str) -> tuple[str, str, int] | None:

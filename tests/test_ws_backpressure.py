@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 import time
 from pathlib import Path
@@ -64,13 +66,53 @@ async def test_a_stuck_client_is_dropped_without_slowing_the_others(tmp_path: Pa
         assert health["ws_clients"] == 1, health  # the stuck one is gone
         latencies.sort()
         assert latencies[-1] < 0.25, latencies  # the others never waited for it
-        # Reading it now, it got part of the stream and then the server's goodbye.
+        # Reading it now, it got at most part of the stream: it never answered the server's
+        # goodbye, so the server reset the connection (what it had not read is gone).
         stuck.settimeout(10)
         received = b""
-        while chunk := stuck.recv(65536):
-            received += chunk
-        assert 0 < received.count(b'"type":"event"') < 800
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := stuck.recv(65536):
+                received += chunk
+        assert received.count(b'"type":"event"') < 800
         stuck.close()
         await fast.close()
+    finally:
+        proc.stop()
+
+
+def tcp_state(sock: socket.socket) -> int:
+    """The kernel's TCP state of ``sock`` (Linux ``tcp_info.tcpi_state``: 1 established,
+    7 closed, 8 close-wait), read without reading the socket's data."""
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)[0]
+
+
+async def test_a_dropped_client_s_tcp_connection_is_closed_by_the_server(tmp_path: Path) -> None:
+    """Before, the server kept a dropped client's socket ESTABLISHED for minutes, holding
+    its send queue (issue 13 point 11): the client never reads, so the server's goodbye
+    never gets through and only a reset ends the connection."""
+    proc = ServerProcess(
+        tmp_path, env={"MADOGUCHI_WS_QUEUE_SIZE": "32", "MADOGUCHI_SOCKET_SEND_BUFFER": "4096"}
+    ).start()
+    try:
+        stuck = stuck_display(proc.ws_url)
+        assert tcp_state(stuck) == 1
+        async with httpx.AsyncClient(base_url=proc.url, timeout=30) as client:
+            await clerk(client, await admin(client), "bp-clerk-11", counter="1")
+            kiosk = bearer(proc.kiosk)
+            issued = 0
+            started = time.monotonic()
+            while tcp_state(stuck) == 1 and time.monotonic() - started < 20:
+                for _ in range(20):
+                    r = await client.post("/api/tickets", json={"queue": "shomei"}, headers=kiosk)
+                    assert r.status_code == 201, r.text
+                    issued += 1
+            # The events far outnumber what the client's and the server's buffers hold, so it was
+            # dropped; its connection was then ended by the server within a few seconds (a reset).
+            deadline = time.monotonic() + 5
+            while tcp_state(stuck) == 1 and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+        assert tcp_state(stuck) != 1, (issued, tcp_state(stuck))
+        assert issued < 600, issued
+        stuck.close()
     finally:
         proc.stop()
