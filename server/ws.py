@@ -261,6 +261,10 @@ class Connection:
         deadline = loop.time() + CLOSE_GRACE_S
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.ws.close(code=code, reason=reason), CLOSE_GRACE_S)
+        transport = _transport(self.ws)
+        if code == 1008 and transport is not None and not transport.is_closing():
+            # A flooder's messages keep coming after the close: stop reading (and parsing) them.
+            transport.pause_reading()
         while not _closing(self.ws) and loop.time() < deadline:
             await asyncio.sleep(0.05)
         if not _closing(self.ws):
