@@ -1,6 +1,6 @@
 """The WebSocket endpoint ``/ws``: subscriptions, snapshots, numbered events.
 
-Client → server messages (JSON objects, at most ``ws_max_message_bytes``):
+Client → server messages (JSON objects, at most ``ws_max_message_bytes`` bytes of UTF-8):
 
 - ``{"type": "subscribe", "id": 1, "topics": ["office", "queue:shomei"], "since": 120}``
 - ``{"type": "unsubscribe", "id": 2, "topics": ["queue:shomei"]}``
@@ -12,6 +12,15 @@ Server → client: ``result`` and ``error`` (answers by ``id``), ``snapshot``,
 ``queue_status`` (after a resume), ``ticket_status`` and ``heartbeat``. A bad message
 gets an error and the connection stays open (STYLE.md 4); a client that falls
 behind is closed with code 1013 and reconnects with ``since``.
+
+Bounds on what one client causes (issue 13): ``ws_rate`` messages a second after a
+burst of ``ws_burst`` (past it ``rate_limited``; refused ``ws_burst`` times in a row:
+closed 1008), ``ws_max_topics`` topics per connection (``too_many_topics``), a topic
+named twice counts once. Privileges follow the credentials: logout, a password
+change, device revocation (:meth:`Hub.revoke`) and session expiry close the
+connection with 4401; ``auth`` with another token drops what it may not read. A
+handshake with the session cookie from a foreign ``Origin`` is refused (403). A
+closed client that does not answer within :data:`CLOSE_GRACE_S` is reset.
 """
 
 from __future__ import annotations
