@@ -45,9 +45,10 @@ class Settings(BaseSettings):
         description="URL visitors' phones use to reach the server (printed in QR codes); default: http://host:port.",
     )
     admin_password: str | None = Field(
-        None, min_length=8,
+        None, min_length=1,
         description=("Password for the first admin account when the database has none; default: a generated one, "
-                     "printed at start."),
+                     "printed at start. It must pass the password rules (at least 15 characters, not common, "
+                     "not containing 'admin' or the office's name); the server refuses to start otherwise."),
     )
     session_ttl_s: int = Field(12 * 3600, ge=60, description="How long a staff sign-in lasts.")
     ws_queue_size: int = Field(
@@ -69,10 +70,25 @@ class Settings(BaseSettings):
         "120/minute",
         description="Rate limit per client address for public status requests (limits syntax).",
     )
-    login_rate: str = Field("5/5minutes", description="Failed sign-ins allowed per user name (limits syntax).")
+    login_rate: str = Field(
+        "5/minute;10/10minutes;20/hour",
+        description=("Failed sign-ins allowed per user name and client address, in tiers so the wait grows as "
+                     "failures go on (limits syntax, ';' between tiers); a success there clears them."),
+    )
     login_rate_address: str = Field(
         "30/5minutes",
-        description="Failed sign-ins allowed per client address (limits syntax).",
+        description="Failed sign-ins allowed per client address, whatever the user names (limits syntax).",
+    )
+    login_rate_user: str = Field(
+        "100/hour",
+        description=("Failed sign-ins allowed per user name from all addresses (limits syntax); over it, only "
+                     "addresses that have been failing for that user wait, so a stranger cannot lock the owner out."),
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description=("Origins (scheme://host[:port]) besides the server's own and public_url's that may send "
+                     "state-changing requests with the session cookie, as a JSON list, e.g. "
+                     "'[\"https://madoguchi.example.lg.jp\"]' behind a TLS proxy."),
     )
     socket_send_buffer: int | None = Field(
         None, ge=1024,
