@@ -85,7 +85,7 @@ class Settings(BaseSettings):
                      "addresses that have been failing for that user wait, so a stranger cannot lock the owner out."),
     )
     allowed_origins: list[str] = Field(
-        default_factory=list,
+        [],
         description=("Origins (scheme://host[:port]) besides the server's own and public_url's that may send "
                      "state-changing requests with the session cookie, as a JSON list, e.g. "
                      "'[\"https://madoguchi.example.lg.jp\"]' behind a TLS proxy."),
