@@ -9,7 +9,7 @@ import httpx
 
 from server.launch import ServerProcess
 
-ADMIN_PASSWORD = "bench-admin-password"
+ADMIN_PASSWORD = "maple station ladder 3141"
 
 
 def start(env: dict[str, str] | None = None) -> ServerProcess:
@@ -59,7 +59,7 @@ def admin_headers(client: httpx.Client) -> dict[str, str]:
 
 def clerk_token(client: httpx.Client, admin: dict[str, str], name: str, counter: str) -> str:
     """Create (or reuse) clerk ``name``, sign in and open ``counter``; the bearer token."""
-    password = f"{name}-password"
+    password = "cedar road quill 7706"  # passes the password rules (no user name in it)
     client.post("/api/staff", json={"username": name, "password": password, "role": "clerk"}, headers=admin)
     token = client.post("/api/auth/login", json={"username": name, "password": password}).json()["token"]
     r = client.post(f"/api/counters/{counter}/sign-in", headers={"Authorization": f"Bearer {token}"})

@@ -26,7 +26,7 @@ import httpx
 from bench._server import percentile
 from server.config import DEMO_OFFICE
 from tests.printerkit import StandInPrinter
-from tests.serverkit import ADMIN_PASSWORD, ServerProcess
+from tests.serverkit import ADMIN_PASSWORD, ServerProcess, password_of
 
 
 def bench_office(path: Path, port: int) -> Path:
@@ -61,7 +61,7 @@ def main() -> None:
             admin = bearer(http.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}))
             device = http.post("/api/devices", headers=admin, json={"kind": "kiosk", "name": "bench", "printer": name})
             kiosk = bearer(http.post("/api/devices/pair", json={"code": device.json()["pairing_code"]}))
-            account = {"username": "bench", "password": "pw-bench-0123456789"}
+            account = {"username": "bench", "password": password_of("bench")}
             clerk = http.post("/api/staff", headers=admin, json={**account, "role": "clerk"})
             assert clerk.status_code == 201, clerk.text
             staff = bearer(http.post("/api/auth/login", json=account))

@@ -28,13 +28,14 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from stats.nightly import nightly_loop
 
-from . import config, pages
+from . import config, pages, passwords
 from .api import accounts, counters, index, printers, state, stats, tickets  # noqa: F401  (they register their routes)
 from .api.openapi import document
 from .api.registry import SPECS, JSONResponse, error_response, route
 from .auth import Auth, RateLimits
 from .core.calendar import OfficeCalendar
 from .core.layout import Layout
+from .csrf import CsrfGuard
 from .errors import ApiError
 from .hub import Hub
 from .printing import PrintService
@@ -44,6 +45,8 @@ from .storage.database import EventLog, open_database
 from .ws import websocket_endpoint
 
 log = logging.getLogger("madoguchi")
+#: Display name of the first admin account, made at first start.
+ADMIN_NAME = "管理者 Administrator"
 
 @dataclass
 class Services:
@@ -102,6 +105,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
     (the CLI uses it to print URLs and demo credentials)."""
     office = load_office(settings)
     layout, calendar, printing_setup, stats_setup = office.layout, office.calendar, office.printing, office.stats
+    office_words = passwords.office_words(layout.office_id, layout.office_name.ja, layout.office_name.en)
+    if settings.admin_password is not None:
+        try:
+            passwords.check(settings.admin_password, ("admin", ADMIN_NAME, *office_words))
+        except passwords.PasswordRejected as err:
+            raise config.ConfigError(f"MADOGUCHI_ADMIN_PASSWORD: {err}") from None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -114,19 +123,19 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
         hub = Hub(history=settings.ws_history, counter_queues={cid: c.queues for cid, c in layout.counters.items()})
         processor = Processor(layout, calendar, EventLog(engine), hub, clock)
         await processor.start()
-        auth = Auth(engine, settings.session_ttl_s, settings.pairing_ttl_s)
+        auth = Auth(engine, settings.session_ttl_s, settings.pairing_ttl_s, office_words)
         bootstrap: dict[str, Any] = {}
         if not await auth.has_admin():
-            from .auth import new_token
-            password = settings.admin_password or new_token()[:16]
-            await auth.create_staff("admin", password, "admin", "管理者 Administrator")
+            password = settings.admin_password or passwords.generate()
+            await auth.create_staff("admin", password, "admin", ADMIN_NAME)
             bootstrap["admin_password"] = password if settings.admin_password is None else None
         public_url = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
         fonts = settings.ticket_fonts()
         printing = PrintService(engine, printing_setup, processor, hub, public_url, clock, fonts=fonts)
         hub.printers = printing
         await printing.start()
-        limits = RateLimits(settings.public_rate, settings.login_rate, settings.login_rate_address)
+        limits = RateLimits(settings.public_rate, settings.login_rate, settings.login_rate_address,
+                            settings.login_rate_user)
         services = Services(settings, layout, calendar, engine, processor, hub, auth, limits, public_url, clock,
                             bootstrap, printing, stats_setup)
         nightly = None
@@ -162,7 +171,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
     routes.append(Route("/api/openapi.json", openapi, methods=["GET"]))
     routes.append(WebSocketRoute("/ws", websocket_endpoint))
     routes.extend(pages.routes())
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(pages.SecurityHeaders)],
+    origins = [o for o in (settings.public_url, *settings.allowed_origins) if o]
+    public = [spec.path for spec in SPECS if spec.access == "public"]
+    middleware = [Middleware(pages.SecurityHeaders), Middleware(CsrfGuard, origins=origins, public=public)]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware,
                     exception_handlers={404: _not_found, 405: _not_found, Exception: _server_error})
     return app
 

@@ -8,28 +8,38 @@
   the code for its token. A kiosk may only issue tickets; a display may read
   the staff topic.
 - Tokens are 256-bit random (``secrets``); only their SHA-256 is stored.
-- Failed sign-ins are limited per user name and per address (``limits``).
+- Passwords follow :mod:`server.passwords` (NIST SP 800-63B-4): checked when
+  set, NFKC-normalised before hashing and verifying.
+- Sign-in attempts are throttled (:class:`RateLimits`, ``limits`` moving
+  windows): per user name *and* address with back-off in tiers, per address
+  across users, and per user name across addresses, where only places that
+  have been failing for that user are held back. Each attempt is checked and
+  counted in one synchronous step before the password is verified.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import secrets
 import time
 import uuid
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from limits import parse
+from limits import RateLimitItem, parse, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from . import passwords
 from .errors import ApiError
 from .storage import schema
 from .storage.database import write_audit
@@ -81,48 +91,139 @@ class Principal:
 ANONYMOUS = Principal("anonymous")
 
 
-class RateLimits:
-    """Moving-window limits kept in memory (``limits`` package)."""
+def _verify(stored: str, password: str) -> bool:
+    """Whether ``password`` matches the argon2 hash ``stored``."""
+    try:
+        return bool(_hasher.verify(stored, password))
+    except (VerificationError, InvalidHashError):
+        return False
 
-    def __init__(self, public_rate: str, login_rate: str, login_rate_address: str) -> None:
+
+@dataclass(frozen=True, slots=True)
+class LoginAttempt:
+    """A sign-in attempt let through :meth:`RateLimits.begin_login`, in flight until
+    :meth:`RateLimits.end_login`."""
+
+    username: str
+    address: str
+
+
+class RateLimits:
+    """Moving-window limits kept in memory (``limits`` package).
+
+    Sign-in (NIST SP 800-63B-4 3.2.2, rate limiting): failures are counted
+    per (user name, address) against ``login_rate`` (tiers such as
+    ``5/minute;10/10minutes;20/hour``: the wait grows as failures go on, and
+    a success there clears them), per address against ``login_rate_address``
+    (across users), and per user name against ``login_rate_user`` (across
+    addresses). When a user name is over its limit, an address with no
+    recent failure for it still gets one attempt at a time, so a stranger
+    cannot lock the owner out from the owner's terminal. Attempts in flight
+    count as failures until they end, so concurrent guesses never exceed a limit.
+    """
+
+    def __init__(self, public_rate: str, login_rate: str, login_rate_address: str,
+                 login_rate_user: str = "100/hour") -> None:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self.public = parse(public_rate)
-        self.login = parse(login_rate)
-        self.login_address = parse(login_rate_address)
+        self.login = parse_many(login_rate)
+        self.login_address = parse_many(login_rate_address)
+        self.login_user = parse_many(login_rate_user)
+        self._pending: Counter[tuple[str, ...]] = Counter()
 
     def hit_public(self, address: str) -> bool:
         """Count one public request; false when over the limit."""
         return self._limiter.hit(self.public, "public", address)
 
-    def login_blocked(self, username: str, address: str) -> bool:
-        """Whether sign-in is blocked for this name or address now."""
-        return not (self._limiter.test(self.login, "login-user", username)
-                    and self._limiter.test(self.login_address, "login-addr", address))
+    def _wait(self, items: Sequence[RateLimitItem], *key: str) -> float | None:
+        """Seconds until one more failure fits under every limit of ``items`` for ``key``
+        (counting attempts in flight), or ``None`` when it fits now."""
+        pending = self._pending[key]
+        wait: float | None = None
+        for item in items:
+            stats = self._limiter.get_window_stats(item, *key)
+            if stats.remaining - pending <= 0:
+                until = stats.reset_time - time.time() if stats.remaining <= 0 else 1.0
+                wait = max(wait or 0.0, until, 1.0)
+        return wait
 
-    def login_failed(self, username: str, address: str) -> None:
-        """Count one failed sign-in."""
-        self._limiter.hit(self.login, "login-user", username)
-        self._limiter.hit(self.login_address, "login-addr", address)
+    def begin_login(self, username: str, address: str) -> LoginAttempt:
+        """Check the limits and count the attempt as in flight, in one step
+        (no ``await``: nothing else runs in between). Raises :class:`ApiError`
+        ``rate_limited`` with ``retry_after_s`` when the attempt must wait."""
+        pair = ("login-pair", username, address)
+        waits = [self._wait(self.login, *pair), self._wait(self.login_address, "login-addr", address)]
+        user_wait = self._wait(self.login_user, "login-user", username)
+        fresh_place = self._pending[pair] == 0 and all(
+            self._limiter.get_window_stats(item, *pair).remaining == item.amount for item in self.login)
+        if not fresh_place:
+            waits.append(user_wait)
+        found = [w for w in waits if w is not None]
+        if found:
+            seconds = math.ceil(max(found))
+            raise ApiError("rate_limited", f"サインインの試行が多すぎます。{seconds}秒後にもう一度お試しください。"
+                           f" Too many sign-in attempts; try again in {seconds} s.", retry_after_s=seconds)
+        for key in (pair, ("login-addr", address), ("login-user", username)):
+            self._pending[key] += 1
+        return LoginAttempt(username, address)
+
+    def end_login(self, attempt: LoginAttempt, *, failed: bool | None) -> None:
+        """End an attempt: ``failed=True`` counts a failure everywhere, ``False``
+        (signed in) clears that place's failures for the user, ``None`` (the
+        check could not be made, e.g. storage down) counts nothing."""
+        pair = ("login-pair", attempt.username, attempt.address)
+        groups = ((self.login, pair), (self.login_address, ("login-addr", attempt.address)),
+                  (self.login_user, ("login-user", attempt.username)))
+        for items, key in groups:
+            self._pending[key] -= 1
+            if self._pending[key] <= 0:
+                del self._pending[key]
+            if failed:
+                for item in items:
+                    self._limiter.hit(item, *key)
+        if failed is False:
+            for item in self.login:
+                self._limiter.clear(item, *pair)
 
 
 class Auth:
     """Accounts, sessions and devices in the database, with an in-memory cache
     of live tokens (this process is their only writer)."""
 
-    def __init__(self, engine: AsyncEngine, session_ttl_s: int, pairing_ttl_s: int) -> None:
+    def __init__(self, engine: AsyncEngine, session_ttl_s: int, pairing_ttl_s: int,
+                 context_words: Sequence[str] = ()) -> None:
         self.engine = engine
         self.session_ttl_s = session_ttl_s
         self.pairing_ttl_s = pairing_ttl_s
+        #: Words no password may contain besides the person's names (the office's names).
+        self.context_words = tuple(context_words)
         self._cache: dict[str, tuple[Principal, int]] = {}
+
+    def check_password(self, password: str, username: str, display_name: str | None) -> str:
+        """The NFKC form of an acceptable new password for this person (:func:`server.passwords.check`);
+        raises :class:`ApiError` ``invalid_request`` with the reason."""
+        try:
+            return passwords.check(password, (username, display_name, *self.context_words))
+        except passwords.PasswordRejected as err:
+            raise ApiError("invalid_request", str(err), [{"field": "password", "problem": err.reason}]) from None
 
     # ---------------------------------------------------------------- staff
     async def create_staff(
-        self, username: str, password: str, role: str, display_name: str | None = None
+        self, username: str, password: str, role: str, display_name: str | None = None, *, actor: str = "system"
     ) -> dict[str, Any]:
-        """Create an account; raises :class:`ApiError` ``conflict`` when the name is taken."""
+        """Create an account; ``actor`` (who creates it: an admin's id, ``system`` at first start)
+        goes to the audit row. Raises :class:`ApiError` ``invalid_request`` for a weak password
+        or a display name with control characters, ``conflict`` when the name is taken."""
         if role not in ROLES:
             raise ApiError("invalid_request", f"role must be one of {', '.join(ROLES)}")
-        hashed = await asyncio.to_thread(_hasher.hash, password)
+        if display_name is not None:
+            try:
+                passwords.check_display_name(display_name)
+            except passwords.PasswordRejected as err:
+                problem = [{"field": "display_name", "problem": err.reason}]
+                raise ApiError("invalid_request", str(err), problem) from None
+        normal = self.check_password(password, username, display_name)
+        hashed = await asyncio.to_thread(_hasher.hash, normal)
         row = {
             "id": uuid.uuid4().hex,
             "username": username,
@@ -135,7 +236,7 @@ class Auth:
         try:
             async with self.engine.begin() as conn:
                 await conn.execute(insert(schema.staff), row)
-                await self._audit(conn, "system", "staff.created", f"{username} ({role})")
+                await self._audit(conn, actor, "staff.created", f"{username} ({role})")
         except IntegrityError:
             raise ApiError("conflict", f"user name {username!r} is taken") from None
         return {k: row[k] for k in ("id", "username", "display_name", "role")}
@@ -157,8 +258,15 @@ class Auth:
         return [r._asdict() for r in rows]
 
     async def set_password(self, staff_id: str, password: str, actor: str) -> None:
-        """Replace a password and end that person's sessions; ``not_found`` if no such account."""
-        hashed = await asyncio.to_thread(_hasher.hash, password)
+        """Replace a password and end that person's sessions; ``not_found`` if no such account,
+        ``invalid_request`` for a password :mod:`server.passwords` refuses."""
+        async with self.engine.connect() as conn:
+            who = (await conn.execute(select(schema.staff.c.username, schema.staff.c.display_name)
+                                      .where(schema.staff.c.id == staff_id))).first()
+        if who is None:
+            raise ApiError("not_found", "no such account")
+        normal = self.check_password(password, who.username, who.display_name)
+        hashed = await asyncio.to_thread(_hasher.hash, normal)
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 update(schema.staff).where(schema.staff.c.id == staff_id).values(password_hash=hashed)
@@ -175,26 +283,35 @@ class Auth:
             found = await conn.scalar(select(schema.staff.c.id).where(schema.staff.c.role == "admin").limit(1))
         return found is not None
 
-    async def login(self, username: str, password: str) -> tuple[str, Principal]:
+    async def login(self, username: str, password: str, address: str = "?") -> tuple[str, Principal]:
         """Check a password and open a session: ``(token, principal)``.
 
+        The password is verified in its NFKC form, then (hashes made before
+        passwords were normalised) as typed; such a hash is renewed in NFKC.
         Raises :class:`ApiError` ``login_failed`` (same message whether the
-        name or the password was wrong).
+        name or the password was wrong) after writing ``staff.login_failed``
+        to the audit log (the user name only when it names an account, since
+        people type passwords into the name field; never the password).
         """
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(schema.staff).where(schema.staff.c.username == username))).first()
         stored = row.password_hash if row is not None and row.active else _DUMMY_HASH
-        try:
-            await asyncio.to_thread(_hasher.verify, stored, password)
-            ok = row is not None and row.active
-        except (VerificationError, InvalidHashError):
-            ok = False
-        if not ok or row is None:
+        normal = passwords.normalise(password)
+        ok = await asyncio.to_thread(_verify, stored, normal)
+        legacy = not ok and normal != password and await asyncio.to_thread(_verify, stored, password)
+        if not (ok or legacy) or row is None or not row.active:
+            async with self.engine.begin() as conn:
+                await self._audit(conn, row.username if row is not None else "?", "staff.login_failed",
+                                  f"from {address}" + ("" if row is not None else " (no such user name)"))
             raise ApiError("login_failed", "wrong user name or password")
         token = new_token()
         key = token_hash(token)
         principal = Principal("staff", row.id, row.role, row.display_name, None, None, key)
+        renewed = await asyncio.to_thread(_hasher.hash, normal) if legacy else None
         async with self.engine.begin() as conn:
+            if renewed is not None:
+                await conn.execute(update(schema.staff).where(schema.staff.c.id == row.id)
+                                   .values(password_hash=renewed))
             await conn.execute(
                 insert(schema.sessions),
                 {
@@ -205,14 +322,17 @@ class Auth:
                     "expires_at_us": now_us() + self.session_ttl_s * 1_000_000,
                 },
             )
-            await self._audit(conn, row.username, "staff.login", "")
+            await self._audit(conn, row.username, "staff.login", f"from {address}")
         self._cache[key] = (principal, now_us() + self.session_ttl_s * 1_000_000)
         return token, principal
 
     async def logout(self, principal: Principal) -> None:
-        """End a staff session."""
+        """End a staff session (``staff.logout`` in the audit log)."""
         async with self.engine.begin() as conn:
+            username = await conn.scalar(select(schema.staff.c.username).where(schema.staff.c.id == principal.id))
             await conn.execute(delete(schema.sessions).where(schema.sessions.c.token_hash == principal.token_hash))
+            await self._audit(conn, username or principal.id or "?", "staff.logout",
+                              f"at counter {principal.counter}" if principal.counter else "")
         self._cache.pop(principal.token_hash or "", None)
 
     async def set_counter(self, principal: Principal, counter: str | None) -> Principal:

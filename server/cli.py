@@ -227,7 +227,8 @@ class _UnknownUser(Exception):
 
 
 def _reset_password(args: argparse.Namespace) -> int:
-    from .auth import Auth, new_token
+    from .auth import Auth
+    from .passwords import generate
     from .storage import schema
     from .storage.database import open_database, sqlite_path
 
@@ -239,7 +240,7 @@ def _reset_password(args: argparse.Namespace) -> int:
     if path is not None and not Path(path).exists():
         print(f"madoguchi: error: no database at {path} (give the server's --data-dir or --db)", file=sys.stderr)
         return 2
-    password = new_token()[:16]
+    password = generate()
     try:
         actor = f"cli:{getpass.getuser()}"
     except (OSError, KeyError):

@@ -24,6 +24,7 @@ CODES: dict[str, int] = {
     # who may do what
     "unauthenticated": 401,
     "forbidden": 403,
+    "origin_not_allowed": 403,
     "wrong_counter": 403,
     "login_failed": 401,
     "rate_limited": 429,
@@ -39,6 +40,7 @@ CODES: dict[str, int] = {
     "numbers_exhausted": 409,
     "duplicate_token": 409,
     "counter_not_open": 409,
+    "counter_not_yours": 409,
     "counter_not_paused": 409,
     "counter_busy": 409,
     "counter_idle": 409,
@@ -61,14 +63,17 @@ CODES: dict[str, int] = {
 
 class ApiError(Exception):
     """An error to send to a client: a code from :data:`CODES`, a message, and
-    optional ``details`` (e.g. which fields were wrong)."""
+    optional ``details`` (e.g. which fields were wrong); ``retry_after_s`` (whole
+    seconds) tells a throttled client when to try again (also the ``Retry-After`` header)."""
 
-    def __init__(self, code: str, message: str, details: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, code: str, message: str, details: list[dict[str, Any]] | None = None, *,
+                 retry_after_s: int | None = None) -> None:
         assert code in CODES, code
         super().__init__(message)
         self.code = code
         self.message = message
         self.details = details
+        self.retry_after_s = retry_after_s
 
     @property
     def status(self) -> int:
@@ -80,6 +85,8 @@ class ApiError(Exception):
         out: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.details:
             out["details"] = self.details
+        if self.retry_after_s is not None:
+            out["retry_after_s"] = self.retry_after_s
         return out
 
 

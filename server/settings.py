@@ -45,9 +45,10 @@ class Settings(BaseSettings):
         description="URL visitors' phones use to reach the server (printed in QR codes); default: http://host:port.",
     )
     admin_password: str | None = Field(
-        None, min_length=8,
+        None, min_length=1,
         description=("Password for the first admin account when the database has none; default: a generated one, "
-                     "printed at start."),
+                     "printed at start. It must pass the password rules (at least 15 characters, not common, "
+                     "not containing 'admin' or the office's name); the server refuses to start otherwise."),
     )
     session_ttl_s: int = Field(12 * 3600, ge=1, description="How long a staff sign-in lasts.")
     ws_queue_size: int = Field(
@@ -81,20 +82,30 @@ class Settings(BaseSettings):
         description=("Messages a WebSocket client may send at once before ws_rate applies; a client refused this "
                      "many times in a row is closed with code 1008."),
     )
-    allowed_origins: str = Field(
-        "",
-        description=("Origins besides the server's own (and public_url's) whose browser pages may use the session "
-                     "cookie, comma-separated (e.g. https://madoguchi.city.example); /ws refuses others."),
-    )
     max_body_bytes: int = Field(16_384, ge=256, description="Largest HTTP request body.")
     public_rate: str = Field(
         "120/minute",
         description="Rate limit per client address for public status requests (limits syntax).",
     )
-    login_rate: str = Field("5/5minutes", description="Failed sign-ins allowed per user name (limits syntax).")
+    login_rate: str = Field(
+        "5/minute;10/10minutes;20/hour",
+        description=("Failed sign-ins allowed per user name and client address, in tiers so the wait grows as "
+                     "failures go on (limits syntax, ';' between tiers); a success there clears them."),
+    )
     login_rate_address: str = Field(
         "30/5minutes",
-        description="Failed sign-ins allowed per client address (limits syntax).",
+        description="Failed sign-ins allowed per client address, whatever the user names (limits syntax).",
+    )
+    login_rate_user: str = Field(
+        "100/hour",
+        description=("Failed sign-ins allowed per user name from all addresses (limits syntax); over it, only "
+                     "addresses that have been failing for that user wait, so a stranger cannot lock the owner out."),
+    )
+    allowed_origins: list[str] = Field(
+        [],
+        description=("Origins (scheme://host[:port]) besides the server's own and public_url's that may send "
+                     "state-changing requests or open /ws with the session cookie, as a JSON list, e.g. "
+                     "'[\"https://madoguchi.example.lg.jp\"]' behind a TLS proxy."),
     )
     socket_send_buffer: int | None = Field(
         None, ge=1024,

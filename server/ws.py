@@ -172,7 +172,7 @@ def origin_allowed(websocket: WebSocket, services: Services) -> bool:
         return True
     scheme = "https" if websocket.url.scheme == "wss" else "http"
     own = [f"{scheme}://{websocket.headers.get('host', '')}", services.public_url,
-           *services.settings.allowed_origins.split(",")]
+           *services.settings.allowed_origins]
     allowed = {_origin(o) for o in own if o.strip()} - {None}
     return _origin(origin) in allowed
 

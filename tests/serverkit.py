@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import httpx
 
 from server.launch import ServerProcess as Launcher
 
-ADMIN_PASSWORD = "admin-password-for-tests"
+ADMIN_PASSWORD = "quiet lantern harbor 4817"
+
+
+def password_of(name: str) -> str:
+    """The tests' password for staff account ``name``: passes the password rules
+    (15+ characters, not common, without the user name)."""
+    return f"kaede river {int(hashlib.sha256(name.encode()).hexdigest()[:10], 16) % 10**8:08d}"
 
 
 class ServerProcess(Launcher):
@@ -35,7 +42,7 @@ async def admin(client: httpx.AsyncClient) -> dict[str, str]:
 async def clerk(client: httpx.AsyncClient, admin_headers: dict[str, str], name: str, counter: str | None = None,
                 role: str = "clerk") -> dict[str, str]:
     """Create (or reuse) a staff account, sign in, and optionally open a counter."""
-    password = f"pw-{name}-0123456789"
+    password = password_of(name)
     r = await client.post(
         "/api/staff", json={"username": name, "password": password, "role": role}, headers=admin_headers
     )

@@ -48,10 +48,10 @@ def sign_in_a_clerk(url: str, counter: str) -> None:
     with httpx.Client(base_url=url, timeout=10) as client:
         r = client.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
         admin = {"Authorization": f"Bearer {r.json()['token']}"}
-        r = client.post("/api/staff", json={"username": "suzuki", "password": "suzuki-password-1234", "role": "clerk"},
-                        headers=admin)
+        account = {"username": "suzuki", "password": "autumn ferry window 5528", "role": "clerk"}
+        r = client.post("/api/staff", json=account, headers=admin)
         assert r.status_code == 201, r.text
-        r = client.post("/api/auth/login", json={"username": "suzuki", "password": "suzuki-password-1234"})
+        r = client.post("/api/auth/login", json={"username": "suzuki", "password": "autumn ferry window 5528"})
         r = client.post(f"/api/counters/{counter}/sign-in", headers={"Authorization": f"Bearer {r.json()['token']}"})
         assert r.status_code == 200, r.text
 

@@ -23,7 +23,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from .browserkit import assert_accessible, launch, new_page, screenshot
-from .serverkit import ADMIN_PASSWORD, ServerProcess
+from .serverkit import ADMIN_PASSWORD, ServerProcess, password_of
 
 LANGS = {"ja": "ja", "easy": "ja", "en": "en", "zh": "zh-Hans", "ko": "ko"}
 CHOOSE = {"ja": "手続きを選んでください", "easy": "てつづきを えらんで ください", "en": "Choose your procedure",
@@ -65,7 +65,7 @@ class Floor:
 
     def clerk(self, name: str) -> str:
         """Create a clerk account; its password."""
-        password = f"pw-{name}-0123456789"
+        password = password_of(name)
         r = self.http.post("/api/staff", headers=self.admin,
                            json={"username": name, "password": password, "role": "clerk",
                                  "display_name": f"職員 {name}"})
@@ -399,10 +399,10 @@ def test_a_kiosk_and_a_display_paired_by_code_and_an_alert_when_a_wait_passes_th
             display_code = http.post("/api/devices", headers=admin,
                                      json={"kind": "display", "name": "執務室"}).json()["pairing_code"]
             r = http.post("/api/staff", headers=admin,
-                          json={"username": "ito", "password": "pw-ito-0123456789", "role": "clerk"})
+                          json={"username": "ito", "password": password_of("ito"), "role": "clerk"})
             assert r.status_code == 201, r.text
             ito = http.post("/api/auth/login",
-                            json={"username": "ito", "password": "pw-ito-0123456789"}).json()["token"]
+                            json={"username": "ito", "password": password_of("ito")}).json()["token"]
             assert http.post("/api/counters/1/sign-in", headers={"Authorization": f"Bearer {ito}"}).status_code == 200
 
         kiosk_page = new_page(browser, 1080, 1920)
@@ -458,13 +458,13 @@ def test_the_kiosk_says_take_your_ticket_or_shows_it_on_screen_and_the_staff_dis
                              json={"kind": "display", "name": "執務室"}).json()["pairing_code"]
             display_token = http.post("/api/devices/pair", json={"code": code, "kind": "display"}).json()["token"]
             r = http.post("/api/staff", headers=admin,
-                          json={"username": "sato", "password": "pw-sato-0123456789", "role": "clerk"})
+                          json={"username": "sato", "password": password_of("sato"), "role": "clerk"})
             assert r.status_code == 201, r.text
 
         desk = new_page(browser, 1366, 768)
         desk.goto(f"{proc.url}/counter/")
         desk.fill("#username", "sato")
-        desk.fill("#password", "pw-sato-0123456789")
+        desk.fill("#password", password_of("sato"))
         desk.click("#login-form button[type=submit]")
         desk.locator("[data-counter='4']").click()
         desk.locator("#desk").wait_for(state="visible")
@@ -518,7 +518,7 @@ def test_the_kiosk_says_take_your_ticket_or_shows_it_on_screen_and_the_staff_dis
 
 
 def test_a_supervisor_sees_today_so_far_and_downloads_an_export_with_progress(browser: Browser, floor: Floor) -> None:
-    password = "pw-kanri-0123456789"
+    password = password_of("kanri")
     r = floor.http.post("/api/staff", headers=floor.admin,
                         json={"username": "kanri", "password": password, "role": "supervisor",
                               "display_name": "監督者 管理"})
@@ -617,10 +617,10 @@ def test_every_kiosk_step_fits_the_screen_in_portrait_and_landscape_in_every_lan
                 code = http.post("/api/devices", headers=admin, json=body).json()["pairing_code"]
                 tokens[name] = http.post("/api/devices/pair", json={"code": code, "kind": "kiosk"}).json()["token"]
             r = http.post("/api/staff", headers=admin,
-                          json={"username": "sato", "password": "pw-sato-0123456789", "role": "clerk"})
+                          json={"username": "sato", "password": password_of("sato"), "role": "clerk"})
             assert r.status_code == 201, r.text
             sato = http.post("/api/auth/login",
-                             json={"username": "sato", "password": "pw-sato-0123456789"}).json()["token"]
+                             json={"username": "sato", "password": password_of("sato")}).json()["token"]
             assert http.post("/api/counters/4/sign-in", headers={"Authorization": f"Bearer {sato}"}).status_code == 200
 
         for orientation, size in KIOSK_SIZES.items():
@@ -720,7 +720,7 @@ class BusyFloor:
             self.act("24", "finish")
 
     def clerk(self, name: str, counter: str) -> dict[str, str]:
-        password = f"pw-{name}-0123456789"
+        password = password_of(name)
         r = self.http.post("/api/staff", headers=self.admin,
                            json={"username": name, "password": password, "role": "clerk"})
         assert r.status_code == 201, r.text
@@ -948,7 +948,7 @@ def test_a_screen_resumes_after_a_blip_without_a_snapshot_and_takes_one_after_a_
         token = http.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).json()["token"]
         admin = {"Authorization": f"Bearer {token}"}
         kiosk_headers = {"Authorization": f"Bearer {proc.kiosk}"}
-        account = {"username": "ueda", "password": "pw-ueda-0123456789"}
+        account = {"username": "ueda", "password": password_of("ueda")}
         assert http.post("/api/staff", headers=admin, json={**account, "role": "clerk"}).status_code == 201
         clerk = {"Authorization": "Bearer " + http.post("/api/auth/login", json=account).json()["token"]}
         assert http.post("/api/counters/4/sign-in", headers=clerk).status_code == 200
@@ -1011,7 +1011,7 @@ def test_the_counter_terminal_links_the_statistics_for_supervisors_and_admins_on
         browser: Browser, floor: Floor) -> None:
     accounts = {"clerk": ("tsuda", floor.clerk("tsuda"))}
     for role in ("supervisor", "admin"):
-        name, password = f"link{role}", f"pw-link{role}-0123456789"
+        name, password = f"link{role}", password_of(f"link{role}")
         r = floor.http.post("/api/staff", headers=floor.admin,
                             json={"username": name, "password": password, "role": role})
         assert r.status_code == 201, r.text

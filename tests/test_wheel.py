@@ -217,7 +217,7 @@ def serve_every_page(base: str) -> None:
         code = device.json()["pairing_code"]
         kiosk = {"Authorization": "Bearer " + http.post("/api/devices/pair", json={"code": code}).json()["token"]}
         # A clerk opens counter 4 (証明係), so that 証明発行 issues (before that: 準備中).
-        clerk = {"username": "wheel-clerk", "password": "wheel-clerk-password", "role": "clerk"}
+        clerk = {"username": "wheel-clerk", "password": "spring tide ledger 2093", "role": "clerk"}
         assert http.post("/api/staff", headers=admin, json=clerk).status_code == 201
         clerk_login = http.post("/api/auth/login", json={"username": clerk["username"], "password": clerk["password"]})
         desk = {"Authorization": "Bearer " + clerk_login.json()["token"]}

@@ -21,7 +21,7 @@ OTHER_ORIGIN = "https://floor.city.example"
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc = ServerProcess(tmp_path_factory.mktemp("privileges"), env={
-        "MADOGUCHI_PUBLIC_RATE": "100000/minute", "MADOGUCHI_ALLOWED_ORIGINS": OTHER_ORIGIN,
+        "MADOGUCHI_PUBLIC_RATE": "100000/minute", "MADOGUCHI_ALLOWED_ORIGINS": f'["{OTHER_ORIGIN}"]',
     }).start()
     yield proc
     proc.stop()

@@ -12,17 +12,21 @@ from .registry import COOKIE, Ctx, JSONResponse, endpoint
 @endpoint("POST", "/api/auth/login", summary="Staff sign-in", access="public", tag="auth", body=LoginIn,
           errors=("login_failed", "rate_limited"))
 async def login(ctx: Ctx, body: LoginIn) -> JSONResponse:
-    """Returns a bearer token and sets it as an HttpOnly cookie. Failed attempts
-    are limited per user name and per address."""
+    """Returns a bearer token and sets it as an HttpOnly cookie. Attempts are
+    throttled per user name and address (back-off), per address and per user
+    name (429 with Retry-After); failures are audited."""
     limits = ctx.services.limits
     address = ctx.request.client.host if ctx.request.client else "?"
-    if limits.login_blocked(body.username, address):
-        raise ApiError("rate_limited", "too many failed sign-ins; wait a few minutes")
+    attempt = limits.begin_login(body.username, address)
+    failed: bool | None = None
     try:
-        token, principal = await ctx.services.auth.login(body.username, body.password)
-    except ApiError:
-        limits.login_failed(body.username, address)
+        token, principal = await ctx.services.auth.login(body.username, body.password, address)
+        failed = False
+    except ApiError as err:
+        failed = err.code == "login_failed"
         raise
+    finally:
+        limits.end_login(attempt, failed=failed)
     response = JSONResponse(
         {"token": token, "staff": {"id": principal.id, "name": principal.name, "role": principal.role}}
     )
@@ -75,11 +79,13 @@ async def list_staff(ctx: Ctx, _: None) -> list[dict[str, Any]]:
     tag="admin",
     body=StaffIn,
     status=201,
-    errors=("conflict",),
+    errors=("conflict", "invalid_request"),
 )
 async def create_staff(ctx: Ctx, body: StaffIn) -> dict[str, Any]:
-    """Passwords are stored as argon2id hashes."""
-    return await ctx.services.auth.create_staff(body.username, body.password, body.role, body.display_name)
+    """Passwords are checked (NIST SP 800-63B-4: length, blocklist, context words) and stored as
+    argon2id hashes of their NFKC form. The audit log names the admin who created the account."""
+    return await ctx.services.auth.create_staff(body.username, body.password, body.role, body.display_name,
+                                                actor=ctx.principal.id or "?")
 
 
 @endpoint(
@@ -89,7 +95,7 @@ async def create_staff(ctx: Ctx, body: StaffIn) -> dict[str, Any]:
     access="admin",
     tag="admin",
     body=PasswordIn,
-    errors=("not_found",),
+    errors=("not_found", "invalid_request"),
 )
 async def set_password(ctx: Ctx, body: PasswordIn) -> dict[str, Any]:
     """Also ends that person's sessions."""

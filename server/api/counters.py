@@ -7,52 +7,88 @@ from datetime import datetime
 from typing import Any
 
 from ..core import commands as c
+from ..core.errors import DomainError
 from ..core.floor import Floor, Outcome
 from ..errors import ApiError
 from .models import CallTicketIn, FinishIn, TransferIn
-from .registry import Ctx, endpoint
+from .registry import Ctx, binding_holds, drop_stale_binding, endpoint
 from .tickets import detail_view
 
 COUNTER_ERRORS = (
     "unknown_counter", "counter_not_open", "counter_busy", "counter_idle", "invalid_transition", "wrong_counter",
+    "counter_not_yours",
 )
 
 
-async def _run(ctx: Ctx, command: c.Command) -> dict[str, Any]:
+def _counter_view(floor: Floor, cid: str) -> dict[str, Any]:
+    state = floor.counters[cid]
+    return {"id": cid, "number": floor.layout.counters[cid].number, "status": state.status.value,
+            "ticket": state.ticket}
+
+
+async def _run(ctx: Ctx, command: c.Command, *, guard: bool = True) -> dict[str, Any]:
+    """Carry out ``command`` at the path's counter. A clerk's command (``guard``) is
+    carried out only while the counter is still theirs (:class:`server.core.commands.AtOwnCounter`,
+    decided in the writer with the command, so no close or sign-in can slip in between);
+    otherwise ``counter_not_yours`` and the session's binding is cleared."""
     cid = ctx.path["counter"]
 
     def view(floor: Floor, outcome: Outcome, now: datetime) -> dict[str, Any]:
-        state = floor.counters[cid]
-        return {
-            "counter": {"id": cid, "number": floor.layout.counters[cid].number, "status": state.status.value,
-                        "ticket": state.ticket},
-            "ticket": detail_view(floor, outcome, now),
-        }
+        return {"counter": _counter_view(floor, cid), "ticket": detail_view(floor, outcome, now)}
 
-    _, result = await ctx.services.processor.submit(command, view=view)
+    principal = ctx.principal
+    if guard and principal.role == "clerk" and principal.id is not None:
+        command = c.AtOwnCounter(cid, principal.id, command)
+    try:
+        _, result = await ctx.services.processor.submit(command, view=view)
+    except DomainError as err:
+        if err.code == "counter_not_yours":
+            await ctx.services.auth.set_counter(principal, None)
+        raise
     return result
+
+
+def _left(ctx: Ctx) -> dict[str, Any]:
+    """The answer to signing out of a counter that was no longer this session's."""
+    floor = ctx.services.processor.current_floor()
+    return {"counter": _counter_view(floor, ctx.path["counter"]), "ticket": None}
 
 
 @endpoint("POST", "/api/counters/{counter}/sign-in", summary="Sign in to a counter and open it (窓口開始)",
           access="staff", tag="counters", errors=("unknown_counter", "counter_in_use", "conflict"))
 async def sign_in(ctx: Ctx, _: None) -> dict[str, Any]:
-    """The session acts at this counter from now on. A clerk is signed in to one counter at a time."""
+    """The session acts at this counter from now on. A clerk is signed in to one counter at a time;
+    a counter closed or taken over under them no longer holds them."""
     cid = ctx.path["counter"]
-    current = ctx.principal.counter
+    principal = await drop_stale_binding(ctx.services, ctx.principal)
+    current = principal.counter
     if current is not None and current != cid:
         raise ApiError("conflict", f"you are signed in to counter {current}; sign out there first")
-    result = await _run(ctx, c.OpenCounter(cid, staff=ctx.staff))
-    await ctx.services.auth.set_counter(ctx.principal, cid)
+    result = await _run(ctx, c.OpenCounter(cid, staff=ctx.staff), guard=False)
+    await ctx.services.auth.set_counter(principal, cid)
     return result
 
 
 @endpoint("POST", "/api/counters/{counter}/sign-out", summary="Close the counter and sign out of it (窓口終了)",
           access="counter", tag="counters", errors=COUNTER_ERRORS)
 async def sign_out(ctx: Ctx, _: None) -> dict[str, Any]:
-    """The counter must have no ticket at it."""
-    result = await _run(ctx, c.CloseCounter(ctx.path["counter"], staff=ctx.staff))
-    if ctx.principal.counter == ctx.path["counter"]:
-        await ctx.services.auth.set_counter(ctx.principal, None)
+    """The counter must have no ticket at it. Signing out of a counter that was closed or taken
+    over under you only ends your binding to it (the counter stays as it is)."""
+    cid = ctx.path["counter"]
+    principal = ctx.principal
+    if principal.counter == cid and not binding_holds(ctx.services, principal):
+        state = ctx.services.processor.current_floor().counters.get(cid)
+        if principal.role == "clerk" or (state is not None and state.status.value == "closed"):
+            await ctx.services.auth.set_counter(principal, None)
+            return _left(ctx)
+    try:
+        result = await _run(ctx, c.CloseCounter(cid, staff=ctx.staff))
+    except DomainError as err:
+        if err.code == "counter_not_yours":
+            return _left(ctx)
+        raise
+    if principal.counter == cid:
+        await ctx.services.auth.set_counter(principal, None)
     return result
 
 

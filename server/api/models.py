@@ -61,19 +61,28 @@ class CancelIn(Body):
     reason: str = Field("cancelled", min_length=1, max_length=100)
 
 
+PASSWORD_RULES = (
+    "At least 15 characters (NIST SP 800-63B-4, the password being the only factor), no control characters, "
+    "not a common password, not containing the user name, display name, office name or \"madoguchi\" "
+    "(422 invalid_request otherwise). Normalised to NFKC."
+)
+
+
 class StaffIn(Body):
     """A new staff account."""
 
     username: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    password: str = Field(min_length=10, max_length=200)
+    password: str = Field(min_length=1, max_length=200, description=PASSWORD_RULES)
     role: Literal["admin", "supervisor", "clerk"]
-    display_name: str | None = Field(None, min_length=1, max_length=100)
+    display_name: str | None = Field(
+        None, min_length=1, max_length=100,
+        description="Shown on screens; no control characters or bidirectional controls (U+202A-202E, U+2066-2069).")
 
 
 class PasswordIn(Body):
-    """A new password (at least 10 characters)."""
+    """A new password."""
 
-    password: str = Field(min_length=10, max_length=200)
+    password: str = Field(min_length=1, max_length=200, description=PASSWORD_RULES)
 
 
 class DeviceIn(Body):
@@ -150,6 +159,7 @@ class Error(BaseModel):
     code: str
     message: str
     details: list[dict[str, str]] | None = None
+    retry_after_s: int | None = Field(None, description="When throttled (429): seconds to wait, as Retry-After.")
 
 
 class ErrorEnvelope(BaseModel):

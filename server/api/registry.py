@@ -47,8 +47,10 @@ class JSONResponse(Response):
 
 def error_response(err: ApiError) -> JSONResponse:
     """The envelope for ``err`` with its status."""
-    headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
-    return JSONResponse(envelope(err), status_code=err.status, headers=headers)
+    headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else {}
+    if err.retry_after_s is not None:
+        headers["Retry-After"] = str(err.retry_after_s)
+    return JSONResponse(envelope(err), status_code=err.status, headers=headers or None)
 
 
 @dataclass
@@ -144,6 +146,24 @@ def check_access(access: str, principal: Principal, path: dict[str, str]) -> Non
             raise ApiError("wrong_counter", "sign in to a counter first")
 
 
+def binding_holds(services: Services, principal: Principal) -> bool:
+    """Whether the counter ``principal``'s session is signed in to is still open (or paused)
+    on today's floor and staffed by them (true when there is no binding)."""
+    if principal.counter is None:
+        return True
+    state = services.processor.current_floor().counters.get(principal.counter)
+    return state is not None and state.status.value != "closed" and state.staff == principal.id
+
+
+async def drop_stale_binding(services: Services, principal: Principal) -> Principal:
+    """``principal`` with its session's counter binding cleared when it no longer holds
+    (:func:`binding_holds`): a supervisor closed the counter, the day closed it, or
+    someone else opened it since."""
+    if binding_holds(services, principal):
+        return principal
+    return await services.auth.set_counter(principal, None)
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > limit):
@@ -185,6 +205,9 @@ def route(spec: Spec) -> Route:
                 if not services.limits.hit_public(address):
                     raise ApiError("rate_limited", "too many requests; try again in a minute")
             check_access(spec.access, principal, request.path_params)
+            if spec.access == "desk" and principal.role == "clerk" and not binding_holds(services, principal):
+                await drop_stale_binding(services, principal)
+                raise ApiError("counter_not_yours", "your counter was closed or taken over; sign in to a counter again")
             body = None
             if spec.body is not None:
                 raw = await _read_body(request, services.settings.max_body_bytes)

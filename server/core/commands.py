@@ -179,8 +179,20 @@ class ResumeCounter:
     staff: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AtOwnCounter:
+    """``command``, carried out only while ``counter`` is open (or paused) and
+    staffed by ``staff``: a clerk acts at the counter they signed in to, and a
+    binding gone stale (a supervisor closed the counter, the day closed it,
+    someone else opened it since) is refused with ``counter_not_yours``."""
+
+    counter: str
+    staff: str
+    command: Command
+
+
 Command = (
     IssueTicket | CallNext | CallTicket | Recall | StartService | Finish | NoShow | Reinstate
     | Transfer | TransferCurrent | Hold | Cancel | StopIssuing | ResumeIssuing
-    | OpenCounter | CloseCounter | PauseCounter | ResumeCounter
+    | OpenCounter | CloseCounter | PauseCounter | ResumeCounter | AtOwnCounter
 )

@@ -424,6 +424,13 @@ class Floor:
             raise DomainError("counter_busy", f"counter {cmd.counter} still has a ticket; finish it first")
         return Outcome([self._event(ev.COUNTER_CLOSED, now, counter=cmd.counter, staff=cmd.staff)])
 
+    def _decide_AtOwnCounter(self, cmd: c.AtOwnCounter, now: datetime) -> Outcome:
+        state = self._counter(cmd.counter)
+        if state.status is CounterStatus.CLOSED or state.staff != cmd.staff:
+            raise DomainError("counter_not_yours",
+                              f"counter {cmd.counter} is no longer yours (closed or staffed by someone else)")
+        return self._decide(cmd.command, now)
+
     def _decide_PauseCounter(self, cmd: c.PauseCounter, now: datetime) -> Outcome:
         self._open_counter(cmd.counter)
         return Outcome([self._event(ev.COUNTER_PAUSED, now, counter=cmd.counter, staff=cmd.staff)])

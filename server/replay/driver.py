@@ -56,7 +56,7 @@ from ..core.estimate import naive_wait
 from ..settings import ReplaySettings
 from .plan import DayPlan, Shift, Visit
 
-CLERK_PASSWORD = "replay-clerk-password"
+CLERK_PASSWORD = "paper lantern ferry 6240"
 
 
 class ReplayError(Exception):
