@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     )
     ws_max_message_bytes: int = Field(16_384, ge=256, description="Largest WebSocket message a client may send.")
     max_body_bytes: int = Field(16_384, ge=256, description="Largest HTTP request body.")
+    max_header_bytes: int = Field(
+        65_536, ge=4096,
+        description="Largest HTTP request line and headers together, in bytes; a larger request is answered 431.",
+    )
     public_rate: str = Field(
         "120/minute",
         description="Rate limit per client address for public status requests (limits syntax).",
