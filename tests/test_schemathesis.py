@@ -66,7 +66,8 @@ def run(server: ServerProcess, token: str | None, phases: str, report: Path) -> 
     if token is not None:
         # Signing out would end the identity mid-run; the anonymous run covers the operation.
         command += ["--header", f"Authorization: Bearer {token}", "--exclude-operation-id", "logout"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    # In the report's folder: st keeps a cache (.schemathesis/) in its working directory.
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=report.parent)
     assert report.exists(), done.stdout + done.stderr
     result: dict[str, Any] = json.loads(report.read_text())
     return result, done.stdout + done.stderr
