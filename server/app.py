@@ -31,12 +31,12 @@ from stats.nightly import nightly_loop
 from . import config, pages, passwords
 from .api import accounts, counters, index, printers, state, stats, tickets  # noqa: F401  (they register their routes)
 from .api.openapi import document
-from .api.registry import SPECS, JSONResponse, error_response, route
+from .api.registry import SPECS, JSONResponse, api_routes, error_response
 from .auth import Auth, RateLimits
 from .core.calendar import OfficeCalendar
 from .core.layout import Layout
 from .csrf import CsrfGuard
-from .errors import ApiError
+from .errors import ApiError, status_error
 from .hub import Hub
 from .printing import PrintService
 from .processor import Processor, utcnow
@@ -67,10 +67,10 @@ class Services:
     stats: config.StatsModel
 
 
-async def _not_found(request: Request, exc: Exception) -> Response:
-    if isinstance(exc, HTTPException) and exc.status_code == 405:
-        return error_response(ApiError("method_not_allowed", "this method is not allowed here"))
-    return error_response(ApiError("not_found", "nothing here"))
+async def _http_error(request: Request, exc: Exception) -> Response:
+    # Starlette's own errors (no route 404, wrong method 405 with its Allow header, …) in the envelope.
+    assert isinstance(exc, HTTPException)
+    return error_response(status_error(exc.status_code), exc.headers)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -167,7 +167,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
     async def openapi(request: Request) -> Response:
         return JSONResponse(document())
 
-    routes: list[BaseRoute] = [route(spec) for spec in SPECS]
+    routes: list[BaseRoute] = [*api_routes(SPECS)]
     routes.append(Route("/api/openapi.json", openapi, methods=["GET"]))
     routes.append(WebSocketRoute("/ws", websocket_endpoint))
     routes.extend(pages.routes())
@@ -175,7 +175,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
     public = [spec.path for spec in SPECS if spec.access == "public"]
     middleware = [Middleware(pages.SecurityHeaders), Middleware(CsrfGuard, origins=origins, public=public)]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware,
-                    exception_handlers={404: _not_found, 405: _not_found, Exception: _server_error})
+                    exception_handlers={HTTPException: _http_error, Exception: _server_error})
     return app
 
 

@@ -93,6 +93,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import Services, create_app, upgrades_at_start
+    from .protocol import Http11
     from .ws import TransportProtocol
 
     settings = _settings({
@@ -175,6 +176,8 @@ def _serve(args: argparse.Namespace) -> int:
         ws=TransportProtocol,  # lets the app reset a dropped client's connection (server/ws.py)
         lifespan="on", access_log=False, timeout_graceful_shutdown=3,
         timeout_keep_alive=KEEP_ALIVE_S,
+        # h11 bounds the request head (httptools, uvicorn's default when installed, does not).
+        http=Http11, h11_max_incomplete_event_size=settings.max_header_bytes,
     ))
     server.run(sockets=[sock])  # uvicorn picks the event loop (uvloop when installed)
     return 0 if server.started else 1

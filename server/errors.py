@@ -12,6 +12,8 @@ from typing import Any
 #: code → HTTP status. Every error the server sends uses one of these codes.
 CODES: dict[str, int] = {
     # request shape
+    "bad_request": 400,
+    "headers_too_large": 431,
     "malformed_json": 400,
     "invalid_request": 422,
     "payload_too_large": 413,
@@ -88,6 +90,32 @@ class ApiError(Exception):
         if self.retry_after_s is not None:
             out["retry_after_s"] = self.retry_after_s
         return out
+
+
+#: The code for an HTTP error status raised outside the API's handlers (Starlette's
+#: router and static files, e.g. 404 and 405; request parsing, 400).
+STATUS_CODES: dict[int, str] = {
+    400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    413: "payload_too_large", 415: "unsupported_media_type", 431: "headers_too_large",
+}
+
+
+def status_error(status: int) -> ApiError:
+    """The error for an HTTP ``status`` raised outside the API's handlers: its code
+    from :data:`STATUS_CODES`, else ``bad_request`` (4xx) or ``internal_error``."""
+    code = STATUS_CODES.get(status) or ("bad_request" if 400 <= status < 500 else "internal_error")
+    messages = {
+        "bad_request": "the request could not be understood",
+        "not_found": "nothing here",
+        "method_not_allowed": "this method is not allowed here",
+        "unauthenticated": "sign in first",
+        "forbidden": "this is not allowed",
+        "payload_too_large": "the request body is too large",
+        "unsupported_media_type": "this content type is not accepted here",
+        "headers_too_large": "the request headers are too large",
+        "internal_error": "something went wrong on the server; it has been logged",
+    }
+    return ApiError(code, messages[code])
 
 
 def envelope(err: ApiError) -> dict[str, Any]:

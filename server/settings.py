@@ -83,6 +83,10 @@ class Settings(BaseSettings):
                      "many times in a row is closed with code 1008."),
     )
     max_body_bytes: int = Field(16_384, ge=256, description="Largest HTTP request body.")
+    max_header_bytes: int = Field(
+        65_536, ge=4096,
+        description="Largest HTTP request line and headers together, in bytes; a larger request is answered 431.",
+    )
     public_rate: str = Field(
         "120/minute",
         description="Rate limit per client address for public status requests (limits syntax).",

@@ -126,12 +126,8 @@ async def create_device(ctx: Ctx, body: DeviceIn) -> dict[str, Any]:
     ``POST /api/devices/pair``. ``printer`` (kiosks and printer agents) names
     the printer from the office file's ``[[printers]]``."""
     printing = ctx.services.printing
-    if body.printer is not None:
-        if body.kind == "display":
-            raise ApiError("invalid_request", "a display has no printer")
+    if body.printer is not None:  # DeviceIn has checked it fits the kind
         printing.check_printer(body.printer)
-    elif body.kind == "printer":
-        raise ApiError("invalid_request", "a printer agent needs the printer it drives")
     device, code = await ctx.services.auth.create_device(body.kind, body.name, ctx.principal.id or "?")
     if body.printer is not None:
         await printing.assign(device["id"], body.printer, ctx.principal.id or "?")

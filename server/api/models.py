@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Body(BaseModel):
@@ -87,11 +87,26 @@ class PasswordIn(Body):
 
 class DeviceIn(Body):
     """A kiosk, display or printer agent to register; ``printer`` is the
-    kiosk's ticket printer or the printer the agent drives."""
+    kiosk's ticket printer (optional) or the printer the agent drives (required);
+    a display has none."""
+
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        {"if": {"properties": {"kind": {"const": "printer"}}},
+         "then": {"required": ["printer"], "properties": {"printer": {"type": "string"}}}},
+        {"if": {"properties": {"kind": {"const": "display"}}}, "then": {"properties": {"printer": {"type": "null"}}}},
+    ]})
 
     kind: Literal["kiosk", "display", "printer"]
     name: str = Field(min_length=1, max_length=100)
     printer: str | None = Field(None, min_length=1, max_length=32, description="A printer id from [[printers]].")
+
+    @model_validator(mode="after")
+    def _printer_fits_kind(self) -> DeviceIn:
+        if self.kind == "printer" and self.printer is None:
+            raise ValueError("a printer agent needs the printer it drives")
+        if self.kind == "display" and self.printer is not None:
+            raise ValueError("a display has no printer")
+        return self
 
 
 class PrinterIn(Body):

@@ -33,13 +33,17 @@ def _operation(spec: Spec, components: dict[str, Any]) -> dict[str, Any]:
     }
     if spec.method == "POST" and spec.path == "/api/tickets":
         op["parameters"].append({"name": "Idempotency-Key", "in": "header", "required": False,
-                                 "schema": {"type": "string", "maxLength": 64}})
+                                 "schema": {"type": "string", "minLength": 1, "maxLength": 64}})
     if spec.access != "public":
         op["security"] = [{"bearer": []}, {"cookie": []}]
         op["description"] += f"\n\nAccess: {spec.access}."
     if spec.body is not None:
+        # The server reads an empty body as {}: the body may be left out exactly when
+        # every field has a default (else an empty body is a 422 naming the fields).
+        required = any(f.is_required() for f in spec.body.model_fields.values())
         op["requestBody"] = {
-            "required": False,
+            "required": required,
+            "description": "A JSON object." + ("" if required else " May be left out (read as {})."),
             "content": {"application/json": {"schema": _schema(spec.body, components)}},
         }
     ok: dict[str, Any] = {"description": "OK"}

@@ -20,7 +20,8 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, request_response
+from starlette.types import Receive, Scope, Send
 
 from ..auth import Principal
 from ..core.errors import DomainError
@@ -45,12 +46,15 @@ class JSONResponse(Response):
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
 
 
-def error_response(err: ApiError) -> JSONResponse:
-    """The envelope for ``err`` with its status."""
-    headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else {}
+def error_response(err: ApiError, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """The envelope for ``err`` with its status (and ``headers``, e.g. ``Allow`` on a 405;
+    ``WWW-Authenticate`` on a 401 and ``Retry-After`` when the error gives one are added)."""
+    out = dict(headers or {})
+    if err.status == 401:
+        out["WWW-Authenticate"] = "Bearer"
     if err.retry_after_s is not None:
-        headers["Retry-After"] = str(err.retry_after_s)
-    return JSONResponse(envelope(err), status_code=err.status, headers=headers or None)
+        out["Retry-After"] = str(err.retry_after_s)
+    return JSONResponse(envelope(err), status_code=err.status, headers=out or None)
 
 
 @dataclass
@@ -73,6 +77,7 @@ class Ctx:
 
 
 Handler = Callable[[Ctx, Any], Awaitable[Any]]
+RequestHandler = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass
@@ -181,20 +186,23 @@ def _parse(spec: Spec, raw: bytes, content_type: str) -> BaseModel | None:
     assert spec.body is not None
     if raw.strip() and not content_type.split(";")[0].strip().lower() == "application/json":
         raise ApiError("unsupported_media_type", "send the body as application/json")
+    if not raw.strip():
+        raw = b"{}"
     try:
-        data = orjson.loads(raw) if raw.strip() else {}
+        data = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise ApiError("malformed_json", "the request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError("invalid_request", "the request body must be a JSON object")
     try:
-        return spec.body.model_validate(data)
+        # JSON mode: strict types as JSON has them (a date is an ISO string, never a number).
+        return spec.body.model_validate_json(raw)
     except ValidationError as exc:
         raise ApiError("invalid_request", "the request body has errors", validation_details(exc.errors())) from None
 
 
-def route(spec: Spec) -> Route:
-    """The Starlette route for ``spec``."""
+def _run(spec: Spec) -> RequestHandler:
+    """The request handler of ``spec``: access, body, handler, errors as the envelope."""
 
     async def run(request: Request) -> Response:
         services = request.app.state.services
@@ -225,4 +233,41 @@ def route(spec: Spec) -> Route:
             return error_response(ApiError("storage_unavailable", message))
 
     run.__name__ = spec.handler.__name__
-    return Route(spec.path, run, methods=[spec.method])
+    return run
+
+
+def _dispatch(handlers: dict[str, RequestHandler]) -> RequestHandler:
+    allowed = sorted({*handlers, *(["HEAD"] if "GET" in handlers else [])})
+
+    async def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method  # the server sends no body for HEAD
+        if method not in handlers:
+            return error_response(ApiError("method_not_allowed", "this method is not allowed here"),
+                                  {"Allow": ", ".join(allowed)})
+        return await handlers[method](request)
+
+    return dispatch
+
+
+class _AnyMethod:
+    """The ASGI app of one API path: Starlette routes every method of the path to
+    an app given as an object (to a function, only GET and HEAD)."""
+
+    def __init__(self, handlers: dict[str, RequestHandler]) -> None:
+        self.app = request_response(_dispatch(handlers))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def api_routes(specs: list[Spec]) -> list[Route]:
+    """One Starlette route per path taking every method: it answers a method the
+    path does not take with 405 and an ``Allow`` header naming those it does (RFC
+    9110 15.5.6). Paths with fewer ``{parameters}`` come first, so a concrete path
+    wins over a templated one for every method (``/api/devices/me/printer`` over
+    ``/api/devices/{device_id}/printer``), as OpenAPI 3.1 matches them."""
+    by_path: dict[str, dict[str, RequestHandler]] = {}
+    for spec in specs:
+        by_path.setdefault(spec.path, {})[spec.method] = _run(spec)
+    paths = sorted(by_path, key=lambda path: path.count("{"))
+    return [Route(path, _AnyMethod(by_path[path])) for path in paths]

@@ -34,8 +34,8 @@ class ExportIn(Body):
     """What to export: business days ``from``..``to`` (inclusive), granularities,
     format, CSV encoding, optional sections."""
 
-    first: date = Field(alias="from", strict=False, description="YYYY-MM-DD")
-    last: date = Field(alias="to", strict=False, description="YYYY-MM-DD")
+    first: date = Field(alias="from", description="YYYY-MM-DD")
+    last: date = Field(alias="to", description="YYYY-MM-DD")
     by: list[Literal["hour", "day", "month"]] = Field(default_factory=list, max_length=3)
     format: Literal["csv", "xlsx"]
     encoding: Literal["utf-8", "shift_jis"] = "utf-8"
