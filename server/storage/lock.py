@@ -3,9 +3,10 @@
 Two servers on one SQLite file each number events from their own counter, so
 the second to write collides with the first on every write (issue 13, point 9).
 ``madoguchi serve`` therefore takes an exclusive ``flock(2)`` on
-``<data dir>/madoguchi.lock`` (and on ``<database file>.lock`` for SQLite) before it opens the database, and holds it until the process
-ends; the kernel lets go of it when the process dies, even by ``kill -9``, so
-a stale lock file never blocks a restart. The file holds the holder's pid,
+``<data dir>/madoguchi.lock`` (and on ``<database file>.lock`` for SQLite)
+before it opens the database, and holds it until the process ends; the
+kernel lets go of it when the process dies, even by ``kill -9``, so a stale
+lock file never blocks a restart. The file holds the holder's pid,
 which the refusal names. Child processes (exports) do not inherit it.
 """
 
