@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from hardware.ticket import TicketFonts
 from stats import cli as stats_cli
 from stats import nightly as stats_nightly
 
@@ -354,6 +355,12 @@ def _check(args: argparse.Namespace) -> int:
         print(f"madoguchi: error: {exc}", file=sys.stderr)
         return 2
     layout = office.layout
+    try:
+        fonts = Settings().ticket_fonts()
+    except ValidationError:
+        fonts = TicketFonts()  # a bad setting is reported by `serve`; check against the installed fonts
+    for warning in config.ticket_warnings(office, fonts, args.file.name):
+        print(f"madoguchi: warning: {warning}", file=sys.stderr)
     print(f"ok: {layout.office_name.ja}: {len(layout.queues)} queues, {len(layout.counters)} counters, "
           f"{len(office.printing.printers)} printers")
     return 0
