@@ -43,20 +43,22 @@ def years_later(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
-def bounded(first: date, last: date, logged: tuple[date, date] | None, max_years: int = MAX_YEARS) -> tuple[date, date]:
+def bounded(first: date, last: date, logged: tuple[date, date] | None, max_years: int = MAX_YEARS,
+            names: tuple[str, str] = ("from", "to")) -> tuple[date, date]:
     """The days to export for a request of ``first``..``last`` (inclusive).
 
     ``logged``: the first and last business day in the log (``None``: the log
     is empty). The range is narrowed to ``logged``; a range that holds no
     logged day becomes the single day ``first`` (an export with no rows).
     Raises :class:`RangeError` for a day outside :data:`EARLIEST`..:data:`LATEST`,
-    ``first`` after ``last``, or a narrowed range longer than ``max_years`` years.
+    ``first`` after ``last``, or a narrowed range longer than ``max_years`` years;
+    the messages call the days ``names`` (the API's fields, the command's flags).
     """
-    for name, day in (("from", first), ("to", last)):
+    for name, day in zip(names, (first, last), strict=True):
         if not EARLIEST <= day <= LATEST:
             raise RangeError(f"{name} {day.isoformat()} is outside {EARLIEST.isoformat()}..{LATEST.isoformat()}")
     if first > last:
-        raise RangeError(f"from {first.isoformat()} is after to {last.isoformat()}")
+        raise RangeError(f"{names[0]} {first.isoformat()} is after {names[1]} {last.isoformat()}")
     if logged is not None:
         lo, hi = max(first, logged[0]), min(last, logged[1])
         first, last = (lo, hi) if lo <= hi else (first, first)

@@ -30,6 +30,9 @@ DEFAULT_TARGET_MIN = 20.0
 TOKYO = ZoneInfo("Asia/Tokyo")
 
 
+FLAGS = ("--from", "--to")
+
+
 class StatsError(Exception):
     """A bad argument: the message names it."""
 
@@ -114,7 +117,7 @@ def main(args: argparse.Namespace, resolve: Resolve) -> int:
         first, last = parse_day(args.first, "--from"), parse_day(args.last, "--to")
         if not 1 <= args.max_years <= 50:
             raise StatsError("--max-years must be between 1 and 50")
-        bounded(first, last, None, args.max_years)  # before reading the log
+        bounded(first, last, None, args.max_years, FLAGS)  # before reading the log
         by = tuple(dict.fromkeys(args.by or (("day",) if args.format == "csv" else GRANULARITIES)))
         if args.format == "csv" and len(by) > 1:
             raise StatsError("a CSV holds one granularity: give one --by (XLSX takes several)")
@@ -132,7 +135,7 @@ def main(args: argparse.Namespace, resolve: Resolve) -> int:
         return 2
     try:
         reader = Reader(setup.database_url, in_server=False)
-        first, last = bounded(first, last, reader.span(), args.max_years)
+        first, last = bounded(first, last, reader.span(), args.max_years, FLAGS)
     except RangeError as err:
         print(f"madoguchi stats: error: {err}", file=sys.stderr)
         return 2
