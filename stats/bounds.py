@@ -19,8 +19,10 @@ EARLIEST = date(2000, 1, 1)
 LATEST = date(2999, 12, 31)
 #: The longest span an export may cover, in years (the default of the server's ``stats_export_max_years``).
 MAX_YEARS = 5
-#: The SQL for the first and last business day in the log (SQLite and PostgreSQL; one index lookup each).
-LOG_SPAN_QUERY = "SELECT MIN(business_day) AS first, MAX(business_day) AS last FROM events"
+#: The SQL for the first and last business day in the log (SQLite and PostgreSQL; one index lookup each);
+#: an empty log gives empty strings, never NULL (connectorx cannot type a column of NULLs from SQLite).
+LOG_SPAN_QUERY = ("SELECT COALESCE(MIN(business_day), '') AS first_day, COALESCE(MAX(business_day), '') AS last_day "
+                  "FROM events")
 
 
 class RangeError(ValueError):
@@ -72,6 +74,6 @@ def bounded(first: date, last: date, logged: tuple[date, date] | None, max_years
 
 def log_span(row: tuple[object, object] | None) -> tuple[date, date] | None:
     """The result row of :data:`LOG_SPAN_QUERY` → ``(first, last)``, ``None`` for an empty log."""
-    if row is None or row[0] is None or row[1] is None:
+    if row is None or not row[0] or not row[1]:
         return None
     return date.fromisoformat(str(row[0])), date.fromisoformat(str(row[1]))

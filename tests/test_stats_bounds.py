@@ -45,4 +45,4 @@ def test_at_most_five_years_of_logged_days() -> None:
 
 def test_the_log_span_row() -> None:
     assert log_span(("2025-04-01", "2026-03-31")) == LOGGED
-    assert log_span((None, None)) is None and log_span(None) is None
+    assert log_span(("", "")) is None and log_span((None, None)) is None and log_span(None) is None

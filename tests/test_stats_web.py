@@ -289,3 +289,18 @@ def test_the_stats_command_refuses_bad_days_and_narrows_to_the_log(year_log: Pat
     assert done.returncode == 0, done.stderr
     periods = [line.split(",")[0] for line in (tmp_path / "m.csv").read_text(encoding="utf-8-sig").splitlines()[1:]]
     assert set(periods) == {"2026-03"}
+    # An empty log: nothing to narrow to, an export with no rows (MIN over no rows is NULL, which
+    # connectorx could not type).
+    from sqlalchemy import create_engine
+
+    from server.storage import schema
+
+    empty = tmp_path / "empty.sqlite3"
+    engine = create_engine(f"sqlite:///{empty}")
+    schema.metadata.create_all(engine)
+    engine.dispose()
+    done = subprocess.run([sys.executable, "-m", "server.cli", "stats", "--db", f"sqlite+aiosqlite:///{empty}",
+                           "--format", "csv", "--from", "2000-01-01", "--to", "2999-12-31",
+                           "--out", str(tmp_path / "e.csv")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "e.csv").read_text(encoding="utf-8-sig").splitlines()[1:] == []
