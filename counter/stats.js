@@ -4,7 +4,8 @@ import { api, esc } from "/static/live.js";
 
 const $ = (id) => document.getElementById(id);
 const PHASES = { starting: "準備中 starting", reading: "記録を読み込み中 reading", computing: "集計中 computing",
-                 writing: "ファイル作成中 writing", done: "完了 done", failed: "失敗 failed" };
+                 writing: "ファイル作成中 writing", done: "完了 done", failed: "失敗 failed",
+                 cancelled: "中止 cancelled" };
 const KIND = { section: "係", procedure: "手続", counter: "窓口", clerk: "職員" };
 const STAGE = { reception: "受付", handover: "交付" };
 
@@ -35,8 +36,12 @@ function show(signedIn) {
   if (!signedIn) $("username").focus();
 }
 
+let running = null;  // the id of the export this page follows, while it runs
+
 async function follow(job) {
   $("export-progress").hidden = false;
+  running = job.id;
+  $("export-cancel").hidden = false;
   while (true) {
     $("export-progress").value = job.progress;
     $("export-text").textContent = `${PHASES[job.phase] || job.phase} ${Math.round(job.progress * 100)}%`;
@@ -44,8 +49,12 @@ async function follow(job) {
     await new Promise((r) => setTimeout(r, 500));
     job = await api("GET", `/api/stats/exports/${job.id}`);
   }
+  running = null;
+  $("export-cancel").hidden = true;
   $("export-button").disabled = false;
-  if (job.state === "done") {
+  if (job.state === "cancelled") {
+    $("export-text").textContent = "出力を中止しました / Export cancelled";
+  } else if (job.state === "done") {
     $("export-link").href = job.download;
     $("export-link").setAttribute("download", job.filename);
     $("export-link").hidden = false;
@@ -68,6 +77,16 @@ $("export-form").addEventListener("submit", async (e) => {
     await follow(await api("POST", "/api/stats/exports", body));
   } catch (err) {
     $("export-button").disabled = false;
+    $("export-text").textContent = `⚠ ${err.message}`;
+  }
+});
+
+// Cancel: the server kills the export's process; the loop above then sees the state "cancelled".
+$("export-cancel").addEventListener("click", async () => {
+  if (!running) return;
+  try {
+    await api("DELETE", `/api/stats/exports/${running}`);
+  } catch (err) {
     $("export-text").textContent = `⚠ ${err.message}`;
   }
 });

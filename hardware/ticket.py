@@ -108,6 +108,31 @@ def font_problem(fonts: TicketFonts = TicketFonts()) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=8)
+def _cmap(path: str) -> frozenset[int]:
+    """The code points the font file at ``path`` (face :data:`JP_INDEX` of a collection) has glyphs for."""
+    from fontTools.ttLib import TTFont
+
+    index = JP_INDEX if path.lower().endswith((".ttc", ".otc")) else -1
+    with TTFont(path, fontNumber=index, lazy=True) as font:
+        return frozenset(font.getBestCmap() or {})
+
+
+def missing_glyphs(text: str, fonts: TicketFonts = TicketFonts()) -> list[str]:
+    """The characters of ``text`` (each once, in order) that the ticket's regular
+    or bold font has no glyph for, read from the fonts' ``cmap`` tables with
+    fontTools; they would print as boxes. Spaces and control characters are
+    not counted. Raises :class:`TicketFontMissing` as :func:`font_path`."""
+    maps = [_cmap(font_path(weight, fonts)) for weight in FONT_CANDIDATES]
+    seen: dict[str, None] = {}
+    for ch in text:
+        if ch.isspace() or not ch.isprintable() or ch in seen:
+            continue
+        if any(ord(ch) not in cmap for cmap in maps):
+            seen[ch] = None
+    return list(seen)
+
+
 @functools.lru_cache(maxsize=64)
 def _font(weight: str, size: int, fonts: TicketFonts) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(font_path(weight, fonts), size, index=JP_INDEX)

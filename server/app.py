@@ -41,7 +41,8 @@ from .hub import Hub
 from .printing import PrintService
 from .processor import Processor, utcnow
 from .settings import Settings
-from .storage.database import EventLog, open_database
+from .storage.database import EventLog, open_database, sqlite_path
+from .storage.lock import hold_all
 from .ws import websocket_endpoint
 
 log = logging.getLogger("madoguchi")
@@ -115,8 +116,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pages.warn_without_ticket_font(settings.ticket_fonts())
-        if settings.db_url is None:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # One server per data directory (re-entrant: `madoguchi serve` holds it already).
+        locks = hold_all(settings.data_dir, sqlite_path(settings.database_url()))
         # Refuses (SchemaOutOfDate, naming `madoguchi db upgrade`) unless allowed to upgrade.
         engine = await open_database(settings.database_url(), synchronous=settings.sqlite_synchronous,
                                      upgrade=upgrades_at_start(settings))
@@ -163,6 +164,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
             await printing.stop()
             await processor.stop()
             await engine.dispose()
+            for lock in locks:
+                lock.release()
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(document())

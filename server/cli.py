@@ -3,7 +3,10 @@
 
 Exit codes: 0 success, 1 runtime failure (e.g. server or database unreachable),
 2 bad arguments or configuration (including a database that needs
-``madoguchi db upgrade``, or an unknown user).
+``madoguchi db upgrade``, or an unknown user), 3 the data directory or the
+database cannot be written (read-only or full disk, permissions, a file where
+the folder should be), 4 another server holds the data directory's lock.
+Each refusal is one line on stderr naming the path and the cause.
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from hardware.ticket import TicketFonts
 from stats import cli as stats_cli
 from stats import nightly as stats_nightly
 
 from . import agent, config
 from .settings import Settings
 from .storage import migrate
+from .storage.lock import DirLock, StorageLocked, StorageUnusable, hold_all
 
 if TYPE_CHECKING:
     from .auth import Auth
@@ -56,21 +61,81 @@ def _shown_url(settings: Settings) -> str:
 
 Prepared = tuple[int, migrate.SchemaState | None, migrate.SchemaState | None]
 
+#: Exit codes of refusals about storage (see the module doc and ``madoguchi serve --help``).
+EXIT_STORAGE = 3
+EXIT_LOCKED = 4
+SERVE_EPILOG = ("exit codes: 0 stopped, 1 runtime failure, 2 bad arguments, configuration or a database that "
+                "needs `madoguchi db upgrade`, 3 the data directory or the database cannot be written "
+                "(read-only or full disk, permissions), 4 another server holds the data directory's lock "
+                "(<data dir>/madoguchi.lock); each refusal is one line naming the path and the cause")
+
+
+def _storage_refusal(settings: Settings, exc: BaseException) -> int | None:
+    """Say on one line why a SQLite database cannot be used and return exit 3, or ``None``
+    when ``exc`` is no storage problem (or the database is not a SQLite file)."""
+    from .storage.database import sqlite_path, storage_cause
+
+    path = sqlite_path(settings.database_url())
+    cause = storage_cause(exc)
+    if path is None or cause is None:
+        return None
+    print(f"madoguchi: error: cannot write the database {path}: {cause}", file=sys.stderr)
+    return EXIT_STORAGE
+
 
 def _prepare_database(settings: Settings, *, upgrade: bool) -> Prepared:
     """Create, check or upgrade the schema: ``(exit code, before, after)``; exit 0 when ready,
-    2 when it needs an upgrade or is not madoguchi's, 1 when unreachable (each said on stderr)."""
-    if settings.db_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    2 when it needs an upgrade or is not madoguchi's, 3 when a SQLite file cannot be written,
+    1 when unreachable (each said on stderr in one line)."""
     try:
+        if settings.db_url is None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
         before, after = migrate.prepare_sync(settings.database_url(), upgrade=upgrade)
     except migrate.SchemaError as exc:
         print(f"madoguchi: error: database {_shown_url(settings)}: {exc}", file=sys.stderr)
         return 2, None, None
     except (SQLAlchemyError, OSError) as exc:
-        print(f"madoguchi: error: cannot open the database {_shown_url(settings)}: {exc}", file=sys.stderr)
+        refused = _storage_refusal(settings, exc)
+        if refused is not None:
+            return refused, None, None
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"madoguchi: error: cannot open the database {_shown_url(settings)}: {first_line}", file=sys.stderr)
         return 1, None, None
     return 0, before, after
+
+
+def _claim_storage(settings: Settings) -> tuple[int, list[DirLock]]:
+    """Lock the data directory (and a SQLite file kept elsewhere) for this process's life:
+    ``(0, locks)``, or ``(3 or 4, [])`` after saying why in one line (issue 13, points 9 and 12)."""
+    from .storage.database import sqlite_path
+
+    try:
+        return 0, hold_all(settings.data_dir, sqlite_path(settings.database_url()))
+    except StorageLocked as exc:
+        print(f"madoguchi: error: {exc}", file=sys.stderr)
+        return EXIT_LOCKED, []
+    except StorageUnusable as exc:
+        print(f"madoguchi: error: cannot use the data directory: {exc}", file=sys.stderr)
+        return EXIT_STORAGE, []
+
+
+def _probe_database(settings: Settings) -> int:
+    """Write-test a SQLite database as the server opens it (WAL): 0, or 3 after saying why."""
+    import sqlite3
+
+    from .storage.database import probe_sqlite, sqlite_path
+
+    path = sqlite_path(settings.database_url())
+    if path is None:
+        return 0
+    try:
+        probe_sqlite(path, settings.sqlite_synchronous)
+    except (sqlite3.Error, OSError) as exc:
+        refused = _storage_refusal(settings, exc)
+        if refused is None:
+            print(f"madoguchi: error: cannot write the database {path}: {exc}", file=sys.stderr)
+        return EXIT_STORAGE
+    return 0
 
 
 def _describe(before: migrate.SchemaState, after: migrate.SchemaState) -> str:
@@ -147,9 +212,16 @@ def _serve(args: argparse.Namespace) -> int:
     except config.ConfigError as exc:
         print(f"madoguchi: error: {exc}", file=sys.stderr)
         return 2
+    # Held until the process ends (the kernel lets go even after kill -9): one server per data directory.
+    code, _locks = _claim_storage(settings)
+    if code:
+        return code
     # The lifespan checks again (for `uvicorn --factory`); here a refusal ends with a message, not a traceback.
     code, before, after = _prepare_database(settings, upgrade=upgrades_at_start(settings))
     if code or before is None or after is None:
+        return code
+    code = _probe_database(settings)
+    if code:
         return code
     if not before.empty and not before.up_to_date:
         print(f"madoguchi: database {_describe(before, after)}", flush=True)
@@ -289,6 +361,12 @@ def _check(args: argparse.Namespace) -> int:
         print(f"madoguchi: error: {exc}", file=sys.stderr)
         return 2
     layout = office.layout
+    try:
+        fonts = Settings().ticket_fonts()
+    except ValidationError:
+        fonts = TicketFonts()  # a bad setting is reported by `serve`; check against the installed fonts
+    for warning in config.ticket_warnings(office, fonts, args.file.name):
+        print(f"madoguchi: warning: {warning}", file=sys.stderr)
     print(f"ok: {layout.office_name.ja}: {len(layout.queues)} queues, {len(layout.counters)} counters, "
           f"{len(office.printing.printers)} printers")
     return 0
@@ -321,7 +399,8 @@ def parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the docs test)."""
     p = argparse.ArgumentParser(prog="madoguchi", description="Citizen-services floor: tickets, counters, displays.")
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("serve", help="run the server (default: demo office on SQLite under ./data)")
+    s = sub.add_parser("serve", help="run the server (default: demo office on SQLite under ./data)",
+                       epilog=SERVE_EPILOG)
     s.add_argument("--config", type=Path, help="office TOML file (default: built-in demo office)")
     s.add_argument("--db", help="SQLAlchemy async database URL (default: SQLite in the data directory)")
     s.add_argument("--host", help="address to listen on (default 127.0.0.1)")

@@ -17,11 +17,21 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from hardware.ticket import TicketFontMissing, TicketFonts, missing_glyphs
+
 from .core.calendar import ExtraOpening, Hours, OfficeCalendar
 from .core.layout import CallPolicy, Counter, Flow, KioskMenu, Layout, Queue, Screens, Section, Text
 
 DEMO_OFFICE = Path(__file__).with_name("demo_office.toml")
 Id = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$")]
+#: The longest label in characters: Japanese, Chinese and Korean (two columns a character on screens and
+#: tickets), and English and やさしい日本語 (one column; spaces between words). The demo's longest are 20 and 51.
+#: A ticket, a kiosk button or a display row has room for about this much (issue 13, point 13).
+CJK_LABEL_MAX = 40
+LATIN_LABEL_MAX = 80
+#: A time of day in the calendar ("08:30") and a month-day ("01-03"), bounded so an error can quote them.
+Clock = Annotated[str, Field(max_length=8)]
+MonthDay = Annotated[str, Field(max_length=5)]
 
 
 def core_default(cls: type[Any], name: str) -> Any:
@@ -54,11 +64,11 @@ class TextModel(_Model):
     """A label in Japanese and English; optionally やさしい日本語 (``easy``),
     simplified Chinese (``zh``) and Korean (``ko``) for the kiosk."""
 
-    ja: str = Field(min_length=1)
-    en: str = Field(min_length=1)
-    easy: str = core_default(Text, "easy")
-    zh: str = core_default(Text, "zh")
-    ko: str = core_default(Text, "ko")
+    ja: str = Field(min_length=1, max_length=CJK_LABEL_MAX)
+    en: str = Field(min_length=1, max_length=LATIN_LABEL_MAX)
+    easy: str = Field(core_default(Text, "easy"), max_length=LATIN_LABEL_MAX)
+    zh: str = Field(core_default(Text, "zh"), max_length=CJK_LABEL_MAX)
+    ko: str = Field(core_default(Text, "ko"), max_length=CJK_LABEL_MAX)
 
     def text(self) -> Text:
         """The core's :class:`Text`."""
@@ -120,7 +130,7 @@ class StatsModel(_Model):
     and the Asia/Tokyo time it runs."""
 
     target_wait_s: float = Field(1200.0, gt=0, le=86400)
-    nightly_dir: str | None = Field(None, min_length=1)
+    nightly_dir: str | None = Field(None, min_length=1, max_length=1024)
     nightly_at: str = Field("00:30", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
@@ -183,7 +193,7 @@ class CounterModel(_Model):
     first: int = Field(ge=1, le=999)
     last: int | None = Field(None, ge=1, le=999)
     section: Id
-    queues: list[Id] = Field(min_length=1)
+    queues: list[Id] = Field(min_length=1, max_length=200)
 
 
 class ExtraModel(_Model):
@@ -191,36 +201,36 @@ class ExtraModel(_Model):
 
     weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
     nth: int = Field(ge=-1, le=5)
-    months: list[int] = []
-    hours: tuple[str, str]
-    queues: list[Id] | None = core_default(Hours, "queues")
-    note: str = core_default(Hours, "note")
+    months: list[int] = Field([], max_length=12)
+    hours: tuple[Clock, Clock]
+    queues: list[Id] | None = Field(core_default(Hours, "queues"), max_length=200)
+    note: str = Field(core_default(Hours, "note"), max_length=LATIN_LABEL_MAX)
 
 
 class CalendarModel(_Model):
     """[calendar]: weekday hours, closures and extra openings."""
 
     national_holidays: bool = core_default(OfficeCalendar, "national_holidays")
-    closed_month_days: list[str] = []
-    closed_dates: list[date] = []
-    extra_dates: dict[str, tuple[str, str]] = {}
-    weekdays: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], tuple[str, str]]
-    extra: list[ExtraModel] = []
+    closed_month_days: list[MonthDay] = Field([], max_length=366)
+    closed_dates: list[date] = Field([], max_length=2000)
+    extra_dates: dict[Annotated[str, Field(max_length=10)], tuple[Clock, Clock]] = Field({}, max_length=2000)
+    weekdays: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], tuple[Clock, Clock]]
+    extra: list[ExtraModel] = Field([], max_length=100)
 
 
 class OfficeFile(_Model):
     """The whole office file."""
 
     office: OfficeModel
-    flows: list[FlowModel] = Field(min_length=1)
-    sections: list[SectionModel] = Field(min_length=1)
-    queues: list[QueueModel] = Field(min_length=1)
-    counters: list[CounterModel] = Field(min_length=1)
+    flows: list[FlowModel] = Field(min_length=1, max_length=50)
+    sections: list[SectionModel] = Field(min_length=1, max_length=100)
+    queues: list[QueueModel] = Field(min_length=1, max_length=200)
+    counters: list[CounterModel] = Field(min_length=1, max_length=999)
     calendar: CalendarModel
     screens: ScreensModel = ScreensModel()
-    kiosk_menus: list[KioskMenuModel] = []
+    kiosk_menus: list[KioskMenuModel] = Field([], max_length=50)
     printing: PrintingModel = PrintingModel()
-    printers: list[PrinterModel] = []
+    printers: list[PrinterModel] = Field([], max_length=200)
     stats: StatsModel = StatsModel()
 
 
@@ -279,6 +289,29 @@ def load_office(path: Path | str, *, rehearsal: bool = False) -> Office:
     except ConfigError as exc:
         raise ConfigError(f"{name}: {exc}") from None
     return Office(layout, calendar, printing, model.stats)
+
+
+def ticket_warnings(office: Office, fonts: TicketFonts, name: str = "office.toml") -> list[str]:
+    """Warnings (not errors) for labels printed on paper tickets (the office's
+    Japanese name, each queue's Japanese and English names) holding characters
+    the ticket fonts have no glyph for: they would print as boxes (emoji, rare
+    kanji). ``name``: the file's name for the messages. One warning when no
+    ticket font is installed to check against."""
+    try:
+        labels = [("office.name.ja", office.layout.office_name.ja)]
+        for i, queue in enumerate(office.layout.queues.values()):
+            labels += [(f"queues[{i}].name.ja", queue.name.ja), (f"queues[{i}].name.en", queue.name.en)]
+        out = []
+        for key, label in labels:
+            missing = missing_glyphs(label, fonts)
+            if missing:
+                shown = ", ".join(f"{ch!r} (U+{ord(ch):04X})" for ch in missing[:5])
+                more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+                out.append(f"{name}: {key}: the ticket font cannot draw {shown}{more}; "
+                           "they would print as boxes on tickets")
+        return out
+    except TicketFontMissing as exc:
+        return [f"cannot check the characters of ticket labels: {exc}"]
 
 
 def load(path: Path | str, *, rehearsal: bool = False) -> tuple[Layout, OfficeCalendar]:

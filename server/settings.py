@@ -13,6 +13,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hardware.ticket import TicketFonts
+from stats.bounds import MAX_YEARS
 
 
 class Settings(BaseSettings):
@@ -126,7 +127,16 @@ class Settings(BaseSettings):
         None,
         description="Japanese bold font file for paper tickets; default: Debian's fonts-noto-cjk.",
     )
-
+    stats_exports_running: int = Field(
+        2, ge=1, le=16,
+        description=("Statistics exports that may run at once (each is a child process reading the log); more are "
+                     "refused with 429 until one finishes or is cancelled."),
+    )
+    stats_export_max_years: int = Field(
+        MAX_YEARS, ge=1, le=50,
+        description=("The longest span of logged business days one statistics export covers, in years (the "
+                     "retention of operation logs); longer ranges are refused with 422."),
+    )
 
     def ticket_fonts(self) -> TicketFonts:
         """The font files for paper tickets (``ticket_font``, ``ticket_font_bold``), for :mod:`hardware.ticket`."""

@@ -1,7 +1,9 @@
 """``madoguchi stats``: the figures for a range of business days as CSV or XLSX.
 
-Exit codes: 0 written; 2 a bad argument (unknown or reversed dates, unknown
-section, CSV for more than one granularity, a path that cannot be written);
+Exit codes: 0 written; 2 a bad argument (unknown or reversed dates, days
+outside 2000-01-01..2999-12-31, more than ``--max-years`` years of logged
+days, unknown section, CSV for more than one granularity, a path that cannot
+be written); the days are narrowed to those the log holds (:mod:`stats.bounds`);
 1 the database could not be read. With ``--progress`` it prints lines
 ``progress <0..1> <phase>`` (what the web download shows).
 """
@@ -21,10 +23,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import GRANULARITIES
+from .bounds import MAX_YEARS, RangeError, bounded, parse_day
 from .layout import OfficeLayout
 
 DEFAULT_TARGET_MIN = 20.0
 TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+FLAGS = ("--from", "--to")
 
 
 class StatsError(Exception):
@@ -68,6 +74,8 @@ def add_parser(sub: Any, resolve: Resolve) -> None:
     s.add_argument("--data-dir", type=Path, help="data directory (default ./data); closed days' figures are "
                    "kept in its stats-cache folder when it exists")
     s.add_argument("--progress", action="store_true", help="print progress lines")
+    s.add_argument("--max-years", type=int, default=MAX_YEARS,
+                   help=f"the longest span of logged days to export, in years (default {MAX_YEARS})")
     s.set_defaults(func=functools.partial(main, resolve=resolve))
 
 
@@ -83,13 +91,6 @@ def cache_folder(setup: Setup) -> Path | None:
 def today() -> date:
     """The business day now: the date in Asia/Tokyo."""
     return datetime.now(TOKYO).date()
-
-
-def _day(value: str, flag: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise StatsError(f"{flag} {value!r} is not a date like 2026-04-01") from None
 
 
 def _writable(path: Path) -> None:
@@ -113,9 +114,10 @@ def main(args: argparse.Namespace, resolve: Resolve) -> int:
             print(f"progress {share:.2f} {phase}", flush=True)
 
     try:
-        first, last = _day(args.first, "--from"), _day(args.last, "--to")
-        if first > last:
-            raise StatsError(f"--from {first} is after --to {last}")
+        first, last = parse_day(args.first, "--from"), parse_day(args.last, "--to")
+        if not 1 <= args.max_years <= 50:
+            raise StatsError("--max-years must be between 1 and 50")
+        bounded(first, last, None, args.max_years, FLAGS)  # before reading the log
         by = tuple(dict.fromkeys(args.by or (("day",) if args.format == "csv" else GRANULARITIES)))
         if args.format == "csv" and len(by) > 1:
             raise StatsError("a CSV holds one granularity: give one --by (XLSX takes several)")
@@ -131,11 +133,21 @@ def main(args: argparse.Namespace, resolve: Resolve) -> int:
     except (StatsError, ValueError) as err:
         print(f"madoguchi stats: error: {err}", file=sys.stderr)
         return 2
+    try:
+        reader = Reader(setup.database_url, in_server=False)
+        first, last = bounded(first, last, reader.span(), args.max_years, FLAGS)
+    except RangeError as err:
+        print(f"madoguchi stats: error: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:  # connectorx raises its own types; ValueError: no database there
+        first_line = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        print(f"madoguchi stats: error: cannot read the database: {first_line}", file=sys.stderr)
+        return 1
     target_s = args.target_min * 60 if args.target_min is not None else setup.target_wait_s
     started = time.perf_counter()
     csv, xlsx = ({by[0]: args.out}, None) if args.format == "csv" else (None, args.out)
     try:
-        tickets = export(Reader(setup.database_url, in_server=False), setup.layout, first, last, by, target_s,
+        tickets = export(reader, setup.layout, first, last, by, target_s,
                          sections=args.section, encoding=args.encoding, progress=progress, csv=csv, xlsx=xlsx,
                          cache=cache_folder(setup), today=today())
     except ExportError as err:

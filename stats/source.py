@@ -141,6 +141,14 @@ class Reader:
         return {date.fromisoformat(d): (int(lo), int(hi))
                 for d, lo, hi in rows.iter_rows() if d is not None and lo is not None and hi is not None}
 
+    def span(self) -> tuple[date, date] | None:
+        """The first and last business day in the log (``None``: the log is empty);
+        see :mod:`stats.bounds`."""
+        from .bounds import LOG_SPAN_QUERY, log_span
+
+        rows = pl.read_database_uri(LOG_SPAN_QUERY, self.uri)
+        return log_span(rows.row(0) if rows.height else None)
+
     def staff_names(self) -> dict[str, str]:
         """Clerks' display names by staff id (the ``staff`` table)."""
         staff = pl.read_database_uri("SELECT id, display_name FROM staff", self.uri)

@@ -246,3 +246,50 @@ def test_the_demo_links_survive_a_restart_and_a_lost_admin_password_is_reset(tmp
 def login(url: str, username: str, password: str) -> int:
     r = httpx.post(url + "/api/auth/login", json={"username": username, "password": password}, timeout=30)
     return r.status_code
+
+
+# --------------------------------------------------------------------------- labels (issue 13, point 13)
+
+LONG = "窓" * 100_000
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('ja = "文京区 戸籍住民課"', f'ja = "{LONG}"', "office.name.ja: String should have at most 40 characters"),
+    ('en = "Bunkyo City, Family Register and Residents Division"', f'en = "{"x" * 81}"',
+     "office.name.en: String should have at most 80 characters"),
+    ('name = { ja = "戸籍係"', f'name = {{ ja = "{"戸" * 41}"', "sections[0].name.ja: String should have at most 40"),
+    ('zh = "证明书发行（住民票・印章证明・户籍证明）"', f'zh = "{"证" * 41}"',
+     "queues[0].name.zh: String should have at most 40"),
+    ('easy = "しょうめいしょを もらう（じゅうみんひょう など）"', f'easy = "{"あ" * 81}"',
+     "queues[0].name.easy: String should have at most 80"),
+    ('mon = ["08:30", "17:15"]', f'mon = ["{"8" * 100_000}", "17:15"]',
+     "calendar.weekdays.mon[0]: String should have at most 8 characters"),
+])
+def test_every_label_of_the_office_file_is_bounded(tmp_path: Path, old: str, new: str, message: str) -> None:
+    assert old in DEMO
+    path = write(tmp_path, DEMO.replace(old, new, 1))
+    with pytest.raises(ConfigError) as err:
+        load(path)
+    assert message in str(err.value) and len(str(err.value)) < 300
+
+
+def test_check_config_refuses_a_100000_character_name_and_takes_one_of_40(tmp_path: Path) -> None:
+    done = cli("check-config", str(write(tmp_path, DEMO.replace('ja = "文京区 戸籍住民課"', f'ja = "{LONG}"', 1))))
+    assert done.returncode == 2 and "office.name.ja: String should have at most 40 characters" in done.stderr
+    assert len(done.stderr) < 300 and "Traceback" not in done.stderr
+    done = cli("check-config", str(write(tmp_path, DEMO.replace('ja = "文京区 戸籍住民課"', f'ja = "{"窓" * 40}"', 1))))
+    assert done.returncode == 0, done.stderr
+
+
+def test_check_config_warns_of_characters_the_ticket_font_cannot_draw(tmp_path: Path) -> None:
+    ok = cli("check-config", str(DEMO_OFFICE))
+    assert ok.returncode == 0 and "warning" not in ok.stderr, ok.stderr
+    emoji = DEMO.replace('ja = "文京区 戸籍住民課"', 'ja = "文京区 戸籍住民課🎫"', 1).replace(
+        'en = "Certificates (residence, seal, family register)"', 'en = "Certificates 😀😀"', 1)
+    done = cli("check-config", str(write(tmp_path, emoji)))
+    assert done.returncode == 0 and "25 counters" in done.stdout  # a warning, not an error
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("madoguchi: warning: ")]
+    assert len(warnings) == 2, done.stderr
+    assert "office.toml: office.name.ja: the ticket font cannot draw '🎫' (U+1F3AB)" in warnings[0]
+    assert "office.toml: queues[0].name.en: the ticket font cannot draw '😀' (U+1F600);" in warnings[1]
+    assert "print as boxes" in warnings[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from typing import Any
 
 import httpx
 import openpyxl
+import psutil
 import pytest
 
 from server.core.calendar import business_day
@@ -141,11 +143,26 @@ async def test_a_supervisor_downloads_an_export_that_matches_the_figures(history
         assert (await anonymous.get("/api/stats/today")).status_code == 401
 
 
-async def test_a_long_export_shows_progress_and_the_queue_server_keeps_answering(history_server: HistoryServer) -> None:
+@pytest.fixture(scope="module")
+def year_log(history_server: HistoryServer) -> Path:
+    """A fiscal year's log (2025-04-01..2026-03-31, 120,000 tickets) and one event of 2019-04-01
+    before it, so that the log spans more than five years."""
     _, _, tmp, generate = history_server
     big = tmp / "year.sqlite3"
     generate(big, 120_000)
-    other = ServerProcess(tmp / "data-year", args=("--db", f"sqlite+aiosqlite:///{big}")).start()
+    db = sqlite3.connect(big)
+    with db:
+        seq = db.execute("SELECT MAX(seq) FROM events").fetchone()[0] + 1
+        db.execute("INSERT INTO events (seq, business_day, at_us, type, data) VALUES (?, '2019-04-01', ?, "
+                   "'counter.opened', '{}')", (seq, 1554076800_000_000))
+    db.close()
+    return big
+
+
+async def test_a_long_export_shows_progress_and_the_queue_server_keeps_answering(history_server: HistoryServer,
+                                                                                  year_log: Path) -> None:
+    _, _, tmp, _ = history_server
+    other = ServerProcess(tmp / "data-year", args=("--db", f"sqlite+aiosqlite:///{year_log}")).start()
     try:
         async with httpx.AsyncClient(base_url=other.url, timeout=30) as http:
             headers = await supervisor(http)
@@ -187,3 +204,103 @@ async def test_today_so_far_counts_the_days_tickets(server: ServerProcess) -> No
         row = next(r for r in now["figures"] if r["kind"] == "counter" and r["key"] == "6")
         assert row["served"] >= 1 and row["wait_mean_s"] is not None
         assert any(r["kind"] == "section" for r in now["hours"])
+
+
+def export_children(server: ServerProcess) -> list[psutil.Process]:
+    """The server's running ``madoguchi stats`` child processes."""
+    assert server.pid is not None
+    return [p for p in psutil.Process(server.pid).children(recursive=True)
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE and "stats" in p.cmdline()]
+
+
+async def test_exports_are_bounded_in_number_days_and_span_and_can_be_cancelled(history_server: HistoryServer,
+                                                                              year_log: Path) -> None:
+    """Issue 13, point 10: at most two exports run at once (429 beyond), bad or out-of-range days are
+    422, a range is narrowed to the logged days and refused beyond five years of them, and a running
+    export is cancelled by DELETE, which kills its process and leaves no file."""
+    _, _, tmp, _ = history_server
+    data = tmp / "data-bounds"
+    server = ServerProcess(data, args=("--db", f"sqlite+aiosqlite:///{year_log}")).start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            headers = await supervisor(http)
+            year = {"from": "2025-04-01", "to": "2026-03-31", "format": "xlsx"}
+            for bad, message in (
+                ({**year, "from": "0001-01-01"}, "outside 2000-01-01..2999-12-31"),
+                ({**year, "to": "9999-12-31"}, "outside 2000-01-01..2999-12-31"),
+                ({**year, "from": "2026-04-01"}, "is after"),
+                ({**year, "to": "2026-02-30"}, "the request body has errors"),
+                ({**year, "to": "10000-01-01"}, "the request body has errors"),
+                ({**year, "from": "2000-01-01", "to": "2999-12-31"}, "2019-04-01..2026-03-31 is longer than 5 years"),
+                ({**year, "from": "2021-01-01"}, "longer than 5 years"),
+            ):
+                r = await http.post("/api/stats/exports", json=bad, headers=headers)
+                assert r.status_code == 422 and message in r.json()["error"]["message"], (bad, r.text)
+            assert export_children(server) == []
+
+            # Narrowed to the logged days: 2022..2999 is 2022-01-01..2026-03-31 (the log's last day).
+            first = (await http.post("/api/stats/exports", json={**year, "from": "2022-01-01", "to": "2999-12-31"},
+                                     headers=headers)).json()
+            assert first["state"] == "running" and first["filename"] == "madoguchi-2022-01-01_2026-03-31.xlsx"
+            second = await http.post("/api/stats/exports", json=year, headers=headers)
+            assert second.status_code == 202
+            third = await http.post("/api/stats/exports", json=year, headers=headers)
+            assert third.status_code == 429
+            assert "2 statistics exports are running" in third.json()["error"]["message"]
+            assert len(export_children(server)) == 2
+
+            r = await http.delete(f"/api/stats/exports/{first['id']}", headers=headers)
+            assert r.status_code == 200 and r.json()["state"] == "cancelled", r.text
+            assert (await http.get(f"/api/stats/exports/{first['id']}", headers=headers)).json()["state"] == "cancelled"
+            assert (await http.get(f"/api/stats/exports/{first['id']}/file", headers=headers)).status_code == 409
+            assert len(export_children(server)) == 1
+            assert not [p for p in (data / "exports").iterdir() if first["id"] in p.name]  # no partial file
+
+            # A place is free again.
+            again = await http.post("/api/stats/exports", json=year, headers=headers)
+            assert again.status_code == 202, again.text
+            for job in (second.json(), again.json()):
+                r = await http.delete(f"/api/stats/exports/{job['id']}", headers=headers)
+                assert r.status_code == 200 and r.json()["state"] == "cancelled"
+            deadline = time.monotonic() + 10
+            while export_children(server) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            assert export_children(server) == []
+            assert list((data / "exports").iterdir()) == []
+            assert (await http.delete("/api/stats/exports/nope", headers=headers)).status_code == 404
+            desk = await clerk(http, await admin(http), "hirashain-bounds")
+            assert (await http.delete(f"/api/stats/exports/{first['id']}", headers=desk)).status_code == 403
+    finally:
+        server.stop()
+
+
+def test_the_stats_command_refuses_bad_days_and_narrows_to_the_log(year_log: Path, tmp_path: Path) -> None:
+    def stats(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "server.cli", "stats", "--db", f"sqlite+aiosqlite:///{year_log}",
+                               "--format", "csv", "--by", "month", "--out", str(tmp_path / "m.csv"), *args],
+                              capture_output=True, text=True, timeout=300)
+
+    for args, message in ((("--from", "0001-01-01", "--to", "2026-01-01"), "outside 2000-01-01..2999-12-31"),
+                          (("--from", "2026-01-01", "--to", "9999-12-31"), "outside 2000-01-01..2999-12-31"),
+                          (("--from", "2000-01-01", "--to", "2999-12-31"), "longer than 5 years")):
+        done = stats(*args)
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+    done = stats("--from", "2026-03-01", "--to", "2999-12-31")
+    assert done.returncode == 0, done.stderr
+    periods = [line.split(",")[0] for line in (tmp_path / "m.csv").read_text(encoding="utf-8-sig").splitlines()[1:]]
+    assert set(periods) == {"2026-03"}
+    # An empty log: nothing to narrow to, an export with no rows (MIN over no rows is NULL, which
+    # connectorx could not type).
+    from sqlalchemy import create_engine
+
+    from server.storage import schema
+
+    empty = tmp_path / "empty.sqlite3"
+    engine = create_engine(f"sqlite:///{empty}")
+    schema.metadata.create_all(engine)
+    engine.dispose()
+    done = subprocess.run([sys.executable, "-m", "server.cli", "stats", "--db", f"sqlite+aiosqlite:///{empty}",
+                           "--format", "csv", "--from", "2000-01-01", "--to", "2999-12-31",
+                           "--out", str(tmp_path / "e.csv")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "e.csv").read_text(encoding="utf-8-sig").splitlines()[1:] == []

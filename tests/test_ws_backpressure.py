@@ -44,8 +44,8 @@ async def test_a_stuck_client_is_dropped_without_slowing_the_others(tmp_path: Pa
         await fast.send({"type": "subscribe", "id": 1, "topics": ["office"]})
         await fast.drain(0.2)
         async with httpx.AsyncClient(base_url=proc.url, timeout=30) as client:
-            assert (await client.get("/api/health")).json()["ws_clients"] == 2
-            a = await admin(client)
+            a = await admin(client)                                           # counts are for staff only
+            assert (await client.get("/api/health", headers=a)).json()["ws_clients"] == 2
             desk = await clerk(client, a, "bp-clerk", counter="1")            # calls shomei
             await clerk(client, a, "bp-clerk-juki", counter="10")             # staffed, so idou issues too
             kiosk = bearer(proc.kiosk)
@@ -62,7 +62,7 @@ async def test_a_stuck_client_is_dropped_without_slowing_the_others(tmp_path: Pa
                     await client.post("/api/counters/1/finish", headers=desk)
                 else:
                     await fast.drain(0)
-            health = (await client.get("/api/health")).json()
+            health = (await client.get("/api/health", headers=a)).json()
         assert health["ws_clients"] == 1, health  # the stuck one is gone
         latencies.sort()
         assert latencies[-1] < 0.25, latencies  # the others never waited for it

@@ -11,6 +11,7 @@ path, STYLE.md 9).
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -44,6 +45,52 @@ def to_us(moment: datetime) -> int:
 def from_us(us: int) -> datetime:
     """UTC epoch microseconds → aware UTC datetime."""
     return datetime.fromtimestamp(us / 1_000_000, tz=UTC)
+
+
+#: SQLite's messages (lower case) → the cause for people; the first that matches wins.
+_SQLITE_CAUSES = (
+    ("readonly", "the database is read-only (a read-only file system, or its permissions)"),
+    ("read-only", "the database is read-only (a read-only file system, or its permissions)"),
+    ("disk is full", "the disk is full"),
+    ("disk i/o error", "disk I/O error (the disk may be full or failing)"),
+    ("unable to open database file", "cannot open or create the database file (a read-only or full disk, "
+                                     "permissions, or a file where the folder should be)"),
+    ("file is not a database", "the file is not a SQLite database"),
+    ("database is locked", "the database is locked by another process"),
+    ("unique constraint failed: events.seq", "another process has written to the event log "
+                                             "(two servers on one database?)"),
+)
+
+
+def storage_cause(exc: BaseException) -> str | None:
+    """What keeps the database from being written, for people and without paths
+    (read-only, full, locked, another writer), from ``exc`` or the DB-API error
+    SQLAlchemy wraps; ``None`` when ``exc`` is none of these."""
+    from .lock import STORAGE_ERRNOS, os_cause
+
+    inner = getattr(exc, "orig", None) or exc
+    if isinstance(inner, OSError):
+        return os_cause(inner) if inner.errno in STORAGE_ERRNOS else None
+    text = str(inner).lower()
+    for needle, cause in _SQLITE_CAUSES:
+        if needle in text:
+            return cause
+    return None
+
+
+def probe_sqlite(path: str, synchronous: str = "FULL") -> None:
+    """Open the SQLite file as the server will (WAL, ``synchronous``) and take
+    the write lock once, so that a read-only or full disk is found before
+    start-up rather than in the middle of it. Raises ``sqlite3.Error``
+    (:func:`storage_cause` says what it means)."""
+    conn = sqlite3.connect(path, timeout=5, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()
 
 
 def sqlite_path(url: str) -> str | None:
@@ -93,10 +140,16 @@ async def write_audit(conn: Any, actor: str, action: str, detail: str, at_us: in
 
 
 class EventLog:
-    """Reads and appends the ``events`` table."""
+    """Reads and appends the ``events`` table.
+
+    ``failure`` is why the last append failed (a cause for people, e.g. "the
+    disk is full"), ``None`` once an append succeeds again: ``/api/health``
+    reports it (issue 13, points 9 and 12).
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.failure: str | None = None
 
     async def last_seq(self) -> int:
         """The highest sequence number stored (0 when empty)."""
@@ -115,8 +168,13 @@ class EventLog:
             }
             for r in records
         ]
-        async with self.engine.begin() as conn:
-            await conn.execute(insert(schema.events), rows)
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(schema.events), rows)
+        except Exception as exc:
+            self.failure = storage_cause(exc) or "the event log could not be written (see the server's log)"
+            raise
+        self.failure = None
 
     async def day(self, day: date) -> list[StoredEvent]:
         """Every event of business day ``day``, in order."""
