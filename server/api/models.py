@@ -72,7 +72,8 @@ class StaffIn(Body):
     """A new staff account."""
 
     username: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    password: str = Field(min_length=1, max_length=200, description=PASSWORD_RULES)
+    password: str = Field(min_length=1, max_length=200, description=PASSWORD_RULES,
+                          json_schema_extra={"minLength": 15})
     role: Literal["admin", "supervisor", "clerk"]
     display_name: str | None = Field(
         None, min_length=1, max_length=100,
@@ -82,7 +83,8 @@ class StaffIn(Body):
 class PasswordIn(Body):
     """A new password."""
 
-    password: str = Field(min_length=1, max_length=200, description=PASSWORD_RULES)
+    password: str = Field(min_length=1, max_length=200, description=PASSWORD_RULES,
+                          json_schema_extra={"minLength": 15})
 
 
 class DeviceIn(Body):
