@@ -38,7 +38,7 @@ from .core.layout import Layout
 from .errors import ApiError
 from .hub import Hub
 from .printing import PrintService
-from .processor import Processor, utcnow
+from .processor import Processor, offset_clock, utcnow
 from .settings import Settings
 from .storage.database import EventLog, open_database
 from .ws import websocket_endpoint
@@ -101,6 +101,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
     """Build the app. ``on_ready(services)`` runs once the lifespan has started
     (the CLI uses it to print URLs and demo credentials)."""
     office = load_office(settings)
+    if settings.clock_offset_file is not None and clock is utcnow:
+        clock = offset_clock(settings.clock_offset_file)
     layout, calendar, printing_setup, stats_setup = office.layout, office.calendar, office.printing, office.stats
 
     @contextlib.asynccontextmanager
@@ -127,7 +129,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
         hub.printers = printing
         await printing.start()
         limits = RateLimits(settings.public_rate, settings.login_rate, settings.login_rate_address)
-        services = Services(settings, layout, calendar, engine, processor, hub, auth, limits, public_url, clock,
+        # Views read the processor's moment: never earlier than the newest event (issue 13).
+        services = Services(settings, layout, calendar, engine, processor, hub, auth, limits, public_url, processor.now,
                             bootstrap, printing, stats_setup)
         nightly = None
         if stats_setup.nightly_dir:

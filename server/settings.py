@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         None,
         description="Japanese bold font file for paper tickets; default: Debian's fonts-noto-cjk.",
     )
+    clock_offset_file: Path | None = Field(
+        None,
+        description=("For rehearsals and tests only: a text file holding a number of seconds added to the system "
+                     "clock, read at every reading (missing or empty: 0), so a clock step can be rehearsed without "
+                     "touching the host's clock. Leave unset in service."),
+    )
 
 
     def ticket_fonts(self) -> TicketFonts:
