@@ -119,7 +119,8 @@ def generate(path: Path, tickets: int, seed: int = 1) -> None:
             ticket = f"{day:%Y%m%d}-{n + 1:05d}"
             queue = rng.choices(list(QUEUES), WEIGHTS)[0]
             t = opening + timedelta(seconds=rng.uniform(0, 8.5 * 3600))
-            event(day, t, "ticket.issued", ticket, queue, None, None, number=n + 1, priority=False)
+            event(day, t, "ticket.issued", ticket, queue, None, None, number=n + 1, priority=False,
+                  token=f"bench-token-{ticket}", procedures=[])  # what the server rebuilds a day from
             stage_queue, luck = queue, rng.random()
             if luck < 0.02:
                 event(
@@ -139,7 +140,8 @@ def generate(path: Path, tickets: int, seed: int = 1) -> None:
                 event(day, t, "ticket.called", ticket, stage_queue, counter, staff, waited_s=0)
                 if rng.random() < 0.1:
                     t += timedelta(seconds=60)
-                    event(day, t, "ticket.recalled", ticket, stage_queue, counter, staff, recalls=1)
+                    event(day, t, "ticket.recalled", ticket, stage_queue, counter, staff, recalls=1,
+                          counter_number=int(counter))
                 if luck < 0.05:
                     event(day, t + timedelta(seconds=120), "ticket.no_show", ticket, stage_queue, counter, staff)
                     break

@@ -101,9 +101,29 @@ function printerAlerts() {
   return out.join("");
 }
 
+// Steps of the server's clock today (issue 13): the snapshot's clock_jumps and clock.jumped events.
+let clockJumps = [];
+
+function span(seconds) {
+  const t = Math.round(Math.abs(seconds));
+  const h = Math.floor(t / 3600), m = Math.floor((t % 3600) / 60), s = t % 60;
+  if (h) return [`${h}時間${m}分`, `${h} h ${m} min`];
+  return m ? [`${m}分${s}秒`, `${m} min ${s} s`] : [`${s}秒`, `${s} s`];
+}
+
+function clockAlert() {
+  const j = clockJumps[clockJumps.length - 1];
+  if (!j) return "";
+  const [ja, en] = span(j.step_s);
+  const back = j.step_s < 0;
+  const at = new Date(j.at).toLocaleTimeString("ja-JP", { hour: "2-digit", minute: "2-digit", timeZone: "Asia/Tokyo" });
+  return `<li class="clock-jump"><span aria-hidden="true">⚠ </span>サーバーの時計が${ja}${back ? "戻りました" : "進みました"}（${at}、記録済み）。管理者に連絡してください。
+    <span lang="en" class="en">The server's clock stepped ${back ? "back" : "forward"} ${en} (${at}, logged). Tell an administrator.</span></li>`;
+}
+
 function alerts(d) {
   const limit = d.screens.wait_alert_s;
-  return printerAlerts() + d.queues.filter((q) => q.waiting && longest(q) >= limit).map((q) =>
+  return clockAlert() + printerAlerts() + d.queues.filter((q) => q.waiting && longest(q) >= limit).map((q) =>
     `<li><span aria-hidden="true">⚠ </span>${esc(q.name.ja)}：最長待ち ${minutes(longest(q))}分（基準 ${minutes(limit)}分）
      <span lang="en" class="en">${esc(q.name.en)}: longest wait ${minutes(longest(q))} min (limit ${minutes(limit)} min)</span></li>`).join("");
 }
@@ -150,9 +170,15 @@ if (!token) {
     onSnapshot: (topic, data) => {
       view.snapshot(data);
       printers = new Map((data.printers || []).map((p) => [p.printer, { ...p, failed: [...p.failed] }]));
+      clockJumps = [...(data.clock_jumps || [])];
       render();
     },
-    onEvent: (m) => { view.event(m); printerEvent(m.event); render(); },
+    onEvent: (m) => {
+      view.event(m);
+      printerEvent(m.event);
+      if (m.event.type === "clock.jumped") clockJumps.push(m.event);
+      render();
+    },
     onError: (err) => {
       if (err.code === "unauthenticated" || err.code === "forbidden") {
         localStorage.removeItem(STORE);

@@ -39,7 +39,7 @@ from .csrf import CsrfGuard
 from .errors import ApiError, status_error
 from .hub import Hub
 from .printing import PrintService
-from .processor import Processor, utcnow
+from .processor import Processor, offset_clock, utcnow
 from .settings import Settings
 from .storage.database import EventLog, open_database, sqlite_path
 from .storage.lock import hold_all
@@ -105,6 +105,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
     """Build the app. ``on_ready(services)`` runs once the lifespan has started
     (the CLI uses it to print URLs and demo credentials)."""
     office = load_office(settings)
+    if settings.clock_offset_file is not None and clock is utcnow:
+        clock = offset_clock(settings.clock_offset_file)
     layout, calendar, printing_setup, stats_setup = office.layout, office.calendar, office.printing, office.stats
     office_words = passwords.office_words(layout.office_id, layout.office_name.ja, layout.office_name.en)
     if settings.admin_password is not None:
@@ -137,7 +139,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
         await printing.start()
         limits = RateLimits(settings.public_rate, settings.login_rate, settings.login_rate_address,
                             settings.login_rate_user)
-        services = Services(settings, layout, calendar, engine, processor, hub, auth, limits, public_url, clock,
+        # Views read the processor's moment: never earlier than the newest event (issue 13).
+        services = Services(settings, layout, calendar, engine, processor, hub, auth, limits, public_url, processor.now,
                             bootstrap, printing, stats_setup)
         nightly = None
         if stats_setup.nightly_dir:

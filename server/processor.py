@@ -5,6 +5,14 @@ queued commands is decided against the floor, its events are written in one
 transaction (group commit), and only after the commit are the commands
 acknowledged and the events published to screens. If the write fails the floor
 is rebuilt from the log, so nothing unacknowledged survives in memory.
+
+Time comes from :class:`~server.core.clock.BusinessClock` (issue 13): the moment
+a batch is decided at never goes backwards, and neither does the business
+day. A wall-clock step is logged (``clock.jumped``). When the day changes the
+old day is closed explicitly (:class:`~server.core.commands.CloseDay`: its
+tickets left unserved, its counters closed, in the log and published) before
+the new day's floor takes over. A ticker submits an empty note every
+:data:`TICK_S` seconds, so a day closes at midnight even on a quiet floor.
 """
 
 from __future__ import annotations
@@ -12,14 +20,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar, overload
 
 from .core import commands as c
 from .core.calendar import OfficeCalendar, business_day
+from .core.clock import BusinessClock
 from .core.errors import DomainError
-from .core.events import Event
+from .core.events import CLOCK_JUMPED, Event
 from .core.floor import Floor, Outcome
 from .core.layout import Layout
 from .hub import Hub
@@ -29,6 +41,9 @@ log = logging.getLogger(__name__)
 
 #: Most commands committed in one transaction.
 MAX_BATCH = 256
+
+#: Seconds between the ticker's readings of the clock (day change, clock jumps).
+TICK_S = 1.0
 
 
 #: A function of (floor, outcome, now) run right after a command is applied, so a
@@ -57,38 +72,83 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def offset_clock(path: Path) -> Callable[[], datetime]:
+    """A wall clock reading the system clock plus the seconds in the file at
+    ``path`` (re-read when it changes; missing, empty or not a number: 0). For
+    rehearsing clock steps (``MADOGUCHI_CLOCK_OFFSET_FILE``, tests); the
+    monotonic clock is left alone, so a change is seen as a jump."""
+    cache: dict[str, float] = {}
+
+    def read() -> datetime:
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            return utcnow()
+        key = f"{stamp}:{path.stat().st_size}" if path.exists() else str(stamp)
+        if key not in cache:
+            try:
+                cache.clear()
+                cache[key] = float(path.read_text().strip() or 0)
+            except (OSError, ValueError):
+                cache[key] = 0.0
+        return utcnow() + timedelta(seconds=cache[key])
+
+    return read
+
+
 class Processor:
     """Owns the :class:`Floor` of the current business day.
 
     ``submit(command)`` returns the :class:`Outcome` once its events are
     committed and published; raises :class:`DomainError` for an illegal command
-    and :class:`StorageUnavailable` when the log cannot be written.
+    and :class:`StorageUnavailable` when the log cannot be written. ``clock``
+    is the wall clock (aware), ``monotonic`` a monotonic clock in seconds.
     """
 
     def __init__(self, layout: Layout, calendar: OfficeCalendar, log_: EventLog, hub: Hub,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.layout = layout
         self.calendar = calendar
         self.log = log_
         self.hub = hub
         self.clock = clock
+        self.monotonic = monotonic
+        self.business = BusinessClock()
         self.floor = Floor(layout, calendar, business_day(clock()))
         self.seq = 0
         self._queue: asyncio.Queue[tuple[c.Command | Note, View | None, asyncio.Future[Receipt]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Rebuild today's floor from the log and start the writer task."""
+        """Rebuild the current business day's floor from the log, close it if the
+        day has changed since, and start the writer and the ticker.
+
+        The current business day is never earlier than the newest one in the log,
+        whatever the wall clock reads (issue 13). Raises what the log raises.
+        """
         self.seq = await self.log.last_seq()
-        self.floor = await self._rebuild(business_day(self.clock()))
+        newest = await self.log.newest()
+        # The newest day in the log first: if the clock has since moved to a later
+        # day, that day is closed explicitly below, never dropped.
+        self.business = BusinessClock(newest[1] if newest else None)
+        self.floor = await self._rebuild(newest[0] if newest else business_day(self.clock()))
+        await self._roll(self.business.tick(self.clock(), self.monotonic()).now)
         self._task = asyncio.create_task(self._run(), name="madoguchi-writer")
+        self._ticker = asyncio.create_task(self._tick(), name="madoguchi-clock")
+
+    def now(self) -> datetime:
+        """The floor's moment now: the wall clock, but never earlier than the
+        newest event decided (for views: waits are never negative)."""
+        return self.business.peek(self.clock())
 
     async def stop(self) -> None:
         """Stop the writer task (pending commands fail with StorageUnavailable)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._ticker, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         while not self._queue.empty():
             _, _, fut = self._queue.get_nowait()
             if not fut.done():
@@ -106,11 +166,49 @@ class Processor:
         return floor
 
     def current_floor(self) -> Floor:
-        """Today's floor; on a new business day a fresh, empty one."""
-        today = business_day(self.clock())
-        if self.floor.day != today:
-            self.floor = Floor(self.layout, self.calendar, today)
+        """The current business day's floor. The day changes only in the writer
+        (:meth:`_roll`), after the old day's close is in the log."""
         return self.floor
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                await self.record([])
+            except StorageUnavailable:
+                pass  # logged by the writer; the next tick tries again
+
+    async def _commit(self, floor: Floor, events: list[Event], now: datetime) -> bool:
+        """Store ``events`` of ``floor`` and publish them; on a failed write rebuild
+        the floor from the log and return False."""
+        if not events:
+            return True
+        records = []
+        for event in events:
+            self.seq += 1
+            records.append(StoredEvent(self.seq, floor.day, event))
+        try:
+            await self.log.append(records)
+        except Exception:
+            log.exception("event log write failed; rebuilding the floor from the log")
+            self.seq = records[0].seq - 1
+            self.floor = await self._rebuild(floor.day)
+            return False
+        self.hub.publish(records, floor, now)
+        return True
+
+    async def _roll(self, now: datetime) -> bool:
+        """Close the floor's day and move to the day of ``now`` when that is later.
+        Returns False when the close could not be stored (the old day stays)."""
+        day = business_day(now)
+        if day <= self.floor.day:
+            return True
+        old = self.floor
+        if not await self._commit(old, old.execute(c.CloseDay(), now).events, now):
+            return False
+        log.info("business day %s closed; now serving %s", old.day, day)
+        self.floor = old.next_day(day)
+        return True
 
     @overload
     async def submit(self, command: c.Command | Note, view: None = None) -> tuple[Outcome, None]: ...
@@ -151,13 +249,32 @@ class Processor:
                         fut.set_exception(StorageUnavailable("the command could not be stored"))
 
     async def _handle(self, batch: list[tuple[c.Command | Note, View | None, asyncio.Future[Receipt]]]) -> None:
-        now = self.clock()
+        tick = self.business.tick(self.clock(), self.monotonic())
+        now = tick.now
+        ok = True
+        if tick.jump is not None:
+            jump = tick.jump
+            log.warning("the wall clock stepped %+.1f s (%s -> %s)", jump.step_s, jump.wall_from, jump.wall_to)
+            event = Event(CLOCK_JUMPED, now, {"wall_from": jump.wall_from.isoformat(),
+                                              "wall_to": jump.wall_to.isoformat(), "step_s": round(jump.step_s, 3)})
+            floor = self.floor
+            floor.apply(event)
+            ok = await self._commit(floor, [event], now)
+        ok = ok and await self._roll(now)
+        if not ok:
+            for _, _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(StorageUnavailable("the command could not be stored"))
+            return
         floor = self.current_floor()
         done: list[tuple[asyncio.Future[Receipt], Receipt]] = []
         records: list[StoredEvent] = []
         for command, view, fut in batch:
             try:
-                outcome = Outcome(command.events) if isinstance(command, Note) else floor.execute(command, now)
+                if isinstance(command, Note):  # stamped now, so at_us never goes backwards in the log
+                    outcome = Outcome([replace(e, at=now) for e in command.events])
+                else:
+                    outcome = floor.execute(command, now)
             except DomainError as err:
                 if not fut.done():
                     fut.set_exception(err)

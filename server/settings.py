@@ -137,6 +137,13 @@ class Settings(BaseSettings):
         description=("The longest span of logged business days one statistics export covers, in years (the "
                      "retention of operation logs); longer ranges are refused with 422."),
     )
+    clock_offset_file: Path | None = Field(
+        None,
+        description=("For rehearsals and tests only: a text file holding a number of seconds added to the system "
+                     "clock, read at every reading (missing or empty: 0), so a clock step can be rehearsed without "
+                     "touching the host's clock. Leave unset in service."),
+    )
+
 
     def ticket_fonts(self) -> TicketFonts:
         """The font files for paper tickets (``ticket_font``, ``ticket_font_bold``), for :mod:`hardware.ticket`."""

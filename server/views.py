@@ -17,7 +17,7 @@ from typing import Any
 
 from .core.calendar import TOKYO
 from .core.estimate import Estimate, estimates, outlook, ticket_estimate
-from .core.floor import Call, Floor
+from .core.floor import Call, ClockJump, Floor
 from .core.layout import Text
 from .core.tickets import Status, Ticket
 
@@ -146,7 +146,7 @@ def office_snapshot(floor: Floor, now: datetime, *, staff: bool = False) -> dict
         counters.append(entry)
     handover = [number for q in queues for number in q.get("ready", ())]
     snapshot: dict[str, Any] = {
-        "day": floor.day.isoformat(), "now": iso(now), "open": hours is not None,
+        "day": floor.day.isoformat(), "now": iso(now), "open": hours is not None, "day_closed": floor.day_closed,
         "opening": None if hours is None else {
             "opens": hours.opens.isoformat("minutes"), "closes": hours.closes.isoformat("minutes"), "note": hours.note,
         },
@@ -172,7 +172,17 @@ def office_snapshot(floor: Floor, now: datetime, *, staff: bool = False) -> dict
         tickets = floor.tickets.values()
         snapshot["held"] = [ticket_detail(t, floor, now) for t in tickets if t.status is Status.HELD]
         snapshot["no_show"] = [ticket_detail(t, floor, now) for t in tickets if t.status is Status.NO_SHOW]
+        snapshot["clock_jumps"] = [clock_jump_view(j) for j in floor.clock_jumps]
     return snapshot
+
+
+def clock_jump_view(jump: ClockJump) -> dict[str, Any]:
+    """A step of the wall clock seen today (staff only, issue 13): ``at`` (the
+    floor's moment), ``wall_from`` (where the clock should have read),
+    ``wall_to`` (what it read), ISO 8601 in Asia/Tokyo, and ``step_s``
+    (seconds, positive forward)."""
+    return {"at": iso(jump.at), "wall_from": iso(jump.wall_from), "wall_to": iso(jump.wall_to),
+            "step_s": round(jump.step_s, 1)}
 
 
 def waiting_list(floor: Floor, queue: str, now: datetime) -> list[dict[str, Any]]:
@@ -212,7 +222,8 @@ def ticket_public(ticket: Ticket, floor: Floor, now: datetime) -> dict[str, Any]
     the certificate is being prepared or is ready, and the number is called
     again at the hand-over counters), ``called`` (go to ``counter_number``),
     ``serving``, ``held``, ``passed`` (called and missed: 職員にお声がけください),
-    ``done`` or ``cancelled``. ``place`` says where the ticket's queue is
+    ``done``, ``cancelled`` or ``unserved`` (the business day closed before it
+    was served: 本日の受付は終了しました; then ``now_serving`` is ``None``). ``place`` says where the ticket's queue is
     served: its section's name and the counter numbers that serve it
     (``{"section": {"ja": …, "en": …}, "counters": [24, 25]}``).
     """
@@ -224,7 +235,8 @@ def ticket_public(ticket: Ticket, floor: Floor, now: datetime) -> dict[str, Any]
     section = floor.layout.sections.get(q.section)
     out: dict[str, Any] = {
         "display": ticket.display, "queue": ticket.queue, "queue_name": text(q.name), "state": state,
-        "flow": q.flow, "handover": handover, "now_serving": now_serving(floor, ticket.queue), "counter_number": None,
+        "flow": q.flow, "handover": handover, "counter_number": None,
+        "now_serving": None if ticket.status is Status.UNSERVED else now_serving(floor, ticket.queue),
         "place": {
             "section": text(section.name) if section else None,
             "counters": [floor.layout.counters[cid].number for cid in floor.layout.counters_by_queue[ticket.queue]],

@@ -39,7 +39,7 @@ from pathlib import Path
 import polars as pl
 
 #: Bump when what is stored, or how it is computed, changes.
-VERSION = 1
+VERSION = 2
 #: Figure folders (one per set of parameters) kept, the most recently used.
 KEEP_FIGURE_SETS = 8
 

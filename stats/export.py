@@ -33,7 +33,8 @@ from xlsxwriter.worksheet import Worksheet
 HEADERS = {
     "period": "期間", "kind": "区分", "key": "コード", "name": "名称", "stage": "段階",
     "issued": "発券数", "arrivals": "受付数", "served": "対応数", "no_show": "不在", "cancelled": "取消",
-    "transferred": "転送", "wait_mean": "平均待ち時間(分)", "wait_min": "最短待ち時間(分)",
+    "transferred": "転送", "unserved": "本日終了(未対応)", "wait_mean": "平均待ち時間(分)",
+    "wait_min": "最短待ち時間(分)",
     "wait_max": "最長待ち時間(分)", "wait_median": "待ち時間中央値(分)", "wait_p90": "待ち時間90%値(分)",
     "service_mean": "平均対応時間(分)", "within_target": "目標時間内の割合",
 }
@@ -57,7 +58,7 @@ def presented(fig: pl.DataFrame) -> pl.DataFrame:
         pl.col("kind").replace_strict(KIND_JA, return_dtype=pl.String),
         "key", "name",
         pl.col("stage").replace_strict(STAGE_JA, default=None, return_dtype=pl.String),
-        "issued", "arrivals", "served", "no_show", "cancelled", "transferred",
+        "issued", "arrivals", "served", "no_show", "cancelled", "transferred", "unserved",
         *((pl.col(f"{m}_s") / 60).alias(m) for m in MINUTES),
         "within_target",
     )
@@ -179,7 +180,8 @@ class XlsxWriter:
         number = book.add_format({"num_format": "#,##0"})
         self.minutes = book.add_format({"num_format": "0.0"})
         share = book.add_format({"num_format": "0.0%"})
-        formats = {**{c: number for c in ("issued", "arrivals", "served", "no_show", "cancelled", "transferred")},
+        formats = {**{c: number for c in ("issued", "arrivals", "served", "no_show", "cancelled", "transferred",
+                                                 "unserved")},
                    **{c: self.minutes for c in MINUTES}, "within_target": share}
         self.formats: list[Format | None] = [formats.get(name) for name in COLUMNS]
         widths = {"period": 17, "name": 28, "kind": 6, "key": 12, "stage": 6}
@@ -304,8 +306,8 @@ class XlsxWriter:
 
 #: Output columns, in order (as :func:`presented` gives them).
 COLUMNS = ("period", "kind", "key", "name", "stage", "issued", "arrivals", "served", "no_show", "cancelled",
-           "transferred", *MINUTES, "within_target")
+           "transferred", "unserved", *MINUTES, "within_target")
 _EMPTY = pl.DataFrame(schema={"period": pl.String, "kind": pl.String, "key": pl.String, "name": pl.String,
                               "stage": pl.String, **{c: pl.Int64 for c in ("issued", "arrivals", "served", "no_show",
-                                                                           "cancelled", "transferred")},
+                                                                           "cancelled", "transferred", "unserved")},
                               **{f"{m}_s": pl.Float64 for m in MINUTES}, "within_target": pl.Float64})

@@ -14,10 +14,12 @@ Definitions (also in the README):
 - **Service time** (対応時間): the first ``ticket.started`` of the stage → its
   ``ticket.finished``; only served stages have one. A hold in between counts.
 - **Outcome** of a stage: the last of finished (``served``), no-show
-  (``no_show``; a later reinstatement undoes it), ``cancelled`` or transferred
-  away (``transferred``). No-shows and cancellations are counted on their own
-  and never enter the means: the wait means and percentiles are over stages
-  that were called, the service mean over stages served.
+  (``no_show``; a later reinstatement undoes it), ``cancelled``, transferred
+  away (``transferred``) or left when the business day closed
+  (``ticket.closed_at_day_end``: ``unserved``, 本日終了). No-shows,
+  cancellations and unserved stages are counted on their own and never enter
+  the means: the wait means and percentiles are over stages that were called,
+  the service mean over stages served.
 - The **hand-over** stage (証明の交付: queues of a hand-over flow) is reported
   on its own: section rows carry ``stage`` ``reception`` (受付) or
   ``handover`` (交付).
@@ -46,15 +48,16 @@ from .layout import OfficeLayout
 #: Columns of the event frame :func:`stages` reads (``at_us``: UTC epoch µs).
 #: The event types the figures read (recalls and holds change no figure).
 EVENT_TYPES = ("ticket.issued", "ticket.called", "ticket.started", "ticket.finished", "ticket.no_show",
-               "ticket.cancelled", "ticket.transferred", "ticket.reinstated")
+               "ticket.cancelled", "ticket.transferred", "ticket.reinstated", "ticket.closed_at_day_end")
 EVENT_SCHEMA: dict[str, pl.DataType] = {
     "seq": pl.Int64(), "at_us": pl.Int64(), "type": pl.Enum(EVENT_TYPES), "ticket": pl.Int64(), "queue": pl.String(),
     "counter": pl.String(), "staff": pl.String(), "to_queue": pl.String(), "next_queue": pl.String(),
 }
 
-_TERMINAL = ("ticket.finished", "ticket.no_show", "ticket.cancelled", "ticket.transferred", "ticket.reinstated")
+_TERMINAL = ("ticket.finished", "ticket.no_show", "ticket.cancelled", "ticket.transferred", "ticket.reinstated",
+             "ticket.closed_at_day_end")
 _OUTCOME = {"ticket.finished": "served", "ticket.no_show": "no_show", "ticket.cancelled": "cancelled",
-            "ticket.transferred": "transferred"}
+            "ticket.transferred": "transferred", "ticket.closed_at_day_end": "unserved"}
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,8 @@ def stages(events: pl.DataFrame) -> pl.DataFrame:
 
     Columns: ``ticket``, ``stage_no``, ``queue``, ``begin`` (``issued``,
     ``transfer``, ``next``), ``start_us``, ``wait_s``, ``service_s``,
-    ``outcome`` (``served``, ``no_show``, ``cancelled``, ``transferred`` or
-    null while unresolved), ``counter``, ``staff``.
+    ``outcome`` (``served``, ``no_show``, ``cancelled``, ``transferred``,
+    ``unserved`` or null while unresolved), ``counter``, ``staff``.
     """
     e = events.lazy().filter(pl.col("type").is_in(EVENT_TYPES)).sort("ticket", "seq")
     opens_next = (((pl.col("type") == "ticket.transferred") & pl.col("to_queue").is_not_null())
@@ -198,6 +201,7 @@ def _measures(target_s: float) -> list[pl.Expr]:
         (pl.col("outcome") == "no_show").sum().alias("no_show"),
         (pl.col("outcome") == "cancelled").sum().alias("cancelled"),
         (pl.col("outcome") == "transferred").sum().alias("transferred"),
+        (pl.col("outcome") == "unserved").sum().alias("unserved"),
         wait.mean().alias("wait_mean_s"),
         wait.min().alias("wait_min_s"),
         wait.max().alias("wait_max_s"),
@@ -228,7 +232,7 @@ def figures(
     Columns: ``period``, ``kind`` (:data:`KINDS`), ``key`` (id), ``name``,
     ``stage`` (``reception``/``handover``), then ``issued``, ``arrivals``
     (stages begun: issued, transferred in, sent on), ``served``, ``no_show``,
-    ``cancelled``, ``transferred``, ``wait_mean_s``, ``wait_min_s``,
+    ``cancelled``, ``transferred``, ``unserved`` (left at the day's close), ``wait_mean_s``, ``wait_min_s``,
     ``wait_max_s``, ``wait_median_s``, ``wait_p90_s``, ``service_mean_s``,
     ``within_target`` (0–1). ``issued`` is null on counter and clerk rows.
     ``sections`` keeps only stages in those sections' queues; ``kinds`` the
@@ -239,7 +243,7 @@ def figures(
 
 
 #: Columns of :func:`measures`, in order.
-COUNTS = ("issued", "arrivals", "served", "no_show", "cancelled", "transferred")
+COUNTS = ("issued", "arrivals", "served", "no_show", "cancelled", "transferred", "unserved")
 MEASURES = ("wait_mean_s", "wait_min_s", "wait_max_s", "wait_median_s", "wait_p90_s", "service_mean_s", "within_target")
 MEASURE_COLUMNS = ("period", "kind", "key", "stage", *COUNTS, *MEASURES)
 

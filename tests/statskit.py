@@ -75,6 +75,10 @@ class History:
             self.records.append(StoredEvent(self.seq, self.floor.day, event))
         return outcome.ticket
 
+    def close(self, at: datetime) -> None:
+        """The day's close (CloseDay) at ``at``: tickets left become unserved."""
+        self.run(c.CloseDay(), at)
+
     def issue(self, queue: str, at: datetime) -> tuple[str, Stage]:
         self.tokens += 1
         ticket = self.run(c.IssueTicket(queue, token=f"token-{self.tokens:012d}-x"), at)
@@ -182,6 +186,13 @@ def history(seed: int = 7) -> History:
             h.call(stage, ticket, "4", "s-aoki", late + timedelta(seconds=50))
             h.run(c.NoShow("4", "s-aoki", ticket), late + timedelta(seconds=70))
             stage.outcome = "no_show"
+        # Two tickets left when the day closes (one waiting, one called): unserved, counted apart.
+        for called in (False, True):
+            ticket, stage = h.issue("shomei", t)
+            if called:
+                h.call(stage, ticket, "1", "s-chiba", t + timedelta(seconds=30))
+            stage.outcome = "unserved"
+        h.close(datetime.combine(day + timedelta(days=1), time(0, 0, 0, 500_000), TOKYO))
     return h
 
 
@@ -261,6 +272,7 @@ def oracle(
             "no_show": sum(s.outcome == "no_show" for s in ss),
             "cancelled": sum(s.outcome == "cancelled" for s in ss),
             "transferred": sum(s.outcome == "transferred" for s in ss),
+            "unserved": sum(s.outcome == "unserved" for s in ss),
             "wait_mean_s": statistics.fmean(waits) if waits else None,
             "wait_min_s": min(waits) if waits else None,
             "wait_max_s": max(waits) if waits else None,

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from .serverkit import ServerProcess, admin, bearer, clerk
+from .test_clock import log_rows
 
 
 async def test_after_kill_9_every_acknowledged_ticket_and_state_is_back(tmp_path: Path) -> None:
@@ -70,3 +71,8 @@ async def test_after_kill_9_every_acknowledged_ticket_and_state_is_back(tmp_path
                 assert r.json()["number"] == top + 1
     finally:
         proc.stop()
+    # The log after the crash: no ticket id twice, no moment going backwards (issue 13).
+    rows = log_rows(tmp_path)
+    ids = [r["ticket"] for r in rows if r["type"] == "ticket.issued"]
+    assert len(ids) == len(set(ids)) and set(acknowledged) <= set(ids)
+    assert [r["at_us"] for r in rows] == sorted(r["at_us"] for r in rows)

@@ -23,8 +23,8 @@ from stats.source import Reader
 from .statskit import AFTER_MIDNIGHT, DAYS, TOKYO, History, build_log, oracle
 
 TARGET_S = 1200.0
-MEASURES = ("issued", "arrivals", "served", "no_show", "cancelled", "transferred", "wait_mean_s", "wait_min_s",
-            "wait_max_s", "wait_median_s", "wait_p90_s", "service_mean_s", "within_target")
+MEASURES = ("issued", "arrivals", "served", "no_show", "cancelled", "transferred", "unserved", "wait_mean_s",
+            "wait_min_s", "wait_max_s", "wait_median_s", "wait_p90_s", "service_mean_s", "within_target")
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_every_figure_matches_the_oracle(log: tuple[History, str, Path], by: str
 def test_the_history_covers_what_the_definitions_speak_of(log: tuple[History, str, Path]) -> None:
     h, url, _ = log
     outcomes = {s.outcome for s in h.stages}
-    assert {"served", "no_show", "cancelled", "transferred"} <= outcomes
+    assert {"served", "no_show", "cancelled", "transferred", "unserved"} <= outcomes
     assert {s.begin for s in h.stages} == {"issued", "transfer", "next"}
     assert any(e.event.type == "ticket.recalled" for e in h.records)
     assert any(e.event.type == "ticket.reinstated" for e in h.records)
@@ -141,6 +141,7 @@ HEADER = [
     "不在",
     "取消",
     "転送",
+    "本日終了(未対応)",
     "平均待ち時間(分)",
     "最短待ち時間(分)",
     "最長待ち時間(分)",
@@ -217,7 +218,7 @@ def test_xlsx_has_a_sheet_per_granularity_japanese_headers_formats_and_a_chart(
         check_rows(
             rows[1:], expected, share=1, minutes_tol=0.005 + 1e-9, share_tol=0.00005 + 1e-9
         )  # to 0.01 min, 0.01 %
-        assert sheet.cell(2, 12).number_format == "0.0" and sheet.cell(2, 18).number_format == "0.0%"
+        assert sheet.cell(2, 13).number_format == "0.0" and sheet.cell(2, 19).number_format == "0.0%"
     # The chart's sheet: a row per hour, a column per section with a reception queue, its mean wait.
     graph: list[list[Any]] = [list(r) for r in book["時間別グラフ"].iter_rows(values_only=True)]
     names = {s.id: s.name.ja for s in h.layout.sections.values()}

@@ -122,8 +122,11 @@ async def test_a_supervisor_downloads_an_export_that_matches_the_figures(history
         want = oracle(h, "month", 1200)[("2026-01", "section", "shomei", "reception")]
         assert want["wait_mean_s"] is not None
         assert months[("2026-01", "shomei", "受付")][7] == want["served"]
+        unserved = want["unserved"]
+        assert isinstance(unserved, int) and unserved > 0
+        assert months[("2026-01", "shomei", "受付")][11] == unserved  # 本日終了, a column of its own
         assert (
-            abs(months[("2026-01", "shomei", "受付")][11] - want["wait_mean_s"] / 60) <= 0.005 + 1e-9
+            abs(months[("2026-01", "shomei", "受付")][12] - want["wait_mean_s"] / 60) <= 0.005 + 1e-9
         )  # stored to 0.01 min
 
         job, _ = await run_export(http, headers, {**body, "format": "csv", "by": ["month"], "encoding": "shift_jis"})

@@ -191,8 +191,20 @@ class AtOwnCounter:
     command: Command
 
 
+@dataclass(frozen=True, slots=True)
+class CloseDay:
+    """本日の受付終了: the business day has ended (the processor decides this when
+    its clock passes midnight, Asia/Tokyo). Every ticket still waiting, called,
+    served or held leaves unserved, every counter still open or paused closes
+    (``reason`` ``day_end``) and the day is marked closed; all in the log, so
+    nothing vanishes silently (issue 13). Deciding it is legal at any ``now``
+    on or after the floor's day."""
+
+    reason: str = "day_end"
+
+
 Command = (
     IssueTicket | CallNext | CallTicket | Recall | StartService | Finish | NoShow | Reinstate
     | Transfer | TransferCurrent | Hold | Cancel | StopIssuing | ResumeIssuing
-    | OpenCounter | CloseCounter | PauseCounter | ResumeCounter | AtOwnCounter
+    | OpenCounter | CloseCounter | PauseCounter | ResumeCounter | AtOwnCounter | CloseDay
 )

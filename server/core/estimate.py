@@ -150,9 +150,10 @@ def estimates(floor: Floor, queue: str, now: datetime) -> dict[str, Estimate]:
 
 
 def ticket_estimate(floor: Floor, ticket_id: str, now: datetime) -> Estimate | None:
-    """The estimate of one waiting ticket, or ``None`` when it is not waiting."""
-    ticket = floor.tickets[ticket_id]
-    if ticket.status is not Status.WAITING:
+    """The estimate of one waiting ticket, or ``None`` when it is not waiting
+    (or not on this floor: a previous day's ticket)."""
+    ticket = floor.tickets.get(ticket_id)
+    if ticket is None or ticket.status is not Status.WAITING:
         return None
     p = pool(floor, ticket.queue)
     own = floor.position(ticket)

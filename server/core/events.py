@@ -21,6 +21,9 @@ TICKET_REINSTATED = "ticket.reinstated"
 TICKET_TRANSFERRED = "ticket.transferred"
 TICKET_HELD = "ticket.held"
 TICKET_CANCELLED = "ticket.cancelled"
+#: The business day ended with the ticket still waiting, called, served or held
+#: (本日の受付終了): it leaves unserved (:class:`~server.core.commands.CloseDay`).
+TICKET_CLOSED_AT_DAY_END = "ticket.closed_at_day_end"
 COUNTER_OPENED = "counter.opened"
 COUNTER_CLOSED = "counter.closed"
 COUNTER_PAUSED = "counter.paused"
@@ -28,16 +31,21 @@ COUNTER_RESUMED = "counter.resumed"
 #: Staff stop issuing tickets for a queue (受付終了) and resume.
 QUEUE_CLOSED = "queue.closed"
 QUEUE_REOPENED = "queue.reopened"
+#: The business day is closed (after its tickets and counters were): ``day``, ``unserved``.
+DAY_CLOSED = "day.closed"
+#: The wall clock stepped against the monotonic clock (issue 13): ``wall_from``
+#: (where it should have read), ``wall_to`` (what it read), ``step_s``.
+CLOCK_JUMPED = "clock.jumped"
 #: Printer facts (issue 4); the floor ignores them, screens and audits read them.
 PRINTER_STATUS = "printer.status"
 PRINT_FAILED = "print.failed"
 
 #: The prefixes of events that change the floor.
-FLOOR_PREFIXES = ("ticket.", "counter.", "queue.")
+FLOOR_PREFIXES = ("ticket.", "counter.", "queue.", "day.", "clock.")
 
 
 #: Keys that never leave on a public topic (personal or secret data).
-PRIVATE_KEYS = frozenset({"token", "staff", "device", "idempotency_key", "reason"})
+PRIVATE_KEYS = frozenset({"token", "staff", "device", "idempotency_key", "reason", "wall_from", "wall_to", "step_s"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,5 +58,6 @@ class Event:
     data: dict[str, Any]
 
     def public_data(self) -> dict[str, Any]:
-        """``data`` without staff ids, device ids, tokens, idempotency keys and staff-written reasons."""
+        """``data`` without staff ids, device ids, tokens, idempotency keys, staff-written reasons and
+        clock readings (a clock jump is shown to staff only)."""
         return {k: v for k, v in self.data.items() if k not in PRIVATE_KEYS}

@@ -91,6 +91,22 @@ class CounterState:
 
 
 @dataclass(frozen=True, slots=True)
+class ClockJump:
+    """A step of the wall clock the processor saw (``clock.jumped``): when
+    (``at``, the floor's moment), where the wall clock should have read
+    (``wall_from``) and what it read (``wall_to``), aware datetimes."""
+
+    at: datetime
+    wall_from: datetime
+    wall_to: datetime
+
+    @property
+    def step_s(self) -> float:
+        """The step in seconds: positive forward, negative backward."""
+        return (self.wall_to - self.wall_from).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What a command did: the events, and the ticket it concerned (if any)."""
 
@@ -120,6 +136,13 @@ class Floor:
         self.idempotency: dict[tuple[str | None, str], str] = {}
         self.recent_calls: deque[Call] = deque(maxlen=20)
         self.closed_queues: set[str] = set()
+        #: True once :class:`~server.core.commands.CloseDay` has run (``day.closed``).
+        self.day_closed = False
+        #: The wall clock's steps seen during the day (``clock.jumped``), oldest first.
+        self.clock_jumps: list[ClockJump] = []
+        #: Tickets of the previous business day left unserved at its close, by
+        #: token, so their phone pages keep saying so (本日の受付は終了しました).
+        self.previous: dict[str, Ticket] = {}
         self._serial = 0
         self._entries = 0
 
@@ -128,10 +151,18 @@ class Floor:
         """Decide ``command`` at ``now`` and apply its events.
 
         Returns the :class:`Outcome`. Raises :class:`DomainError` (and changes
-        nothing) when the command is illegal now.
+        nothing) when the command is illegal now: ``wrong_business_day`` when
+        ``now`` is on another day (:class:`~server.core.commands.CloseDay`: on an
+        earlier one) or the day is closed.
         """
-        if business_day(now) != self.day:
+        day = business_day(now)
+        if isinstance(command, c.CloseDay):
+            if day < self.day:
+                raise DomainError("wrong_business_day", "a business day cannot close before it begins")
+        elif day != self.day:
             raise DomainError("wrong_business_day", "the floor belongs to another business day")
+        elif self.day_closed:
+            raise DomainError("wrong_business_day", "this business day is closed")
         outcome = self._decide(command, now)
         for event in outcome.events:
             self.apply(event)
@@ -146,9 +177,21 @@ class Floor:
         handler(event, event.data)
 
     def ticket_by_token(self, token: str) -> Ticket | None:
-        """The ticket whose public token is ``token``, if it is today's."""
+        """The ticket whose public token is ``token``, if it is today's, or one
+        of the previous day left unserved at its close (:attr:`previous`)."""
         tid = self.by_token.get(token)
-        return self.tickets.get(tid) if tid else None
+        return self.tickets.get(tid) if tid else self.previous.get(token)
+
+    def next_day(self, day: date) -> Floor:
+        """A fresh floor for ``day`` (after this one), remembering this day's
+        unserved tickets for their phone pages. Raises :class:`DomainError`
+        ``wrong_business_day`` unless ``day`` is later: business days only move
+        forward (issue 13)."""
+        if day <= self.day:
+            raise DomainError("wrong_business_day", f"business day {day} is not after {self.day}")
+        floor = Floor(self.layout, self.calendar, day)
+        floor.previous = {t.token: t for t in self.tickets.values() if t.status is Status.UNSERVED}
+        return floor
 
     def position(self, ticket: Ticket) -> int:
         """People ahead (待ち人数) of a waiting ticket in its queue; 0 otherwise."""
@@ -441,6 +484,23 @@ class Floor:
             raise DomainError("counter_not_paused", f"counter {cmd.counter} is {state.status.value}")
         return Outcome([self._event(ev.COUNTER_RESUMED, now, counter=cmd.counter, staff=cmd.staff)])
 
+    def _decide_CloseDay(self, cmd: c.CloseDay, now: datetime) -> Outcome:
+        if self.day_closed:
+            return Outcome([])
+        events = []
+        for ticket in self.tickets.values():
+            if ticket.status in (Status.WAITING, Status.CALLED, Status.SERVING, Status.HELD):
+                events.append(self._event(
+                    ev.TICKET_CLOSED_AT_DAY_END, now, **self._ticket_fields(ticket), counter=ticket.counter,
+                    was=ticket.status.value, reason=cmd.reason,
+                ))
+        for cid, state in self.counters.items():
+            if state.status is not CounterStatus.CLOSED:
+                events.append(self._event(ev.COUNTER_CLOSED, now, counter=cid, staff=state.staff, reason=cmd.reason))
+        unserved = sum(1 for e in events if e.type == ev.TICKET_CLOSED_AT_DAY_END)
+        events.append(self._event(ev.DAY_CLOSED, now, day=self.day.isoformat(), unserved=unserved))
+        return Outcome(events)
+
     # ---------------------------------------------------------------- applying
     def _enqueue(self, ticket: Ticket, queue: str, now: datetime, order_time: datetime | None = None) -> None:
         self._entries += 1
@@ -576,6 +636,27 @@ class Floor:
             if step.status is StepStatus.PENDING:
                 step.status = StepStatus.CANCELLED
         self._end(ticket, Status.CANCELLED)
+
+    def _on_ticket_closed_at_day_end(self, e: Event, d: dict[str, Any]) -> None:
+        ticket = self.tickets[d["ticket"]]
+        if ticket.status is Status.WAITING:
+            self._dequeue(ticket)
+        else:
+            self._free_counter(ticket, e.at)
+        self._leave_step(ticket, StepStatus.UNSERVED, e.at)
+        for step in ticket.steps:
+            if step.status is StepStatus.PENDING:
+                step.status = StepStatus.UNSERVED
+        ticket.left_at = e.at
+        self._end(ticket, Status.UNSERVED)
+
+    def _on_day_closed(self, e: Event, d: dict[str, Any]) -> None:
+        self.day_closed = True
+
+    def _on_clock_jumped(self, e: Event, d: dict[str, Any]) -> None:
+        self.clock_jumps.append(
+            ClockJump(e.at, datetime.fromisoformat(d["wall_from"]), datetime.fromisoformat(d["wall_to"]))
+        )
 
     def _on_counter_opened(self, e: Event, d: dict[str, Any]) -> None:
         state = self.counters[d["counter"]]

@@ -12,7 +12,9 @@ class Status(StrEnum):
 
     ``waiting`` (待ち) → ``called`` (呼出, recalled any number of times) →
     ``serving`` (対応中) → ``done`` (完了). Also ``no_show`` (不在, can be
-    reinstated), ``held`` (保留) and ``cancelled`` (取消).
+    reinstated), ``held`` (保留), ``cancelled`` (取消) and ``unserved``
+    (本日の受付終了: still waiting, called, served or held when the business
+    day closed; :class:`~server.core.commands.CloseDay`).
     """
 
     WAITING = "waiting"
@@ -22,6 +24,7 @@ class Status(StrEnum):
     NO_SHOW = "no_show"
     DONE = "done"
     CANCELLED = "cancelled"
+    UNSERVED = "unserved"
 
 
 #: States in which a ticket still owns its number (never reused while active).
@@ -30,14 +33,15 @@ ACTIVE = frozenset({Status.WAITING, Status.CALLED, Status.SERVING, Status.HELD, 
 
 class StepStatus(StrEnum):
     """How one procedure of a visit went: ``pending`` (planned, not yet
-    reached), ``current``, ``done``, ``transferred`` (left for another queue)
-    or ``cancelled``."""
+    reached), ``current``, ``done``, ``transferred`` (left for another queue),
+    ``cancelled`` or ``unserved`` (the business day closed first)."""
 
     PENDING = "pending"
     CURRENT = "current"
     DONE = "done"
     TRANSFERRED = "transferred"
     CANCELLED = "cancelled"
+    UNSERVED = "unserved"
 
 
 @dataclass(slots=True)

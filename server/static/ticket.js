@@ -1,6 +1,7 @@
 // The phone page a ticket's QR opens (/t/<token>): number, state, people ahead, expected wait,
 // the number now called; live over /ws (topic ticket:<token>). Seed 004 8(1)3. A finished
-// certificate waiting for hand-over (state "ready") says so and where it is handed over.
+// certificate waiting for hand-over (state "ready") says so and where it is handed over. A ticket
+// left when the business day closed (state "unserved") says reception has ended (issue 13).
 import { Live, esc, minutesHtml } from "/static/live.js";
 
 const token = location.pathname.split("/")[2];
@@ -15,6 +16,7 @@ const MESSAGES = {
   passed: ["⚠", "お呼びした番号を過ぎました。職員にお声がけください。", "Your number has passed. Please speak to a member of staff."],
   done: ["✔", "お手続きは終わりました。ありがとうございました。", "Your visit is complete. Thank you."],
   cancelled: ["✖", "この番号は取り消されました。職員にお声がけください。", "This ticket was cancelled. Please speak to a member of staff."],
+  unserved: ["■", "本日の受付は終了しました。お手続きがお済みでない方は、次の開庁日にあらためてお越しください。", "Today's reception has ended. If your business is not done, please come again on the next opening day."],
   missing: ["✖", "この番号札は見つかりません（発券した日のみ有効です）。", "Ticket not found (valid on the day it was issued)."],
 };
 

@@ -157,6 +157,19 @@ class EventLog:
             value = await conn.scalar(select(func.max(schema.events.c.seq)))
         return int(value or 0)
 
+    async def newest(self) -> tuple[date, datetime] | None:
+        """The business day of the newest event (highest ``seq``) and the latest
+        moment stored for that day (aware UTC); ``None`` for an empty log. The
+        processor never serves an earlier day nor decides at an earlier moment."""
+        async with self.engine.connect() as conn:
+            day = await conn.scalar(select(schema.events.c.business_day).order_by(schema.events.c.seq.desc()).limit(1))
+            if day is None:
+                return None
+            at_us = await conn.scalar(
+                select(func.max(schema.events.c.at_us)).where(schema.events.c.business_day == day)
+            )
+        return date.fromisoformat(day), from_us(int(at_us))
+
     async def append(self, records: list[StoredEvent]) -> None:
         """Store ``records`` in one transaction; returns once committed."""
         rows = [
