@@ -14,7 +14,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,10 @@ class Services:
 async def _http_error(request: Request, exc: Exception) -> Response:
     # Starlette's own errors (no route 404, wrong method 405 with its Allow header, …) in the envelope.
     assert isinstance(exc, HTTPException)
-    return error_response(status_error(exc.status_code), exc.headers)
+    headers = dict(exc.headers or {})
+    if "Allow" in headers:  # Starlette joins a set: name the methods in one order, as the API's own routes do
+        headers["Allow"] = ", ".join(sorted(m.strip() for m in headers["Allow"].split(",")))
+    return error_response(status_error(exc.status_code), headers)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -127,6 +130,17 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
         processor = Processor(layout, calendar, EventLog(engine), hub, clock)
         await processor.start()
         auth = Auth(engine, settings.session_ttl_s, settings.pairing_ttl_s, office_words)
+
+        def staffed(counter: str, staff: str) -> bool:
+            return processor.current_floor().staffed_by(counter, staff)
+
+        async def release_counters(day: date) -> object:
+            return await auth.release_counters(staffed, f"business day {day.isoformat()} closed")
+
+        # Clerks are signed out of counters the day's close closed (issue 13, point 3),
+        # also those closed while the server was down.
+        processor.on_day_closed.append(release_counters)
+        await auth.release_counters(staffed, "not open on the floor at server start")
         bootstrap: dict[str, Any] = {}
         if not await auth.has_admin():
             password = settings.admin_password or passwords.generate()

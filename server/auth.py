@@ -26,7 +26,7 @@ import secrets
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -348,6 +348,33 @@ class Auth:
         if cached is not None:
             self._cache[principal.token_hash or ""] = (updated, cached[1])
         return updated
+
+    async def release_counters(self, holds: Callable[[str, str], bool], why: str) -> list[str]:
+        """Clear every session's counter binding for which ``holds(counter, staff_id)``
+        is false (the counter closed, e.g. by the day's close), each audited as
+        ``staff.counter_released`` with ``why``; returns the counters released.
+
+        Issue 13, point 3: at the day's close the counters are closed and their
+        clerks signed out of them (their sessions stay, without a counter)."""
+        released: list[str] = []
+        async with self.engine.begin() as conn:
+            rows = (await conn.execute(
+                select(schema.sessions.c.token_hash, schema.sessions.c.counter, schema.staff.c.id,
+                       schema.staff.c.username)
+                .join(schema.staff, schema.staff.c.id == schema.sessions.c.staff_id)
+                .where(schema.sessions.c.counter.is_not(None))
+            )).all()
+            for row in rows:
+                if holds(row.counter, row.id):
+                    continue
+                await conn.execute(update(schema.sessions).where(schema.sessions.c.token_hash == row.token_hash)
+                                   .values(counter=None))
+                await self._audit(conn, row.username, "staff.counter_released", f"counter {row.counter}: {why}")
+                cached = self._cache.get(row.token_hash)
+                if cached is not None:
+                    self._cache[row.token_hash] = (replace(cached[0], counter=None), cached[1])
+                released.append(row.counter)
+        return released
 
     # -------------------------------------------------------------- devices
     async def create_device(self, kind: str, name: str, actor: str) -> tuple[dict[str, Any], str]:

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -119,6 +119,10 @@ class Processor:
         self._queue: asyncio.Queue[tuple[c.Command | Note, View | None, asyncio.Future[Receipt]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
+        #: Run (as tasks, never holding up the writer) once a business day's close is
+        #: committed, with the closed day: e.g. releasing the clerks' counter bindings.
+        self.on_day_closed: list[Callable[[date], Awaitable[object]]] = []
+        self._after: set[asyncio.Task[object]] = set()
 
     async def start(self) -> None:
         """Rebuild the current business day's floor from the log, close it if the
@@ -208,7 +212,19 @@ class Processor:
             return False
         log.info("business day %s closed; now serving %s", old.day, day)
         self.floor = old.next_day(day)
+        for hook in self.on_day_closed:
+            task: asyncio.Task[object] = asyncio.ensure_future(self._quietly(hook, old.day))
+            self._after.add(task)
+            task.add_done_callback(self._after.discard)
         return True
+
+    @staticmethod
+    async def _quietly(hook: Callable[[date], Awaitable[object]], day: date) -> object:
+        try:
+            return await hook(day)
+        except Exception:
+            log.exception("after closing business day %s", day)
+            return None
 
     @overload
     async def submit(self, command: c.Command | Note, view: None = None) -> tuple[Outcome, None]: ...

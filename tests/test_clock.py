@@ -191,6 +191,12 @@ async def test_midnight_closes_the_day_in_the_log_and_tells_each_phone(tmp_path:
             state = (await client.get("/api/staff/state", headers=a)).json()
             assert state["day"] == nxt.isoformat()
             assert all(c["status"] == "closed" for c in state["counters"])
+            # The clerk is signed out of the closed counter at once, not at their next command.
+            for _ in range(50):
+                if (await client.get("/api/auth/me", headers=desk)).json()["counter"] is None:
+                    break
+                await asyncio.sleep(0.1)
+            assert (await client.get("/api/auth/me", headers=desk)).json()["counter"] is None
             # A minute back across midnight: the new day stays.
             shift_clock(offset, -60)
             await asyncio.sleep(1.5)
@@ -213,6 +219,12 @@ async def test_midnight_closes_the_day_in_the_log_and_tells_each_phone(tmp_path:
         proc.stop()
     rows = log_rows(tmp_path / "data")
     assert_log_sound(rows)
+    db = sqlite3.connect(tmp_path / "data" / "madoguchi.sqlite3")
+    try:
+        released = db.execute("SELECT actor, detail FROM audit WHERE action = 'staff.counter_released'").fetchall()
+    finally:
+        db.close()
+    assert released == [("night-clerk", f"counter 4: business day {day.isoformat()} closed")], released
     ends = {r["ticket"]: r for r in rows if r["type"] == "ticket.closed_at_day_end"}
     assert set(ends) == {t["ticket"] for t in tickets}
     assert ends[tickets[0]["ticket"]]["was"] == "called"

@@ -16,7 +16,7 @@ from playwright.sync_api import sync_playwright
 from server.core.calendar import TOKYO
 
 from .browserkit import assert_accessible, launch, new_page, screenshot
-from .serverkit import ADMIN_PASSWORD, ServerProcess
+from .serverkit import ADMIN_PASSWORD, ServerProcess, password_of
 from .test_clock import set_clock
 
 
@@ -30,9 +30,9 @@ def test_the_phone_page_says_reception_has_ended_and_the_staff_display_shows_the
             token = http.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).json()["token"]
             admin = {"Authorization": f"Bearer {token}"}
             r = http.post("/api/staff", headers=admin,
-                          json={"username": "yoru", "password": "pw-yoru-0123456789", "role": "clerk"})
+                          json={"username": "yoru", "password": password_of("yoru"), "role": "clerk"})
             assert r.status_code == 201, r.text
-            yoru = http.post("/api/auth/login", json={"username": "yoru", "password": "pw-yoru-0123456789"}).json()
+            yoru = http.post("/api/auth/login", json={"username": "yoru", "password": password_of("yoru")}).json()
             assert http.post("/api/counters/4/sign-in",
                              headers={"Authorization": f"Bearer {yoru['token']}"}).status_code == 200
             r = http.post("/api/tickets", json={"queue": "shomei"}, headers={"Authorization": f"Bearer {proc.kiosk}"})

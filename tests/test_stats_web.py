@@ -155,9 +155,10 @@ def year_log(history_server: HistoryServer) -> Path:
     generate(big, 120_000)
     db = sqlite3.connect(big)
     with db:
-        seq = db.execute("SELECT MAX(seq) FROM events").fetchone()[0] + 1
-        db.execute("INSERT INTO events (seq, business_day, at_us, type, data) VALUES (?, '2019-04-01', ?, "
-                   "'counter.opened', '{}')", (seq, 1554076800_000_000))
+        # Logged before the year (a lower seq), as the writer would have: the newest event stays the year's last.
+        seq = db.execute("SELECT MIN(seq) FROM events").fetchone()[0] - 1
+        db.execute("INSERT INTO events (seq, business_day, at_us, type, counter, data) VALUES (?, '2019-04-01', ?, "
+                   "'counter.opened', '1', '{\"counter\": \"1\"}')", (seq, 1554076800_000_000))
     db.close()
     return big
 

@@ -156,8 +156,7 @@ def binding_holds(services: Services, principal: Principal) -> bool:
     on today's floor and staffed by them (true when there is no binding)."""
     if principal.counter is None:
         return True
-    state = services.processor.current_floor().counters.get(principal.counter)
-    return state is not None and state.status.value != "closed" and state.staff == principal.id
+    return services.processor.current_floor().staffed_by(principal.counter, principal.id)
 
 
 async def drop_stale_binding(services: Services, principal: Principal) -> Principal:

@@ -182,6 +182,12 @@ class Floor:
         tid = self.by_token.get(token)
         return self.tickets.get(tid) if tid else self.previous.get(token)
 
+    def staffed_by(self, counter_id: str, staff_id: str | None) -> bool:
+        """Whether counter ``counter_id`` is open (or paused) today and staffed by
+        ``staff_id``: the rule a clerk's counter binding holds by (issue 13, point 7)."""
+        state = self.counters.get(counter_id)
+        return state is not None and state.status is not CounterStatus.CLOSED and state.staff == staff_id
+
     def next_day(self, day: date) -> Floor:
         """A fresh floor for ``day`` (after this one), remembering this day's
         unserved tickets for their phone pages. Raises :class:`DomainError`
@@ -468,8 +474,8 @@ class Floor:
         return Outcome([self._event(ev.COUNTER_CLOSED, now, counter=cmd.counter, staff=cmd.staff)])
 
     def _decide_AtOwnCounter(self, cmd: c.AtOwnCounter, now: datetime) -> Outcome:
-        state = self._counter(cmd.counter)
-        if state.status is CounterStatus.CLOSED or state.staff != cmd.staff:
+        self._counter(cmd.counter)
+        if not self.staffed_by(cmd.counter, cmd.staff):
             raise DomainError("counter_not_yours",
                               f"counter {cmd.counter} is no longer yours (closed or staffed by someone else)")
         return self._decide(cmd.command, now)
