@@ -103,3 +103,8 @@ device_printers = Table(
     Column("printer", String(32), nullable=False),
     Column("updated_at_us", BigInteger, nullable=False),
 )
+
+
+# The online applications keep their tables on this metadata (online_forms/tables.py), so that one
+# set of migrations covers the whole database.
+from online_forms import tables as _online_forms_tables  # noqa: E402, F401
