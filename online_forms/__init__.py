@@ -1,1 +1,2 @@
-"""Online applications: the procedure catalogue, the versioned form engine and its doors (issue 14)."""
+"""Online applications (issue 14): the procedure catalogue, the versioned form engine and its doors,
+and the Japanese answer helpers (kana, 和暦, phone numbers, postal codes)."""

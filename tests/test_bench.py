@@ -24,6 +24,7 @@ RUNS: dict[str, tuple[list[str], set[str]]] = {
                      {"subscribers", "calls", "p50_ms", "p99_ms", "max_ms", "server_peak_rss_mb"}),
     "print_latency": (["--tickets", "3"], {"tickets", "paper_mm", "p50_ms", "p99_ms", "max_ms", "bytes_per_ticket"}),
     "stats_year": (["--tickets", "2000"], {"seconds", "cpu_s", "peak_rss_mb", "tickets"}),
+    "postal_lookup": (["--lookups", "200"], {"import_ms", "first_lookup_ms", "lookup_us", "lookup_p99_us", "rss_mb"}),
     "ws_flood": (["--calls", "5", "--flood-messages", "100"],
                  {"health_p99_ms", "health_p99_flood_ms", "push_p99_ms", "push_p99_flood_ms"}),
 }
