@@ -31,6 +31,8 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 
 from .form import Question
+from .kana import furigana
+from .phone import japanese_phone
 
 
 class AnswerError(ValueError):
@@ -177,8 +179,6 @@ def _email(q: Question, raw: Any, today: date, files: Mapping[str, FileInfo]) ->
 
 
 def _phone(q: Question, raw: Any, today: date, files: Mapping[str, FileInfo]) -> str:
-    from .phone import japanese_phone
-
     try:
         return str(japanese_phone(_string(raw)))
     except ValueError as err:
@@ -214,8 +214,6 @@ _FILE_NAMES = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG
 
 
 def _name(q: Question, raw: Any, today: date, files: Mapping[str, FileInfo]) -> dict[str, str]:
-    from .kana import furigana
-
     parts = _parts(raw, ("family", "given", "family_kana", "given_kana"))
     out = {"family": _string(parts["family"]), "given": _string(parts["given"]), "family_kana": "", "given_kana": ""}
     if not out["family"]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from .answers import SEX
 from .form import Form, Question
+from .wareki import wareki
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,6 @@ def value_text(q: Question, value: Any, lang: str = "ja") -> str:
     if t == "multi_choice":
         return "、".join(o.label.text(lang) for o in q.options if o.value in value)
     if t in ("date", "birth_date"):
-        from .wareki import wareki
-
         day = date.fromisoformat(value)
         try:
             return f"{wareki(day)}（{day.isoformat()}）" if lang == "ja" else day.isoformat()

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from . import reference
 from .form import Localized
+from .kana import search_key
 
 #: Life events (ライフイベント) a procedure belongs to: code → (Japanese, English).
 LIFE_EVENTS: dict[str, tuple[str, str]] = {
@@ -94,8 +95,6 @@ class ProcedureDraft(BaseModel):
 def search_text(p: ProcedureDraft) -> str:
     """What a catalogue search matches against: names, description, section and
     keywords with their readings, folded by :func:`online_forms.kana.search_key`."""
-    from .kana import search_key
-
     parts: Iterable[str] = (
         p.name.ja, p.name.en or "", p.description.ja, p.description.en or "", p.section,
         *(k.word for k in p.keywords), *(k.reading for k in p.keywords),
@@ -106,8 +105,6 @@ def search_text(p: ProcedureDraft) -> str:
 def matches(p: ProcedureDraft, query: str) -> bool:
     """Whether every word of ``query`` (split on spaces, kana- and width-insensitive)
     is found in the procedure's :func:`search_text`."""
-    from .kana import search_key
-
     text = search_text(p)
     words = [search_key(w) for w in query.replace("\u3000", " ").split()]
     return all(w in text for w in words if w)

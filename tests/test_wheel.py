@@ -93,7 +93,8 @@ class Assets(HTMLParser):
 
 
 # Static imports and re-exports at a statement's start (not the word "export's" in a comment), and import().
-JS_IMPORT = re.compile(r"""(?m)^\s*(?:import\s*(?:[\w*${}\s,]+\s*from\s*)?|export\s*[\w*${}\s,]+\s*from\s*)["']([^"']+)["']"""
+JS_IMPORT = re.compile(r"""(?m)^\s*(?:import\s*(?:[\w*${}\s,]+\s*from\s*)?|export\s*[\w*${}\s,]+\s*from\s*)"""
+                       r"""["']([^"']+)["']"""
                        r"""|\bimport\(\s*["']([^"']+)["']""")
 CSS_URL = re.compile(r"""url\(\s*["']?([^"')]+)["']?\s*\)|@import\s+["']([^"']+)["']""")
 
