@@ -13,6 +13,7 @@ UTC epoch microseconds (``*_us``); JSON is stored as text.
 - ``application_history``: every change and every staff view (who, when).
 - ``form_drafts``: answers saved to resume later (``resume_hash`` of the code),
   expiring.
+- ``section_staff``: which sections (係) each staff member belongs to (兼務: several).
 - ``attachments``: files received, kept under the data directory by ``id``
   (never by their name), owned by a draft or an application.
 """
@@ -89,6 +90,12 @@ form_drafts = Table(
     Column("created_at_us", BigInteger, nullable=False),
     Column("updated_at_us", BigInteger, nullable=False),
     Column("expires_at_us", BigInteger, nullable=False),
+)
+
+section_staff = Table(
+    "section_staff", metadata,
+    Column("staff_id", String(32), primary_key=True),
+    Column("section", String(60), primary_key=True),
 )
 
 attachments = Table(

@@ -150,7 +150,7 @@ def test_the_migrations_build_exactly_the_models(tmp_path: Path) -> None:
     found = diff(url)
     assert sorted((d[0], d[1].name) for d in found) == sorted(
         [("add_table", t) for t in ("procedures", "form_versions", "applications", "application_history",
-                                    "form_drafts", "attachments")]
+                                    "form_drafts", "section_staff", "attachments")]
         + [("add_index", i) for i in ("ix_applications_procedure_submitted", "ix_applications_status",
                                       "ix_application_history_application", "ix_attachments_owner")]), found
     asyncio.run(migrate.migrate(url, "0001"))

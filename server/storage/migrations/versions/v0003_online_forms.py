@@ -18,7 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Create the six online-application tables (new tables only: nothing of the floor changes)."""
+    """Create the seven online-application tables (new tables only: nothing of the floor changes)."""
     op.create_table(
         "procedures",
         sa.Column("id", sa.String(32), primary_key=True),
@@ -83,6 +83,11 @@ def upgrade() -> None:
         sa.Column("expires_at_us", sa.BigInteger, nullable=False),
     )
     op.create_table(
+        "section_staff",
+        sa.Column("staff_id", sa.String(32), primary_key=True),
+        sa.Column("section", sa.String(60), primary_key=True),
+    )
+    op.create_table(
         "attachments",
         sa.Column("id", sa.String(32), primary_key=True),
         sa.Column("owner", sa.String(32), nullable=False),
@@ -99,6 +104,7 @@ def downgrade() -> None:
     """Drop the online-application tables (their data with them)."""
     op.drop_index("ix_attachments_owner", table_name="attachments")
     op.drop_table("attachments")
+    op.drop_table("section_staff")
     op.drop_table("form_drafts")
     op.drop_index("ix_application_history_application", table_name="application_history")
     op.drop_table("application_history")
