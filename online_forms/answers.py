@@ -30,19 +30,16 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from server.core.errors import DomainError
+
 from .form import Question
 from .kana import furigana
 from .phone import japanese_phone
 
 
-class AnswerError(ValueError):
+class AnswerError(DomainError):
     """An answer that does not fit its question; ``code`` names the rule broken
     (e.g. ``required``, ``too_long``), ``message`` says it in Japanese, then English."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from server.core.errors import DomainError
+
 from . import reference, workflow
 from . import tables as t
 from .answers import FileInfo
@@ -41,14 +43,9 @@ DEMO_DIR = Path(__file__).resolve().parent / "demo"
 CODE_ALPHABET = reference.ALPHABET
 
 
-class StoreError(ValueError):
+class StoreError(DomainError):
     """A request the stored state refuses; ``code`` for the API envelope
     (``not_found``, ``conflict``, …), ``message`` Japanese then English."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def us(moment: datetime) -> int:
@@ -114,6 +111,7 @@ class DraftRow:
     answers: dict[str, Any]
     page: str | None
     expires_at: datetime
+    application_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -338,16 +336,17 @@ class FormStore:
 
     # --------------------------------------------------------------- drafts
     async def start_draft(self, version_id: str, answers: dict[str, Any] | None = None,
-                          page: str | None = None) -> tuple[DraftRow, str]:
-        """A new saved draft on version ``version_id``; returns it and its resume
-        code (shown once; only its hash is kept)."""
+                          page: str | None = None, application_id: str | None = None) -> tuple[DraftRow, str]:
+        """A new saved draft on version ``version_id`` (correcting application
+        ``application_id`` when given); returns it and its resume code (shown
+        once; only its hash is kept)."""
         code = new_code()
         now = self.clock()
         did = uuid.uuid4().hex
         async with self.engine.begin() as conn:
             await conn.execute(insert(t.form_drafts).values(
                 id=did, version_id=version_id, resume_hash=digest(code), answers=orjson.dumps(answers or {}).decode(),
-                page=page, created_at_us=us(now), updated_at_us=us(now),
+                page=page, application_id=application_id, created_at_us=us(now), updated_at_us=us(now),
                 expires_at_us=us(now) + self.draft_ttl_s * 1_000_000))
         return await self._draft_by_id(did), code
 
@@ -379,6 +378,15 @@ class FormStore:
             await conn.execute(update(t.form_drafts).where(t.form_drafts.c.id == draft_id)
                                .values(version_id=version_id))
         return await self._draft_by_id(draft_id)
+
+    async def discard_draft(self, draft_id: str) -> None:
+        """Delete a draft and its attachments (rows, then files)."""
+        files = await self.files_of(draft_id)
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(t.attachments).where(t.attachments.c.owner == draft_id))
+            await conn.execute(delete(t.form_drafts).where(t.form_drafts.c.id == draft_id))
+        for fid in files:
+            self.file_path(fid).unlink(missing_ok=True)
 
     async def _draft_by_id(self, did: str) -> DraftRow:
         async with self.engine.connect() as conn:
@@ -470,7 +478,21 @@ class FormStore:
             await self._history(conn, app.id, actor, "resubmitted", {"previous_answers": app.answers,
                                                                       "version": version.number})
             await self._adopt_files(conn, files_owner, app.id, answers)
+            await conn.execute(delete(t.form_drafts).where(t.form_drafts.c.id == files_owner))
         return await self.application(app.id)
+
+    async def replay(self, submission_key: str) -> tuple[ApplicationRow, str] | None:
+        """The application first submitted with ``submission_key``, with a new
+        receipt token (the earlier one stops working), or ``None``."""
+        app = await self._by_key(submission_key)
+        if app is None:
+            return None
+        token = secrets.token_urlsafe(24)
+        async with self.engine.begin() as conn:
+            await conn.execute(update(t.applications).where(t.applications.c.id == app.id)
+                               .values(receipt_hash=digest(token)))
+            await self._history(conn, app.id, "citizen", "replayed", {})
+        return app, token
 
     async def _adopt_files(self, conn: AsyncConnection, owner: str, aid: str, answers: dict[str, Any]) -> None:
         named = set(_file_ids(answers))
@@ -620,7 +642,8 @@ def _version(row: Row[Any]) -> VersionRow:
 
 
 def _draft(row: Row[Any]) -> DraftRow:
-    return DraftRow(row.id, row.version_id, orjson.loads(row.answers), row.page, from_us(row.expires_at_us))
+    return DraftRow(row.id, row.version_id, orjson.loads(row.answers), row.page, from_us(row.expires_at_us),
+                    row.application_id)
 
 
 def _application(row: Row[Any]) -> ApplicationRow:

@@ -12,7 +12,7 @@ UTC epoch microseconds (``*_us``); JSON is stored as text.
   ``submission_key`` makes a repeated submit return the first application.
 - ``application_history``: every change and every staff view (who, when).
 - ``form_drafts``: answers saved to resume later (``resume_hash`` of the code),
-  expiring.
+  expiring; ``application_id`` when it corrects a returned application.
 - ``section_staff``: which sections (係) each staff member belongs to (兼務: several).
 - ``attachments``: files received, kept under the data directory by ``id``
   (never by their name), owned by a draft or an application.
@@ -87,6 +87,7 @@ form_drafts = Table(
     Column("resume_hash", String(64), nullable=False, unique=True),
     Column("answers", Text, nullable=False),
     Column("page", String(40)),
+    Column("application_id", String(32)),
     Column("created_at_us", BigInteger, nullable=False),
     Column("updated_at_us", BigInteger, nullable=False),
     Column("expires_at_us", BigInteger, nullable=False),

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from server.core.errors import DomainError
+
 Status = Literal["received", "in_progress", "returned", "completed", "rejected", "withdrawn"]
 STATUSES: dict[str, tuple[str, str]] = {
     "received": ("受付", "Received"),
@@ -45,14 +47,9 @@ CHANNELS: dict[str, tuple[str, str]] = {
 VersionState = Literal["draft", "pending", "published", "retired"]
 
 
-class WorkflowError(ValueError):
+class WorkflowError(DomainError):
     """A change the rules do not allow; ``code`` for the API envelope, ``message``
     in Japanese then English."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def staff_move(current: str, target: str, message: str | None) -> None:

@@ -26,6 +26,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from online_forms import citizen_api  # noqa: F401  (registers the citizens' routes)
+from online_forms.store import FormStore
 from stats.nightly import nightly_loop
 
 from . import config, pages, passwords
@@ -66,6 +68,7 @@ class Services:
     bootstrap: dict[str, Any]
     printing: PrintService
     stats: config.StatsModel
+    forms: FormStore
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -153,9 +156,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
         await printing.start()
         limits = RateLimits(settings.public_rate, settings.login_rate, settings.login_rate_address,
                             settings.login_rate_user)
+        forms = FormStore(engine, settings.data_dir, clock, settings.apply_draft_ttl_s)
+        if settings.config is None:  # the demo office: its demo procedures, as from real city forms
+            await forms.seed_demo()
         # Views read the processor's moment: never earlier than the newest event (issue 13).
         services = Services(settings, layout, calendar, engine, processor, hub, auth, limits, public_url, processor.now,
-                            bootstrap, printing, stats_setup)
+                            bootstrap, printing, stats_setup, forms)
         nightly = None
         if stats_setup.nightly_dir:
             command = [sys.executable, "-m", "server.cli", "stats-nightly", "--dir", stats_setup.nightly_dir,

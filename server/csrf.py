@@ -1,7 +1,8 @@
 """Cross-site request forgery guard for the HTTP API (OWASP CSRF Prevention Cheat Sheet:
 "Verifying Origin with standard headers", "Use of custom request headers"/content type).
 
-For every state-changing request (POST, PUT, PATCH, DELETE) under ``/api/``:
+For every state-changing request (POST, PUT, PATCH, DELETE) under ``/api/`` and
+``/apply/api/`` (the citizens' side):
 
 - an ``Origin`` header that is not the server's own origin (scheme and ``Host``
   of the request), ``public_url``'s, or one of ``allowed_origins`` is refused
@@ -12,7 +13,9 @@ For every state-changing request (POST, PUT, PATCH, DELETE) under ``/api/``:
   absent; with neither it is refused;
 - a ``Content-Type`` other than ``application/json`` is refused (415
   ``unsupported_media_type``), even with an empty body: HTML forms can only send
-  ``text/plain``, ``application/x-www-form-urlencoded`` and ``multipart/form-data``.
+  ``text/plain``, ``application/x-www-form-urlencoded`` and ``multipart/form-data``
+  (an attachment is sent as ``application/octet-stream`` to :data:`UPLOADS` only,
+  with the draft's code in a custom header, which a form cannot send either).
 
 Bearer-token clients (kiosks, displays, printer agents, scripts) send no cookie
 and usually no ``Origin``, and are unaffected. No page posts an HTML form to the
@@ -31,6 +34,10 @@ from .api.registry import COOKIE, error_response
 from .errors import ApiError
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: The API paths guarded: staff and devices (/api/) and citizens (/apply/api/).
+GUARDED = ("/api/", "/apply/api/")
+#: Where a file is sent as its raw bytes (application/octet-stream) rather than JSON.
+UPLOADS = frozenset({"/apply/api/draft/files"})
 
 
 def origin_of(url: str) -> str | None:
@@ -48,7 +55,7 @@ def refusal(method: str, path: str, headers: dict[str, str], own: set[str],
             public: frozenset[str] = frozenset()) -> ApiError | None:
     """Why a request must be refused, or ``None``. ``headers`` in lower case; ``own``
     the origins allowed (lower case); ``public`` the paths the cookie does not authenticate."""
-    if method not in UNSAFE or not path.startswith("/api/"):
+    if method not in UNSAFE or not path.startswith(GUARDED):
         return None
     origin = headers.get("origin")
     if origin is not None and origin.lower() not in own:
@@ -66,7 +73,8 @@ def refusal(method: str, path: str, headers: dict[str, str], own: set[str],
             return ApiError("origin_not_allowed", "このサーバーの画面以外からの変更は受け付けません。"
                             " Changes with the session cookie need this server's Origin or Referer.")
     content_type = headers.get("content-type")
-    if content_type is not None and content_type.split(";")[0].strip().lower() != "application/json":
+    allowed = ("application/json", "application/octet-stream") if path in UPLOADS else ("application/json",)
+    if content_type is not None and content_type.split(";")[0].strip().lower() not in allowed:
         return ApiError("unsupported_media_type", "send the body as application/json")
     return None
 

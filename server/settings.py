@@ -52,6 +52,10 @@ class Settings(BaseSettings):
                      "not containing 'admin' or the office's name); the server refuses to start otherwise."),
     )
     session_ttl_s: int = Field(12 * 3600, ge=1, description="How long a staff sign-in lasts.")
+    apply_draft_ttl_s: int = Field(
+        30 * 86400, ge=60,
+        description="How long a citizen's saved application (resume code) lasts after its last save, in seconds.",
+    )
     ws_queue_size: int = Field(
         1000, ge=4,
         description="Messages queued for one WebSocket client before it is dropped as too slow.",

@@ -31,6 +31,14 @@ def _operation(spec: Spec, components: dict[str, Any]) -> dict[str, Any]:
             for name in re.findall(r"{(\w+)}", spec.path)
         ],
     }
+    if spec.query is not None:
+        schema = spec.query.model_json_schema()
+        for name, prop in schema.get("properties", {}).items():
+            op["parameters"].append({"name": name, "in": "query", "required": name in schema.get("required", []),
+                                     "description": prop.pop("description", ""), "schema": prop})
+    for name, description in spec.headers:
+        op["parameters"].append({"name": name, "in": "header", "required": True, "description": description,
+                                 "schema": {"type": "string", "minLength": 1, "maxLength": 200}})
     if spec.method == "POST" and spec.path == "/api/tickets":
         op["parameters"].append({"name": "Idempotency-Key", "in": "header", "required": False,
                                  "schema": {"type": "string", "minLength": 1, "maxLength": 64}})
@@ -47,11 +55,14 @@ def _operation(spec: Spec, components: dict[str, Any]) -> dict[str, Any]:
             "content": {"application/json": {"schema": _schema(spec.body, components)}},
         }
     ok: dict[str, Any] = {"description": "OK"}
-    ok["content"] = {
-        "application/json": {
-            "schema": _schema(spec.response, components) if spec.response else {"type": ["object", "array"]}
+    if spec.media_type == "application/json":
+        ok["content"] = {
+            "application/json": {
+                "schema": _schema(spec.response, components) if spec.response else {"type": ["object", "array"]}
+            }
         }
-    }
+    else:
+        ok["content"] = {spec.media_type: {"schema": {"type": "string", "format": "binary"}}}
     error = {
         "description": "Error envelope",
         "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorEnvelope")}}},
@@ -60,6 +71,8 @@ def _operation(spec: Spec, components: dict[str, Any]) -> dict[str, Any]:
     statuses = {CODES[c] for c in spec.errors}
     if spec.body is not None:
         statuses |= {400, 413, 415, 422}
+    if spec.query is not None:
+        statuses.add(422)
     if spec.access != "public":
         statuses |= {401, 403}
     if spec.rate_limited:

@@ -64,6 +64,7 @@ class Ctx:
     request: Request
     principal: Principal
     services: Services
+    query: Any = None
 
     @property
     def staff(self) -> str | None:
@@ -96,6 +97,9 @@ class Spec:
     rate_limited: bool = False
     status: int = 200
     errors: tuple[str, ...] = field(default_factory=tuple)
+    query: type[BaseModel] | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    media_type: str = "application/json"
 
 
 SPECS: list[Spec] = []
@@ -103,13 +107,18 @@ SPECS: list[Spec] = []
 
 def endpoint(method: str, path: str, *, summary: str, access: str, tag: str, body: type[BaseModel] | None = None,
              response: type[BaseModel] | None = None, rate_limited: bool = False, status: int = 200,
-             errors: tuple[str, ...] = ()) -> Callable[[Handler], Handler]:
-    """Declare an endpoint; the handler's docstring becomes its description."""
+             errors: tuple[str, ...] = (), query: type[BaseModel] | None = None,
+             headers: tuple[tuple[str, str], ...] = (), media_type: str = "application/json",
+             ) -> Callable[[Handler], Handler]:
+    """Declare an endpoint; the handler's docstring becomes its description.
+    ``query``: a model the query string is checked against (``ctx.query``);
+    ``headers``: request headers it reads, ``(name, description)``, for the
+    document; ``media_type``: what it answers with (JSON unless said)."""
     assert access in ACCESS, access
 
     def register(handler: Handler) -> Handler:
         SPECS.append(Spec(method, path, summary, access, tag, handler, body, response,
-                          (handler.__doc__ or "").strip(), rate_limited, status, errors))
+                          (handler.__doc__ or "").strip(), rate_limited, status, errors, query, headers, media_type))
         return handler
 
     return register
@@ -200,6 +209,23 @@ def _parse(spec: Spec, raw: bytes, content_type: str) -> BaseModel | None:
         raise ApiError("invalid_request", "the request body has errors", validation_details(exc.errors())) from None
 
 
+def _query(model: type[BaseModel], request: Request) -> BaseModel:
+    params = request.query_params
+    unknown = set(params) - set(model.model_fields)
+    if unknown:
+        raise ApiError("invalid_request", f"unknown query parameter: {', '.join(sorted(unknown))}")
+    data = {k: (params.getlist(k) if _is_list(model, k) else params[k]) for k in params}
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError("invalid_request", "the query has errors", validation_details(exc.errors())) from None
+
+
+def _is_list(model: type[BaseModel], name: str) -> bool:
+    annotation = str(model.model_fields[name].annotation)
+    return annotation.startswith(("list", "tuple"))
+
+
 def _run(spec: Spec) -> RequestHandler:
     """The request handler of ``spec``: access, body, handler, errors as the envelope."""
 
@@ -219,7 +245,8 @@ def _run(spec: Spec) -> RequestHandler:
             if spec.body is not None:
                 raw = await _read_body(request, services.settings.max_body_bytes)
                 body = _parse(spec, raw, request.headers.get("content-type", ""))
-            result = await spec.handler(Ctx(request, principal, services), body)
+            query = _query(spec.query, request) if spec.query is not None else None
+            result = await spec.handler(Ctx(request, principal, services, query), body)
             if isinstance(result, Response):
                 return result
             return JSONResponse(result, status_code=spec.status)

@@ -78,6 +78,7 @@ def upgrade() -> None:
         sa.Column("resume_hash", sa.String(64), nullable=False, unique=True),
         sa.Column("answers", sa.Text, nullable=False),
         sa.Column("page", sa.String(40)),
+        sa.Column("application_id", sa.String(32)),
         sa.Column("created_at_us", sa.BigInteger, nullable=False),
         sa.Column("updated_at_us", sa.BigInteger, nullable=False),
         sa.Column("expires_at_us", sa.BigInteger, nullable=False),
