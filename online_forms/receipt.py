@@ -7,11 +7,18 @@ label / value grouped by the page it was asked on, and the notes on what happens
 every page carries the reference number and its page number (``1 / 2``).
 
 Drawn with fpdf2; the Japanese type is Noto Sans CJK JP (Debian's fonts-noto-cjk), embedded as a
-subset. Subsetting a 65,000-glyph CJK font with fpdf2's own path (fontTools) costs about 1.3 s of
-CPU per document, nearly all of it decoding the whole font again; here each font file is opened
-once per process with HarfBuzz (uharfbuzz: the blob is memory-mapped and shared, read only), and
-each document first cuts from it, with hb-subset, only the characters it draws, then hands that
-small font to fpdf2: about 60-80 ms per receipt (``bench/receipt_pdf.py``).
+subset. Given the .ttc collections, fpdf2 (2.8) reads and subsets the 65,000-glyph fonts with
+fontTools for every document: about 1.2 s of CPU per receipt, nearly all of it decoding the whole
+fonts again. Here each font file is opened once per process with HarfBuzz (uharfbuzz: the file is
+memory-mapped, the face read only and shared between threads), and each document first cuts from
+it, with hb-subset (about 2 ms), only the characters it draws; fpdf2 reads that small font from a
+private temporary folder and subsets it once more while writing. A 20-answer receipt then takes
+about 0.1 s of CPU (``bench/receipt_pdf.py``), most of it in that last fontTools pass.
+
+fpdf2 embeds the CID-keyed CFF outlines of Noto CJK as ``CIDFontType0C`` with its own encoding
+CMap (valid PDF; PDFium, pdf.js and Poppler render it and extract its text). pypdf (7.1) does not
+read an embedded encoding CMap and takes each two-byte code for two one-byte codes, so its text
+comes out wrong: read the text back with PDFium (pypdfium2).
 
 Characters that no given font can draw (emoji, a private-use 外字 typed on a PC, a rare
 ideograph) never raise: each is drawn as 〓 (U+3013 GETA MARK, the Japanese typesetters' sign for a
@@ -424,9 +431,12 @@ class _Layout:
     def _chunks(self, text: str, width: float) -> list[str]:
         """``text`` in pieces of at most :data:`MAX_CELL_LINES` lines as a table cell of ``width``
         wraps it (the whole text when it is shorter)."""
-        # At least 17 full-width characters fit a line; a line broken early at a space can at
-        # most double the count. Below that bound, no need to measure.
-        if text.count("\n") + 1 + 2 * len(text) * 10 / 72 * 25.4 / max(1.0, width - 2 * CELL_PAD[1]) < MAX_CELL_LINES:
+        # No glyph is wider than 1.5 em (10 pt body); a line broken early at a space leaves less
+        # than the next word, so two consecutive lines always hold more than one line's width.
+        # Below that bound the text cannot reach MAX_CELL_LINES, and is not measured.
+        widest_mm = 1.5 * 10 / 72 * 25.4
+        bound = text.count("\n") + 1 + 2 * len(text) * widest_mm / max(1.0, width - 2 * CELL_PAD[1])
+        if bound < MAX_CELL_LINES:
             return [text]
         lines = self.pdf.multi_cell(width, LINE_H, text, align="L", dry_run=True, output=MethodReturnValue.LINES,
                                     padding=Padding(top=0, right=CELL_PAD[1], bottom=0, left=CELL_PAD[1]))
