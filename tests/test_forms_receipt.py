@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -178,6 +179,16 @@ def test_the_time_is_printed_in_tokyo_and_the_bytes_are_reproducible(fonts: tupl
     assert "2027年1月1日 13:30" in text and "2027-01-01 13:30 JST" in text
     assert "お知らせ" not in text   # no notes, no heading
     assert receipt_pdf(r, fonts) == pdf
+
+
+def test_receipts_built_in_threads_at_once_are_the_same_as_one_by_one(fonts: tuple[Path, ...]) -> None:
+    """The server builds receipts in worker threads, sharing the fonts opened once."""
+    receipts = [receipt(sixty_rows()[i:i + 20], reference=f"JMN-TEST-{i:04d}") for i in range(8)]
+    alone = [receipt_pdf(r, fonts) for r in receipts]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(lambda r: receipt_pdf(r, fonts), receipts))
+    assert together == alone
+    assert len(set(alone)) == len(alone)
 
 
 def test_one_font_is_enough(fonts: tuple[Path, ...]) -> None:
