@@ -23,6 +23,8 @@ RUNS: dict[str, tuple[list[str], set[str]]] = {
     "push_latency": (["--subscribers", "5", "--calls", "5"],
                      {"subscribers", "calls", "p50_ms", "p99_ms", "max_ms", "server_peak_rss_mb"}),
     "print_latency": (["--tickets", "3"], {"tickets", "paper_mm", "p50_ms", "p99_ms", "max_ms", "bytes_per_ticket"}),
+    "receipt_pdf": (["--runs", "3"],
+                    {"answers", "runs", "pages", "cold_ms", "build_ms", "p99_ms", "cpu_ms", "size_kb"}),
     "stats_year": (["--tickets", "2000"], {"seconds", "cpu_s", "peak_rss_mb", "tickets"}),
     "postal_lookup": (["--lookups", "200"], {"import_ms", "first_lookup_ms", "lookup_us", "lookup_p99_us", "rss_mb"}),
     "ws_flood": (["--calls", "5", "--flood-messages", "100"],
@@ -70,3 +72,6 @@ def test_the_bench_runs_and_prints_its_figures(name: str, tmp_path: Path) -> Non
         assert float(last["server_peak_rss_mb"]) > 0
     elif name == "print_latency":
         assert last["tickets"] == "3" and int(last["bytes_per_ticket"]) > 0
+    elif name == "receipt_pdf":
+        assert (last["answers"], last["runs"]) == ("20", "3") and int(last["pages"]) >= 1
+        assert float(last["size_kb"]) > 0
