@@ -420,6 +420,48 @@ async def receipt(ctx: Ctx, _: None) -> dict[str, Any]:
             "can_correct": app.status == "returned", "can_withdraw": app.status not in FINAL}
 
 
+@endpoint("GET", "/apply/api/receipt.pdf", summary="The receipt as a PDF (申請内容控え)", access="public", tag=TAG,
+          headers=(RECEIPT_HEADER,), errors=("not_found",), media_type="application/pdf")
+async def receipt_pdf_file(ctx: Ctx, _: None) -> Response:
+    """The answers sent, with the reference number, as a PDF with its Japanese
+    fonts embedded; drawn once per version of the answers (off the event loop)
+    and kept under the data directory."""
+    store, app = await current_application(ctx)
+    data = await receipt_bytes(ctx, store, app)
+    return Response(data, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="receipt-{app.reference}.pdf"', "Cache-Control": "no-store"})
+
+
+async def receipt_bytes(ctx: Ctx, store: FormStore, app: ApplicationRow) -> bytes:
+    """The receipt PDF of ``app`` as it stands (kept: the same answers give the same bytes)."""
+    from .receipt import Receipt, ReceiptRow, receipt_fonts, receipt_pdf
+
+    path = store.files_dir.parent / "receipts" / f"{app.id}-{int(app.updated_at.timestamp() * 1e6)}.pdf"
+    if path.exists():
+        return await asyncio.to_thread(path.read_bytes)
+    version = await store.version(app.version_id)
+    procedure = await store.procedure(app.procedure_id)
+    layout = ctx.services.layout
+    receipt = Receipt(
+        office_name=f"{layout.office_name.ja} {layout.office_name.en}".strip(),
+        procedure_name=f"{procedure.fields.name.ja} {procedure.fields.name.en or ''}".strip(),
+        reference=app.reference, submitted_at=app.submitted_at,
+        rows=[ReceiptRow(r.label, r.value, r.page) for r in rows(version.form, app.answers)],
+        notes=("この控えは申請の内容を記録したものです。審査の結果は受付番号でお問い合わせください。 "
+               "This receipt records what was sent; ask about the outcome with the reference number.",))
+    fonts = receipt_fonts(ctx.services.settings.ticket_fonts())
+    data = await asyncio.to_thread(receipt_pdf, receipt, fonts)
+
+    def keep() -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+
+    await asyncio.to_thread(keep)
+    return data
+
+
 @endpoint("POST", "/apply/api/receipt/withdraw", summary="Withdraw the application (取下げ)", access="public", tag=TAG,
           headers=(RECEIPT_HEADER,), errors=("not_found", "application_closed"))
 async def withdraw(ctx: Ctx, _: None) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from .serverkit import ServerProcess
+from .test_forms_receipt import pages_text
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +116,14 @@ def test_a_citizen_finds_fills_saves_resumes_and_sends_a_request_once(server: Se
         assert receipt["status"] == "received" and receipt["status_label"] == ["受付", "Received"]
         assert receipt["can_withdraw"] and not receipt["can_correct"]
         assert {r["path"] for r in receipt["rows"]} >= {"name", "id_copy", "copies"}
+        # The receipt PDF, read back: the reference, the procedure and the answers, in Japanese.
+        pdf = http.get("/apply/api/receipt.pdf", headers={"X-Receipt-Token": again.json()["receipt_token"]})
+        assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+        text = "".join(pages_text(pdf.content))
+        for expected in (first.json()["reference"], "住民票の写し等の郵送請求", "山田　花子", "平成元年1月8日", "免許証.jpg"):
+            assert expected in text, expected
+        again_pdf = http.get("/apply/api/receipt.pdf", headers={"X-Receipt-Token": again.json()["receipt_token"]})
+        assert again_pdf.content == pdf.content
         # The draft is gone; its code now only finds the application.
         assert http.get("/apply/api/draft", headers=typed).status_code == 404
     stored = rows(server, "select answers, channel, status from applications where reference = ?",
