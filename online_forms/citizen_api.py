@@ -146,7 +146,7 @@ async def procedure_form(ctx: Ctx, _: None) -> dict[str, Any]:
 
 @endpoint("POST", "/apply/api/drafts", summary="Start an application (入力を始める)", access="public", tag=TAG,
           body=StartIn, status=201, errors=("not_found", "procedure_not_open"))
-async def start(ctx: Ctx, body: StartIn) -> dict[str, Any]:
+async def start_draft(ctx: Ctx, body: StartIn) -> dict[str, Any]:
     """A saved draft on the published form. The answer's ``code`` is the draft's
     resume code: the page keeps it for this visit and shows it when the citizen
     saves to resume later."""
@@ -192,7 +192,7 @@ async def fresh(store: FormStore, draft: DraftRow) -> tuple[DraftRow, ProcedureR
 
 @endpoint("GET", "/apply/api/draft", summary="Resume a saved application (再開)", access="public", tag=TAG,
           headers=(DRAFT_HEADER,), errors=("draft_not_found", "procedure_not_open"))
-async def resume(ctx: Ctx, _: None) -> dict[str, Any]:
+async def resume_draft(ctx: Ctx, _: None) -> dict[str, Any]:
     """The saved answers, the page reached and the form (the newest published
     version: ``form_updated`` when it changed since)."""
     store, draft = await current_draft(ctx)

@@ -181,4 +181,6 @@ def routes() -> list[BaseRoute]:
         Mount("/kiosk", StaticFiles(directory=package_dir("kiosk"), html=True), name="kiosk"),
         Mount("/counter", StaticFiles(directory=package_dir("counter"), html=True), name="counter"),
         Mount("/displays", StaticFiles(directory=package_dir("displays"), html=True), name="displays"),
+        # The citizens' side (its API routes, under /apply/api/, come first).
+        Mount("/apply", StaticFiles(directory=package_dir("online_forms", "web"), html=True), name="apply"),
     ]

@@ -448,3 +448,9 @@ async def test_expected_waits_come_in_whole_minutes_rounded_up(
     public = (await client.get(f"/api/public/tickets/{issued['token']}")).json()
     assert issued["wait_min"] == public["wait_min"]
     assert public["wait_min"] is None or public["wait_min"] == math.ceil(public["wait_s"] / 60)
+
+
+def test_every_operation_has_its_own_name() -> None:
+    """OpenAPI operation ids are the handlers' names: unique across modules."""
+    names = [s.handler.__name__ for s in SPECS]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
