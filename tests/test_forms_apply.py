@@ -120,7 +120,8 @@ def test_a_citizen_finds_fills_saves_resumes_and_sends_a_request_once(server: Se
         pdf = http.get("/apply/api/receipt.pdf", headers={"X-Receipt-Token": again.json()["receipt_token"]})
         assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
         text = "".join(pages_text(pdf.content))
-        for expected in (first.json()["reference"], "住民票の写し等の郵送請求", "山田　花子", "平成元年1月8日", "免許証.jpg"):
+        for expected in (first.json()["reference"], "住民票の写し等の郵送請求", "山田　花子", "平成元年1月8日",
+                         "免許証.jpg"):
             assert expected in text, expected
         again_pdf = http.get("/apply/api/receipt.pdf", headers={"X-Receipt-Token": again.json()["receipt_token"]})
         assert again_pdf.content == pdf.content
