@@ -229,7 +229,10 @@ async def save(ctx: Ctx, body: AnswersIn) -> dict[str, Any]:
     """Keeps the answers as given (so nothing typed is lost) and checks the page
     ``page``: with errors the answer is 422 ``answers_invalid`` whose details
     name each field (for the error summary); else ``next`` is the page to show
-    (``null``: check your answers) and ``exit`` an exit page reached."""
+    (``null``: check your answers), ``exit`` an exit page reached, and
+    ``shown`` which questions each page (and each group item) shows for these
+    answers: a page saved with ``page: null`` as the citizen types learns which
+    conditional questions to show, decided by the server."""
     store, draft = await current_draft(ctx)
     draft, _, version, updated = await fresh(store, draft)
     form = version.form
@@ -243,8 +246,8 @@ async def save(ctx: Ctx, body: AnswersIn) -> dict[str, Any]:
         raise ApiError("answers_invalid", "入力内容を確認してください。 Check the answers marked.",
                        field_details(checked.errors))
     nxt = engine.next_page(form, body.answers, body.page, today=today(ctx), files=files) if body.page else None
-    return {"next": nxt, "exit": checked.exit, "pages": checked.pages, "form_updated": updated,
-            "version_id": version.id}
+    return {"next": nxt, "exit": checked.exit, "pages": checked.pages, "shown": checked.shown,
+            "form_updated": updated, "version_id": version.id}
 
 
 @endpoint("POST", "/apply/api/draft/files", summary="Attach a file (添付)", access="public", tag=TAG,

@@ -41,12 +41,15 @@ class FieldError:
 class Checked:
     """The outcome of checking answers: ``answers`` normalised (only those on the
     path and shown), ``errors`` in form order, ``pages`` the path's page ids,
-    ``exit`` the exit page the path ends on (no application can be made)."""
+    ``exit`` the exit page the path ends on (no application can be made),
+    ``shown`` the questions shown: page id → question ids, and ``group.n`` → the
+    ids shown in item n of a group (what a page displays, decided here)."""
 
     answers: dict[str, Any]
     errors: list[FieldError] = field(default_factory=list)
     pages: list[str] = field(default_factory=list)
     exit: str | None = None
+    shown: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -66,6 +69,7 @@ def check(form: Form, answers: Mapping[str, Any], *, today: date, files: Mapping
               for k in answers if k not in known]
     seen: dict[str, Any] = {}
     pages = []
+    shown: dict[str, list[str]] = {}
     index = {p.id: i for i, p in enumerate(form.pages)}
     i = 0
     while i < len(form.pages):
@@ -75,12 +79,14 @@ def check(form: Form, answers: Mapping[str, Any], *, today: date, files: Mapping
             continue
         pages.append(page.id)
         if page.exit:
-            return Checked(seen, errors, pages, page.id)
+            return Checked(seen, errors, pages, page.id, shown)
         report = only_page is None or page.id == only_page
+        shown[page.id] = []
         for q in page.questions:
             if not logic.holds(q.show_if, seen):
                 continue
-            value, problems = _answer(q, answers.get(q.id), seen, today, files)
+            shown[page.id].append(q.id)
+            value, problems = _answer(q, answers.get(q.id), seen, today, files, shown)
             if report:
                 errors.extend(problems)
             if value is not None:
@@ -92,7 +98,7 @@ def check(form: Form, answers: Mapping[str, Any], *, today: date, files: Mapping
     if only_page is not None and only_page not in pages:
         errors.append(FieldError("", "page_not_shown", "このページは今の回答では表示されません。 "
                                                        "This page is not shown for the answers given."))
-    return Checked(seen, errors, pages)
+    return Checked(seen, errors, pages, None, shown)
 
 
 def next_page(form: Form, answers: Mapping[str, Any], current: str | None, *, today: date,
@@ -108,9 +114,9 @@ def next_page(form: Form, answers: Mapping[str, Any], current: str | None, *, to
 
 
 def _answer(q: Question, raw: Any, before: Mapping[str, Any], today: date,
-            files: Mapping[str, FileInfo]) -> tuple[Any, list[FieldError]]:
+            files: Mapping[str, FileInfo], shown: dict[str, list[str]] | None = None) -> tuple[Any, list[FieldError]]:
     if q.type == "group":
-        return _group(q, raw, before, today, files)
+        return _group(q, raw, before, today, files, shown if shown is not None else {})
     if empty(raw):
         if q.required:
             return None, [FieldError(q.id, "required", _required(q))]
@@ -122,7 +128,7 @@ def _answer(q: Question, raw: Any, before: Mapping[str, Any], today: date,
 
 
 def _group(q: Question, raw: Any, before: Mapping[str, Any], today: date,
-           files: Mapping[str, FileInfo]) -> tuple[Any, list[FieldError]]:
+           files: Mapping[str, FileInfo], shown: dict[str, list[str]]) -> tuple[Any, list[FieldError]]:
     if raw is None:
         raw = []
     if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
@@ -145,10 +151,12 @@ def _group(q: Question, raw: Any, before: Mapping[str, Any], today: date,
                                          f"この様式にない質問です: {key} No such question in this form: {key}"))
         data = dict(before)
         clean: dict[str, Any] = {}
+        shown[f"{q.id}.{n}"] = []
         for sub in q.questions:
             # Inside an item, conditions see the answers before the group and the item's own earlier answers.
             if not logic.holds(sub.show_if, data):
                 continue
+            shown[f"{q.id}.{n}"].append(sub.id)
             value, problems = _answer(sub, item.get(sub.id), data, today, files)
             errors.extend(FieldError(f"{q.id}.{n}.{e.path}", e.code, e.message) for e in problems)
             if value is not None:

@@ -263,3 +263,13 @@ def test_the_changes_since_the_published_version_name_what_moved_and_what_change
     found = {(c.kind, c.id, c.fields) for c in changes(form, parse_form(doc))}
     assert found == {("changed", "copies", ("maximum",)), ("moved", "phone", ()), ("added", "note", ())}
     assert value_text(form.pages[1].questions[2], ["kaisei", "tohon"]) == "戸籍謄本（全部事項証明）、改製原戸籍謄本"
+
+
+def test_the_engine_says_which_questions_each_page_and_item_shows() -> None:
+    _, form = demo("jido-teate")
+    child = {"child_name": {"family": "山田", "given": "一", "family_kana": "ヤマダ", "given_kana": "ハジメ"},
+             "child_birth": "2020-05-01", "child_sex": "1", "lives_with": False}
+    done = check(form, {"has_spouse": True, "children": [child, {**child, "lives_with": True}]})
+    assert done.shown["claimant"] == ["name", "birth_date", "address", "phone", "has_spouse", "spouse_name"]
+    assert done.shown["children.0"][-1] == "child_address" and "child_address" not in done.shown["children.1"]
+    assert "spouse_name" not in check(form, {"has_spouse": False}).shown["claimant"]
