@@ -37,8 +37,6 @@ from .store import ApplicationRow, DraftRow, FormStore, ProcedureRow, StoreError
 from .workflow import FINAL, STATUSES
 
 log = logging.getLogger(__name__)
-DRAFT_HEADER = ("X-Draft-Code", "The saved draft's resume code (shown to the citizen; never in a URL).")
-RECEIPT_HEADER = ("X-Receipt-Token", "The application's receipt token (from the receipt link's fragment).")
 TAG = "apply"
 #: The largest attachment accepted at all (a question may allow less).
 MAX_UPLOAD = 20 * 1024 * 1024
@@ -191,7 +189,7 @@ async def fresh(store: FormStore, draft: DraftRow) -> tuple[DraftRow, ProcedureR
 
 
 @endpoint("GET", "/apply/api/draft", summary="Resume a saved application (再開)", access="public", tag=TAG,
-          headers=(DRAFT_HEADER,), errors=("draft_not_found", "procedure_not_open"))
+          credential="draftCode", errors=("draft_not_found", "procedure_not_open"))
 async def resume_draft(ctx: Ctx, _: None) -> dict[str, Any]:
     """The saved answers, the page reached and the form (the newest published
     version: ``form_updated`` when it changed since)."""
@@ -201,7 +199,7 @@ async def resume_draft(ctx: Ctx, _: None) -> dict[str, Any]:
 
 
 @endpoint("DELETE", "/apply/api/draft", summary="Discard a saved application", access="public", tag=TAG,
-          headers=(DRAFT_HEADER,), errors=("draft_not_found",))
+          credential="draftCode", errors=("draft_not_found",))
 async def discard(ctx: Ctx, _: None) -> dict[str, Any]:
     """Deletes the draft and its attachments."""
     store, draft = await current_draft(ctx)
@@ -223,7 +221,7 @@ def field_details(errors: list[engine.FieldError]) -> list[dict[str, Any]]:
 
 
 @endpoint("PUT", "/apply/api/draft", summary="Save answers and continue (次へ)", access="public", tag=TAG,
-          body=AnswersIn, headers=(DRAFT_HEADER,),
+          body=AnswersIn, credential="draftCode",
           errors=("draft_not_found", "answers_invalid", "procedure_not_open"))
 async def save(ctx: Ctx, body: AnswersIn) -> dict[str, Any]:
     """Keeps the answers as given (so nothing typed is lost) and checks the page
@@ -251,7 +249,8 @@ async def save(ctx: Ctx, body: AnswersIn) -> dict[str, Any]:
 
 
 @endpoint("POST", "/apply/api/draft/files", summary="Attach a file (添付)", access="public", tag=TAG,
-          headers=(DRAFT_HEADER, ("X-File-Name", "The file's name, percent-encoded (UTF-8).")), query=UploadQuery,
+          headers=(("X-File-Name", "The file's name, percent-encoded (UTF-8)."),), credential="draftCode",
+          query=UploadQuery,
           status=201, errors=("draft_not_found", "file_type", "file_too_large", "bad_file", "answers_invalid"))
 async def upload(ctx: Ctx, _: None) -> dict[str, Any]:
     """The request body is the file itself (``application/octet-stream``). Its
@@ -302,7 +301,7 @@ def _file_question(form: Form, path: str) -> Any:
 
 
 @endpoint("GET", "/apply/api/draft/review", summary="Check your answers (入力内容の確認)", access="public", tag=TAG,
-          headers=(DRAFT_HEADER,), errors=("draft_not_found", "procedure_not_open"))
+          credential="draftCode", errors=("draft_not_found", "procedure_not_open"))
 async def review(ctx: Ctx, _: None) -> dict[str, Any]:
     """Every answer that will be sent, as it will be stored and shown, grouped by
     page (each with a change link's page id); ``errors`` left to fix; ``ready``
@@ -323,7 +322,7 @@ def _page_of(form: Form, path: str) -> str:
 
 
 @endpoint("POST", "/apply/api/draft/submit", summary="Send the application (送信)", access="public", tag=TAG,
-          body=SubmitIn, headers=(DRAFT_HEADER,), status=201,
+          body=SubmitIn, credential="draftCode", status=201,
           errors=("draft_not_found", "form_version_stale", "answers_invalid", "not_eligible", "procedure_not_open",
                   "not_returned"))
 async def submit(ctx: Ctx, body: SubmitIn) -> Response | dict[str, Any]:
@@ -407,7 +406,7 @@ async def current_application(ctx: Ctx) -> tuple[FormStore, ApplicationRow]:
 
 
 @endpoint("GET", "/apply/api/receipt", summary="An application's receipt and status", access="public", tag=TAG,
-          headers=(RECEIPT_HEADER,), errors=("not_found",))
+          credential="receiptToken", errors=("not_found",))
 async def receipt(ctx: Ctx, _: None) -> dict[str, Any]:
     """Reference, status (受付・処理中・差し戻し・完了・却下・取下げ), the answers sent,
     and when returned for correction, the message saying what to correct."""
@@ -424,7 +423,7 @@ async def receipt(ctx: Ctx, _: None) -> dict[str, Any]:
 
 
 @endpoint("GET", "/apply/api/receipt.pdf", summary="The receipt as a PDF (申請内容控え)", access="public", tag=TAG,
-          headers=(RECEIPT_HEADER,), errors=("not_found",), media_type="application/pdf")
+          credential="receiptToken", errors=("not_found",), media_type="application/pdf")
 async def receipt_pdf_file(ctx: Ctx, _: None) -> Response:
     """The answers sent, with the reference number, as a PDF with its Japanese
     fonts embedded; drawn once per version of the answers (off the event loop)
@@ -466,7 +465,7 @@ async def receipt_bytes(ctx: Ctx, store: FormStore, app: ApplicationRow) -> byte
 
 
 @endpoint("POST", "/apply/api/receipt/withdraw", summary="Withdraw the application (取下げ)", access="public", tag=TAG,
-          headers=(RECEIPT_HEADER,), errors=("not_found", "application_closed"))
+          credential="receiptToken", errors=("not_found", "application_closed"))
 async def withdraw(ctx: Ctx, _: None) -> dict[str, Any]:
     """The citizen withdraws an application not yet decided."""
     store, app = await current_application(ctx)
@@ -474,7 +473,7 @@ async def withdraw(ctx: Ctx, _: None) -> dict[str, Any]:
 
 
 @endpoint("POST", "/apply/api/receipt/correction", summary="Correct a returned application (修正)", access="public",
-          tag=TAG, headers=(RECEIPT_HEADER,), status=201, errors=("not_found", "not_returned", "procedure_not_open"))
+          tag=TAG, credential="receiptToken", status=201, errors=("not_found", "not_returned", "procedure_not_open"))
 async def correct(ctx: Ctx, _: None) -> dict[str, Any]:
     """A draft holding the application's answers, on the form citizens fill now;
     sent, it replaces the answers (the old ones stay in the history) and the
@@ -489,7 +488,8 @@ async def correct(ctx: Ctx, _: None) -> dict[str, Any]:
 
 
 @endpoint("GET", "/apply/api/postal-codes/{code}", summary="Addresses of a postal code (郵便番号から住所)",
-          access="public", tag=TAG, errors=("invalid_request",))
+          access="public", tag=TAG, errors=("invalid_request",),
+          path_patterns={"code": r"^〒?[0-9０-９]{3}[-‐‑‒–—−ー－]?[0-9０-９]{4}$"})
 async def postal_code(ctx: Ctx, _: None) -> dict[str, Any]:
     """The towns Japan Post lists for a 7-digit postal code, from the data kept
     with the server (no outside service); empty for an unknown code."""

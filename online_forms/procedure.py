@@ -71,11 +71,14 @@ class ProcedureDraft(BaseModel):
     description: Localized
     section: str = Field(min_length=1, max_length=60, description="owning section (係), e.g. 市民課 住民記録係")
     category: Category
-    life_events: tuple[LifeEvent, ...] = Field(default=(), max_length=len(LIFE_EVENTS))
+    life_events: tuple[LifeEvent, ...] = Field(default=(), max_length=len(LIFE_EVENTS),
+                                               json_schema_extra={"uniqueItems": True})
     keywords: tuple[Keyword, ...] = Field(default=(), max_length=40)
-    reference_pattern: str = reference.DEFAULT
-    retention_years: int = Field(default=5, ge=1, le=5)
-    fee_yen: int = Field(default=0, ge=0, le=1_000_000)
+    reference_pattern: str = Field(default=reference.DEFAULT, pattern=r"^[A-Za-z0-9\-_/{}:]{1,60}$",
+                                   description="fixed text and {yyyy} {yy} {mm} {dd} {seq:N} {rand:N}; needs {seq:N} "
+                                               "or at least 6 random characters (else 422)")
+    retention_years: int = Field(default=5, ge=1, le=5, strict=True)
+    fee_yen: int = Field(default=0, ge=0, le=1_000_000, strict=True)
     identity: Identity = "none"
 
     @field_validator("reference_pattern")

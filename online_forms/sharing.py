@@ -47,6 +47,12 @@ def read_shared(data: bytes) -> tuple[ProcedureDraft, Form]:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as err:
         raise FormError([("", f"JSONとして読めません: {err} The file is not JSON.")]) from None
+    return read_document(doc)
+
+
+def read_document(doc: Any) -> tuple[ProcedureDraft, Form]:
+    """The procedure and form of a shared file already decoded from JSON. Raises
+    :class:`FormError` with every problem (location, message)."""
     if not isinstance(doc, dict) or doc.get("madoguchi_form") != 1:
         raise FormError([("madoguchi_form", "madoguchi の様式ファイル（madoguchi_form: 1）ではありません。 "
                                             "This is not a madoguchi form file (madoguchi_form: 1).")])

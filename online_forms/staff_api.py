@@ -15,10 +15,10 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.responses import Response
 
 from server.api.registry import Ctx, endpoint
@@ -33,7 +33,7 @@ from .export import csv_table
 from .form import FormError, parse_form
 from .procedure import ProcedureDraft
 from .schema import json_schema
-from .sharing import read_shared, write_shared
+from .sharing import read_document, write_shared
 from .store import ApplicationRow, FormStore, ProcedureRow, StoreError, VersionRow, us
 from .versions import changes
 from .workflow import CHANNELS, STATUSES, Channel, may_edit, may_publish
@@ -121,8 +121,17 @@ class ListQuery(Body):
     status: Literal["received", "in_progress", "returned", "completed", "rejected", "withdrawn"] | None = None
     channel: Literal["online", "paper", "post", "phone", "counter"] | None = None
     assignee: str | None = Field(None, max_length=32)
-    date_from: str | None = Field(None, alias="from", pattern=r"^\d{4}-\d{2}-\d{2}$")
-    date_to: str | None = Field(None, alias="to", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    date_from: str | None = Field(None, alias="from", pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+                                  json_schema_extra={"format": "date"}, description="first day, YYYY-MM-DD")
+    date_to: str | None = Field(None, alias="to", pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+                                json_schema_extra={"format": "date"}, description="last day, YYYY-MM-DD")
+
+    @field_validator("date_from", "date_to")
+    @classmethod
+    def _real_day(cls, value: str | None) -> str | None:
+        if value is not None:
+            date.fromisoformat(value)  # ValueError (a 422) for a day that does not exist
+        return value
     q: str | None = Field(None, max_length=100, description="reference, or any text in the answers")
     offset: int = Field(0, ge=0, le=1_000_000)
 
@@ -342,10 +351,8 @@ async def export_shared(ctx: Ctx, _: None) -> Response:
 async def import_shared(ctx: Ctx, body: SharedIn) -> dict[str, Any]:
     """A new procedure (draft) from another city's file; every problem in the file
     is listed at once and nothing is stored from a file with one."""
-    import orjson
-
     try:
-        fields, form = read_shared(orjson.dumps(body.file))
+        fields, form = read_document(body.file)
     except FormError as err:
         raise ApiError("form_invalid", "ファイルに問題があります。 The file has problems.",
                        [{"field": w or "(file)", "problem": m} for w, m in err.problems[:50]]) from None
@@ -413,8 +420,8 @@ async def list_applications(ctx: Ctx, _: None) -> dict[str, Any]:
     ids = list(visible)
     if query.procedure:
         ids = [pid for pid, p in visible.items() if query.procedure in (pid, p.slug)]
-    since = datetime.combine(datetime.fromisoformat(query.date_from).date(), time(), TOKYO) if query.date_from else None
-    until = (datetime.combine(datetime.fromisoformat(query.date_to).date(), time(), TOKYO) + timedelta(days=1)
+    since = datetime.combine(date.fromisoformat(query.date_from), time(), TOKYO) if query.date_from else None
+    until = (datetime.combine(date.fromisoformat(query.date_to), time(), TOKYO) + timedelta(days=1)
              if query.date_to else None)
     found = await forms(ctx).applications(procedures=ids, status=query.status, channel=query.channel,
                                           assignee=query.assignee, since=since, until=until, text=query.q,

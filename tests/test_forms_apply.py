@@ -190,8 +190,8 @@ def test_bad_requests_store_nothing(server: ServerProcess) -> None:
         r = http.post("/apply/api/draft/submit", json={"version_id": version}, headers=headers)
         assert ("copies", "too_large") in [(d["field"], d["problem"]) for d in r.json()["error"]["details"]]
         assert rows(server, "select count(*) from applications") == before
-        # Without a code, or with a made-up one: one message, whatever the reason.
-        assert http.get("/apply/api/draft").json()["error"]["code"] == "draft_not_found"
+        # Without a code: 401; with a made-up one: one message, whatever the reason.
+        assert http.get("/apply/api/draft").json()["error"]["code"] == "unauthenticated"
         assert http.get("/apply/api/draft", headers={"X-Draft-Code": "A" * 19}).status_code == 404
         # An exit page ends the form: no application.
         gomi = http.post("/apply/api/drafts", json={"procedure": "sodai-gomi"}).json()

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from ..errors import CODES
 from .models import ErrorEnvelope
-from .registry import SPECS, Spec
+from .registry import CREDENTIALS, SPECS, Spec
 
 REF = "#/components/schemas/{model}"
 
@@ -27,7 +27,9 @@ def _operation(spec: Spec, components: dict[str, Any]) -> dict[str, Any]:
         "operationId": spec.handler.__name__, "summary": spec.summary, "description": spec.description,
         "tags": [spec.tag],
         "parameters": [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            {"name": name, "in": "path", "required": True,
+             "schema": {"type": "string", **({"pattern": spec.path_patterns[name]} if name in spec.path_patterns
+                                             else {})}}
             for name in re.findall(r"{(\w+)}", spec.path)
         ],
     }
@@ -37,11 +39,13 @@ def _operation(spec: Spec, components: dict[str, Any]) -> dict[str, Any]:
             op["parameters"].append({"name": name, "in": "query", "required": name in schema.get("required", []),
                                      "description": prop.pop("description", ""), "schema": prop})
     for name, description in spec.headers:
-        op["parameters"].append({"name": name, "in": "header", "required": True, "description": description,
+        op["parameters"].append({"name": name, "in": "header", "required": False, "description": description,
                                  "schema": {"type": "string", "minLength": 1, "maxLength": 200}})
     if spec.method == "POST" and spec.path == "/api/tickets":
         op["parameters"].append({"name": "Idempotency-Key", "in": "header", "required": False,
                                  "schema": {"type": "string", "minLength": 1, "maxLength": 64}})
+    if spec.credential is not None:
+        op["security"] = [{spec.credential: []}]
     if spec.access != "public":
         op["security"] = [{"bearer": []}, {"cookie": []}]
         op["description"] += f"\n\nAccess: {spec.access}."
@@ -75,6 +79,10 @@ def _operation(spec: Spec, components: dict[str, Any]) -> dict[str, Any]:
         statuses.add(422)
     if spec.access != "public":
         statuses |= {401, 403}
+    if spec.credential is not None:
+        statuses.add(401)
+    if spec.path_patterns:
+        statuses.add(422)
     if spec.rate_limited:
         statuses.add(429)
     for status in sorted(statuses):
@@ -114,6 +122,8 @@ def document() -> dict[str, Any]:
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "cookie": {"type": "apiKey", "in": "cookie", "name": "madoguchi_token"},
+                **{name: {"type": "apiKey", "in": "header", "name": header, "description": description}
+                   for name, (header, description) in CREDENTIALS.items()},
             },
         },
     }

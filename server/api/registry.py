@@ -12,6 +12,7 @@ clerks only while signed in to a counter; ``supervisor``; ``admin``.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -100,25 +101,39 @@ class Spec:
     query: type[BaseModel] | None = None
     headers: tuple[tuple[str, str], ...] = ()
     media_type: str = "application/json"
+    credential: str | None = None
+    path_patterns: dict[str, str] = field(default_factory=dict)
 
 
 SPECS: list[Spec] = []
+#: Credentials a route may need besides a sign-in: security scheme name → (header, description).
+CREDENTIALS: dict[str, tuple[str, str]] = {
+    "draftCode": ("X-Draft-Code", "A citizen's saved draft: its resume code (never in a URL)."),
+    "receiptToken": ("X-Receipt-Token", "A citizen's application: its receipt token (from the receipt link's "
+                                        "fragment, never sent in a URL)."),
+}
 
 
 def endpoint(method: str, path: str, *, summary: str, access: str, tag: str, body: type[BaseModel] | None = None,
              response: type[BaseModel] | None = None, rate_limited: bool = False, status: int = 200,
              errors: tuple[str, ...] = (), query: type[BaseModel] | None = None,
              headers: tuple[tuple[str, str], ...] = (), media_type: str = "application/json",
+             credential: str | None = None, path_patterns: dict[str, str] | None = None,
              ) -> Callable[[Handler], Handler]:
     """Declare an endpoint; the handler's docstring becomes its description.
     ``query``: a model the query string is checked against (``ctx.query``);
     ``headers``: request headers it reads, ``(name, description)``, for the
-    document; ``media_type``: what it answers with (JSON unless said)."""
+    document; ``media_type``: what it answers with (JSON unless said);
+    ``credential``: a header credential of :data:`CREDENTIALS` the route needs
+    (missing: 401 ``unauthenticated`` before the handler runs);
+    ``path_patterns``: the pattern a path parameter must match (else 422)."""
     assert access in ACCESS, access
+    assert credential is None or credential in CREDENTIALS, credential
 
     def register(handler: Handler) -> Handler:
         SPECS.append(Spec(method, path, summary, access, tag, handler, body, response,
-                          (handler.__doc__ or "").strip(), rate_limited, status, errors, query, headers, media_type))
+                          (handler.__doc__ or "").strip(), rate_limited, status, errors, query, headers, media_type,
+                          credential, dict(path_patterns or {})))
         return handler
 
     return register
@@ -211,19 +226,15 @@ def _parse(spec: Spec, raw: bytes, content_type: str) -> BaseModel | None:
 
 def _query(model: type[BaseModel], request: Request) -> BaseModel:
     params = request.query_params
-    unknown = set(params) - set(model.model_fields)
+    names = {f.alias or n for n, f in model.model_fields.items()}
+    unknown = set(params) - names
     if unknown:
         raise ApiError("invalid_request", f"unknown query parameter: {', '.join(sorted(unknown))}")
-    data = {k: (params.getlist(k) if _is_list(model, k) else params[k]) for k in params}
+    data = {k: params[k] for k in params}
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise ApiError("invalid_request", "the query has errors", validation_details(exc.errors())) from None
-
-
-def _is_list(model: type[BaseModel], name: str) -> bool:
-    annotation = str(model.model_fields[name].annotation)
-    return annotation.startswith(("list", "tuple"))
 
 
 def _run(spec: Spec) -> RequestHandler:
@@ -238,6 +249,11 @@ def _run(spec: Spec) -> RequestHandler:
                 if not services.limits.hit_public(address):
                     raise ApiError("rate_limited", "too many requests; try again in a minute")
             check_access(spec.access, principal, request.path_params)
+            if spec.credential is not None and not request.headers.get(CREDENTIALS[spec.credential][0], "").strip():
+                raise ApiError("unauthenticated", f"send the {CREDENTIALS[spec.credential][0]} header")
+            for name, pattern in spec.path_patterns.items():
+                if re.fullmatch(pattern, request.path_params.get(name, "")) is None:
+                    raise ApiError("invalid_request", f"{name} is not in the expected form")
             if spec.access == "desk" and principal.role == "clerk" and not binding_holds(services, principal):
                 await drop_stale_binding(services, principal)
                 raise ApiError("counter_not_yours", "your counter was closed or taken over; sign in to a counter again")
