@@ -177,6 +177,18 @@ export class Tab {
     }
   }
 
+  /** Wait until `fn(...args)`, evaluated in the page, returns a truthy value; that value. `what` names the
+   * condition in the FlowError thrown after the session's waitMs. */
+  async waitUntil(what, fn, ...args) {
+    const deadline = Date.now() + this.session.waitMs;
+    for (;;) {
+      const value = await this.driver.call(this.handle, fn, ...args);
+      if (value) return value;
+      if (Date.now() > deadline) throw new FlowError(`${this.name}: ${what}: not so within ${this.session.waitMs} ms`);
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  }
+
   /** Evaluate `fn(...args)` in the page; its (JSON-able) result. */
   async evaluate(fn, ...args) {
     return this.driver.call(this.handle, fn, ...args);

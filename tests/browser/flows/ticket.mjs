@@ -64,15 +64,14 @@ export default async function ticket(session, { params, step }) {
   await kiosk.waitFor({ role: 'heading', name: 'この手続きの番号札を発行しますか？' });
   await kiosk.click({ role: 'button', name: '番号札を発行する' });
   await kiosk.waitFor({ role: 'heading', name: 'あなたの番号' });
-  const number = (await kiosk.text('#issued-number')).trim();
-  assert.match(number, /^\d+$/, `the kiosk shows a number: ${JSON.stringify(number)}`);
-  const qr = await kiosk.attribute('#issued-qr', 'src');
-  const token = /\/t\/([A-Za-z0-9_-]+)\/qr\.svg/.exec(qr || '');
-  assert.ok(token, `the ticket's QR code points to its phone page: ${qr}`);
-  assert.ok(await kiosk.evaluate(() => {
+  const number = (await kiosk.waitForText('#issued-number', /^\s*\d+\s*$/)).trim();
+  // The ticket's QR code: its phone page, drawn once the image has loaded.
+  const qr = await kiosk.waitUntil('the QR code points to the phone page and has loaded', () => {
     const img = document.getElementById('issued-qr');
-    return img.complete && img.naturalWidth > 0;
-  }), 'the QR code image loaded');
+    const src = img.getAttribute('src') || '';
+    return /\/t\/[A-Za-z0-9_-]+\/qr\.svg/.test(src) && img.complete && img.naturalWidth > 0 ? src : null;
+  });
+  const token = /\/t\/([A-Za-z0-9_-]+)\/qr\.svg/.exec(qr);
   await kiosk.axe('kiosk issued');
   await kiosk.screenshot('kiosk-issued');
 
