@@ -13,7 +13,9 @@ showed and the screenshots taken (``test-artifacts/crossbrowser/<browser>-failed
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,31 +98,40 @@ def run_flow(browser: str, base_url: str, flow: str, params: dict[str, str], *, 
         raise RuntimeError("the cross-browser runner needs: " + ", ".join(missing) + " (./dev test installs them)")
     cmd = ["node", str(RUN_FLOW), "--browser", browser, "--base", base_url, "--flow", flow,
            "--params", json.dumps(params), "--wait-ms", str(wait_ms)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, check=False)
-    except subprocess.TimeoutExpired as exc:
-        log = exc.stderr if isinstance(exc.stderr, str) else (exc.stderr or b"").decode(errors="replace")
-        raise FlowFailed(f"{browser}: flow {flow} still running after {timeout:.0f} s\n{tail(log)}") from None
-    lines = proc.stdout.strip().splitlines()
+    # Its own process group: a runner that outlives `timeout` gets SIGTERM with the driver and Xvfb it started
+    # (puppeteer-core then closes its browser, which it starts in a group of its own), SIGKILL 10 s later.
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                          start_new_session=True) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                stdout, stderr = proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                stdout, stderr = proc.communicate()
+            raise FlowFailed(f"{browser}: flow {flow} still running after {timeout:.0f} s\n{tail(stderr)}") from None
+    lines = stdout.strip().splitlines()
     try:
         result: dict[str, Any] = json.loads(lines[-1]) if lines else {}
     except json.JSONDecodeError:
         result = {}
     if not result:
         raise FlowFailed(f"{browser}: flow {flow} printed no result (exit {proc.returncode})\n"
-                         f"{tail(proc.stdout)}\n{tail(proc.stderr)}")
+                         f"{tail(stdout)}\n{tail(stderr)}")
     if not result.get("ok"):
         error = result.get("error") or {}
         shots = "\n".join(f"  {path}" for path in result.get("screenshots", []) if "-failed-" in path)
         raise FlowFailed(f"{browser} ({result.get('version')}): flow {flow} failed at step "
                          f"「{error.get('step')}」: {error.get('message')}\nscreenshots:\n{shots or '  (none)'}\n"
-                         f"{tail(proc.stderr)}")
+                         f"{tail(stderr)}")
     return FlowRun(
         browser=browser, version=str(result["version"]), flow=flow, seconds=float(result["seconds"]),
         launch_seconds=float(result["launch_seconds"]),
         steps=tuple(Step(s["name"], float(s["at_s"])) for s in result["steps"]),
         values=dict(result["values"]), axe=dict(result["axe"]), script_errors=result["script_errors"],
-        screenshots=tuple(Path(p) for p in result["screenshots"]), log=proc.stderr,
+        screenshots=tuple(Path(p) for p in result["screenshots"]), log=stderr,
     )
 
 

@@ -11,6 +11,7 @@
 // Exit status 0 when the flow ran to its end, 1 when it failed (screenshots of every open page are
 // taken first, named <browser>-failed-<page>.png), 2 on bad arguments.
 
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { BROWSERS, launch } from './drivers.mjs';
@@ -44,7 +45,9 @@ try {
   usage(`--params is not JSON: ${err.message}`);
 }
 
-const flow = (await import(`./flows/${args.flow}.mjs`)).default;
+const flowFile = new URL(`./flows/${args.flow}.mjs`, import.meta.url);
+if (!existsSync(flowFile)) usage(`no flow ${args.flow}: tests/browser/flows/${args.flow}.mjs does not exist`);
+const flow = (await import(flowFile.href)).default;
 const started = Date.now();
 const seconds = () => Math.round((Date.now() - started) / 10) / 100;
 const result = { ok: false, browser: args.browser, version: null, flow: args.flow, steps: [], values: {}, axe: {},
