@@ -38,6 +38,8 @@ from .workflow import FINAL, STATUSES
 
 log = logging.getLogger(__name__)
 TAG = "apply"
+#: The largest set of answers saved in one request (bytes).
+ANSWERS_BYTES = 256 * 1024
 #: The largest attachment accepted at all (a question may allow less).
 MAX_UPLOAD = 20 * 1024 * 1024
 
@@ -222,7 +224,7 @@ def field_details(errors: list[engine.FieldError]) -> list[dict[str, Any]]:
 
 @endpoint("PUT", "/apply/api/draft", summary="Save answers and continue (次へ)", access="public", tag=TAG,
           body=AnswersIn, credential="draftCode",
-          errors=("draft_not_found", "answers_invalid", "procedure_not_open"))
+          errors=("draft_not_found", "answers_invalid", "procedure_not_open"), max_body=ANSWERS_BYTES)
 async def save(ctx: Ctx, body: AnswersIn) -> dict[str, Any]:
     """Keeps the answers as given (so nothing typed is lost) and checks the page
     ``page``: with errors the answer is 422 ``answers_invalid`` whose details

@@ -39,6 +39,9 @@ from .versions import changes
 from .workflow import CHANNELS, STATUSES, Channel, may_edit, may_publish
 
 TAG = "forms"
+#: The largest form document or shared file, and the largest set of answers, sent in one request (bytes).
+DOCUMENT_BYTES = 1024 * 1024
+ANSWERS_BYTES = 256 * 1024
 
 
 class Body(BaseModel):
@@ -218,7 +221,7 @@ async def list_procedures(ctx: Ctx, _: None) -> dict[str, Any]:
 
 
 @endpoint("POST", "/api/forms/procedures", summary="Create a procedure", access="staff", tag=TAG, body=ProcedureIn,
-          status=201, errors=("conflict", "form_invalid", "forbidden"))
+          status=201, errors=("conflict", "form_invalid", "forbidden"), max_body=DOCUMENT_BYTES)
 async def create_procedure(ctx: Ctx, body: ProcedureIn) -> dict[str, Any]:
     """A new procedure (state draft) whose version 1 is a draft of ``form`` (or a
     one-page starter). Clerks create only in their own sections."""
@@ -291,7 +294,7 @@ def _numbered(versions: list[VersionRow], number: str) -> VersionRow:
 
 
 @endpoint("PUT", "/api/forms/procedures/{pid}/draft", summary="Save the form's draft", access="staff", tag=TAG,
-          body=FormIn, errors=("not_found", "form_invalid", "forbidden"))
+          body=FormIn, errors=("not_found", "form_invalid", "forbidden"), max_body=DOCUMENT_BYTES)
 async def save_draft(ctx: Ctx, body: FormIn) -> dict[str, Any]:
     """Keeps the form as the draft (a pending one goes back to draft). Published
     versions never change: editing after publication makes the next version."""
@@ -347,7 +350,7 @@ async def export_shared(ctx: Ctx, _: None) -> Response:
 
 
 @endpoint("POST", "/api/forms/import", summary="Import a shared form file", access="staff", tag=TAG, body=SharedIn,
-          status=201, errors=("form_invalid", "conflict", "forbidden"))
+          status=201, errors=("form_invalid", "conflict", "forbidden"), max_body=DOCUMENT_BYTES)
 async def import_shared(ctx: Ctx, body: SharedIn) -> dict[str, Any]:
     """A new procedure (draft) from another city's file; every problem in the file
     is listed at once and nothing is stored from a file with one."""
@@ -522,7 +525,7 @@ async def add_note(ctx: Ctx, body: NoteIn) -> dict[str, Any]:
 
 @endpoint("POST", "/api/forms/procedures/{pid}/applications", summary="Enter a paper, post or phone application",
           access="staff", tag=TAG, body=EntryIn, status=201,
-          errors=("not_found", "answers_invalid", "procedure_not_open", "forbidden"))
+          errors=("not_found", "answers_invalid", "procedure_not_open", "forbidden"), max_body=ANSWERS_BYTES)
 async def enter(ctx: Ctx, body: EntryIn) -> dict[str, Any]:
     """The same form and the same checks as online; the channel is recorded, and
     the staff member who entered it is the actor in its history."""

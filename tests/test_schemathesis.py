@@ -88,6 +88,8 @@ def test_schemathesis_finds_nothing_anonymous_or_signed_in(fuzzed: ServerProcess
         assert result["operations"]["tested"] == result["operations"]["selected"] > 40, result["operations"]
         if counts["failures"] or counts["errors"] or result["exit_code"] != 0:
             problems.append(f"--- {name} ---\n{output[-12000:]}")
+            # In full (the assertion below is shortened by pytest): each failure with its curl command.
+            print(output.split("=== FAILURES ===", 1)[-1].split("=== SUMMARY ===", 1)[0][:40000])
     print(f"schemathesis total: {totals['operations']} operations over 4 identities, {totals['test_cases']} test "
           f"cases, {totals['failures']} failures, {totals['errors']} errors (seed {SEED}, {EXAMPLES} examples)")
     assert not problems, "\n".join(problems)

@@ -103,6 +103,7 @@ class Spec:
     media_type: str = "application/json"
     credential: str | None = None
     path_patterns: dict[str, str] = field(default_factory=dict)
+    max_body: int | None = None
 
 
 SPECS: list[Spec] = []
@@ -119,21 +120,23 @@ def endpoint(method: str, path: str, *, summary: str, access: str, tag: str, bod
              errors: tuple[str, ...] = (), query: type[BaseModel] | None = None,
              headers: tuple[tuple[str, str], ...] = (), media_type: str = "application/json",
              credential: str | None = None, path_patterns: dict[str, str] | None = None,
-             ) -> Callable[[Handler], Handler]:
+             max_body: int | None = None) -> Callable[[Handler], Handler]:
     """Declare an endpoint; the handler's docstring becomes its description.
     ``query``: a model the query string is checked against (``ctx.query``);
     ``headers``: request headers it reads, ``(name, description)``, for the
     document; ``media_type``: what it answers with (JSON unless said);
     ``credential``: a header credential of :data:`CREDENTIALS` the route needs
     (missing: 401 ``unauthenticated`` before the handler runs);
-    ``path_patterns``: the pattern a path parameter must match (else 422)."""
+    ``path_patterns``: the pattern a path parameter must match (else 422);
+    ``max_body``: the largest body in bytes (default ``MADOGUCHI_MAX_BODY_BYTES``),
+    for routes that take whole documents (a form, a shared file)."""
     assert access in ACCESS, access
     assert credential is None or credential in CREDENTIALS, credential
 
     def register(handler: Handler) -> Handler:
         SPECS.append(Spec(method, path, summary, access, tag, handler, body, response,
                           (handler.__doc__ or "").strip(), rate_limited, status, errors, query, headers, media_type,
-                          credential, dict(path_patterns or {})))
+                          credential, dict(path_patterns or {}), max_body))
         return handler
 
     return register
@@ -259,7 +262,7 @@ def _run(spec: Spec) -> RequestHandler:
                 raise ApiError("counter_not_yours", "your counter was closed or taken over; sign in to a counter again")
             body = None
             if spec.body is not None:
-                raw = await _read_body(request, services.settings.max_body_bytes)
+                raw = await _read_body(request, spec.max_body or services.settings.max_body_bytes)
                 body = _parse(spec, raw, request.headers.get("content-type", ""))
             query = _query(spec.query, request) if spec.query is not None else None
             result = await spec.handler(Ctx(request, principal, services, query), body)
