@@ -71,6 +71,18 @@ class Services:
     forms: FormStore
 
 
+async def purge_loop(forms: FormStore, every_s: float = 3600) -> None:
+    """Delete expired drafts and their files now and every ``every_s`` seconds."""
+    while True:
+        try:
+            gone = await forms.purge_expired()
+            if gone:
+                log.info("deleted %d expired application drafts", gone)
+        except Exception:
+            log.exception("purging expired application drafts failed; trying again later")
+        await asyncio.sleep(every_s)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     # Starlette's own errors (no route 404, wrong method 405 with its Allow header, …) in the envelope.
     assert isinstance(exc, HTTPException)
@@ -155,10 +167,11 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
         hub.printers = printing
         await printing.start()
         limits = RateLimits(settings.public_rate, settings.login_rate, settings.login_rate_address,
-                            settings.login_rate_user)
+                            settings.login_rate_user, settings.apply_rate)
         forms = FormStore(engine, settings.data_dir, clock, settings.apply_draft_ttl_s)
         if settings.config is None:  # the demo office: its demo procedures, as from real city forms
             await forms.seed_demo()
+        purging = asyncio.create_task(purge_loop(forms), name="forms-purge")
         # Views read the processor's moment: never earlier than the newest event (issue 13).
         services = Services(settings, layout, calendar, engine, processor, hub, auth, limits, public_url, processor.now,
                             bootstrap, printing, stats_setup, forms)
@@ -182,6 +195,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
         try:
             yield
         finally:
+            purging.cancel()
             if nightly is not None:
                 nightly.cancel()
             await printing.stop()

@@ -123,9 +123,10 @@ class RateLimits:
     """
 
     def __init__(self, public_rate: str, login_rate: str, login_rate_address: str,
-                 login_rate_user: str = "100/hour") -> None:
+                 login_rate_user: str = "100/hour", apply_rate: str = "300/minute") -> None:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self.public = parse(public_rate)
+        self.apply = parse(apply_rate)
         self.login = parse_many(login_rate)
         self.login_address = parse_many(login_rate_address)
         self.login_user = parse_many(login_rate_user)
@@ -134,6 +135,10 @@ class RateLimits:
     def hit_public(self, address: str) -> bool:
         """Count one public request; false when over the limit."""
         return self._limiter.hit(self.public, "public", address)
+
+    def hit_apply(self, address: str) -> bool:
+        """Count one request to the citizens' application API; false when over the limit."""
+        return self._limiter.hit(self.apply, "apply", address)
 
     def _wait(self, items: Sequence[RateLimitItem], *key: str) -> float | None:
         """Seconds until one more failure fits under every limit of ``items`` for ``key``

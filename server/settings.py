@@ -96,6 +96,11 @@ class Settings(BaseSettings):
         "120/minute",
         description="Rate limit per client address for public status requests (limits syntax).",
     )
+    apply_rate: str = Field(
+        "300/minute",
+        description="Rate limit per client address for the citizens' application API under /apply/api/ "
+                    "(limits syntax).",
+    )
     login_rate: str = Field(
         "5/minute;10/10minutes;20/hour",
         description=("Failed sign-ins allowed per user name and client address, in tiers so the wait grows as "

@@ -223,3 +223,50 @@ def test_no_page_or_route_of_the_citizens_side_needs_or_shows_staff_data() -> No
     source = (root / "online_forms" / "citizen_api.py").read_text(encoding="utf-8")
     for staff_only in ("assignee", "note(", "viewed(", "set_status(", "section_staff"):
         assert staff_only not in source, staff_only
+
+
+def test_one_address_cannot_flood_the_citizens_api_and_abandoned_drafts_are_purged(tmp_path: Path) -> None:
+    proc = ServerProcess(tmp_path / "data", env={"MADOGUCHI_APPLY_RATE": "20/minute",
+                                                 "MADOGUCHI_APPLY_DRAFT_TTL_S": "60"}).start()
+    try:
+        with httpx.Client(base_url=proc.url, timeout=30) as http, \
+                httpx.Client(base_url=proc.url, timeout=30,
+                             transport=httpx.HTTPTransport(local_address="127.0.0.7")) as other:
+            draft = http.post("/apply/api/drafts", json={"procedure": "koseki-by-post"}).json()
+            headers = {"X-Draft-Code": draft["code"], "Content-Type": "application/octet-stream"}
+            assert http.post("/apply/api/draft/files", params={"question": "id_copy"}, content=jpeg(),
+                             headers=headers).status_code == 201
+            answers = [http.get("/apply/api/procedures").status_code for _ in range(25)]
+            assert answers.count(429) >= 5 and answers[:15] == [200] * 15
+            r = http.get("/apply/api/procedures")
+            assert r.json()["error"]["code"] == "rate_limited" and int(r.headers["retry-after"]) > 0
+            assert other.get("/apply/api/procedures").status_code == 200       # another address is not held up
+            assert http.get("/api/health").status_code == 200                  # nor the floor
+    finally:
+        proc.stop()
+    files = list((tmp_path / "data" / "attachments").rglob("*"))
+    assert [f for f in files if f.is_file()]
+    # A day later the draft has expired: the server deletes it and its file when it starts (and hourly).
+    offset = tmp_path / "offset"
+    offset.write_text("86400")
+    proc = ServerProcess(tmp_path / "data", env={"MADOGUCHI_CLOCK_OFFSET_FILE": str(offset)}).start()
+    try:
+        import time as _time
+
+        for _ in range(50):
+            if not [f for f in (tmp_path / "data" / "attachments").rglob("*") if f.is_file()]:
+                break
+            _time.sleep(0.1)
+    finally:
+        proc.stop()
+    assert not [f for f in (tmp_path / "data" / "attachments").rglob("*") if f.is_file()]
+    assert rows_of(tmp_path / "data", "select count(*) from form_drafts") == [(0,)]
+    assert rows_of(tmp_path / "data", "select count(*) from attachments") == [(0,)]
+
+
+def rows_of(data_dir: Path, sql: str) -> list[tuple[Any, ...]]:
+    db = sqlite3.connect(data_dir / "madoguchi.sqlite3")
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()

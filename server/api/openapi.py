@@ -83,7 +83,7 @@ def _operation(spec: Spec, components: dict[str, Any]) -> dict[str, Any]:
         statuses.add(401)
     if spec.path_patterns:
         statuses.add(422)
-    if spec.rate_limited:
+    if spec.rate_limited or spec.path.startswith("/apply/api/"):
         statuses.add(429)
     for status in sorted(statuses):
         responses[str(status)] = error

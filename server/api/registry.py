@@ -247,10 +247,11 @@ def _run(spec: Spec) -> RequestHandler:
         services = request.app.state.services
         try:
             principal = await services.auth.resolve(bearer(request.headers, request.cookies))
-            if spec.rate_limited:
+            if spec.rate_limited or spec.path.startswith("/apply/api/"):
                 address = request.client.host if request.client else "?"
-                if not services.limits.hit_public(address):
-                    raise ApiError("rate_limited", "too many requests; try again in a minute")
+                hit = services.limits.hit_apply if spec.path.startswith("/apply/api/") else services.limits.hit_public
+                if not hit(address):
+                    raise ApiError("rate_limited", "too many requests; try again in a minute", retry_after_s=60)
             check_access(spec.access, principal, request.path_params)
             if spec.credential is not None and not request.headers.get(CREDENTIALS[spec.credential][0], "").strip():
                 raise ApiError("unauthenticated", f"send the {CREDENTIALS[spec.credential][0]} header")
