@@ -614,3 +614,47 @@ def test_wide_screens_and_200_percent_zoom(browser: Browser, server: ServerProce
         heading(page, "飼い主")
         looked_at(page, f"{name}-page")
         page.context.close()
+
+
+def test_the_pages_load_only_their_own_files_under_apply(server: ServerProcess) -> None:
+    # The citizens' side may be served alone on an internet-facing host (issue 14, point 6): the
+    # page and every module and stylesheet it pulls in are under /apply/, with browsers' content types.
+    from .test_wheel import CONTENT_TYPES, referenced
+
+    todo, seen = [f"{server.url}/apply/"], set()
+    with httpx.Client(timeout=30) as http:
+        while todo:
+            url = todo.pop()
+            if url in seen:
+                continue
+            seen.add(url)
+            assert url.startswith(f"{server.url}/apply/"), url
+            r = http.get(url)
+            assert r.status_code == 200, url
+            kind = r.headers["content-type"].split(";")[0]
+            assert kind in CONTENT_TYPES.get(Path(url).suffix, ("text/html",)), (url, kind)
+            assert "content-security-policy" in r.headers
+            todo.extend(referenced(url, kind, r.text))
+    names = {u.rsplit("/", 1)[1] for u in seen}
+    assert names >= {"", "apply.css", "app.js", "api.js", "fields.js", "portal.js", "receipt.js", "runner.js",
+                     "text.js", "ui.js"}, names
+
+
+def test_the_browser_writes_wareki_as_the_server_does(browser: Browser, server: ServerProcess) -> None:
+    # The runner shows 和暦 as soon as a date is entered (online_forms/web/text.js); the check page
+    # and the receipt show the server's (online_forms/wareki.py). They must agree, era edges included.
+    from datetime import date, timedelta
+
+    from online_forms.wareki import ERAS, wareki
+
+    days = [date(1873, 1, 1), date(2026, 12, 31), date(2000, 2, 29), date(1989, 12, 31)]
+    for era in ERAS:
+        days += [era.first_day - timedelta(days=1), era.first_day, era.first_day + timedelta(days=365)]
+    days = [d for d in days if d >= date(1873, 1, 1)]
+    page = new_page(browser, 390, 844)
+    page.goto(f"{server.url}/apply/")
+    settled(page)
+    got = page.evaluate("async (days) => { const t = await import('/apply/text.js'); return days.map(t.wareki); }",
+                        [d.isoformat() for d in days] + ["1872-12-31", "2026-02-30", "x"])
+    assert got == [wareki(d) for d in days] + ["", "", ""]
+    page.context.close()

@@ -24,7 +24,14 @@ function fragment(html) {
   return t.content.firstElementChild;
 }
 
-const optional = (q) => (q.required === false ? ` <span class="optional">（任意 <span lang="en">optional</span>）</span>` : "");
+// A question's label: Japanese, then English on its own line; 「（任意）」 / "(optional)" on both.
+function labelHtml(ja, en, required = true) {
+  const english = en && en !== ja ? en : "";
+  if (required) return bi(ja, english);
+  return `${esc(ja)}<span class="optional">（任意）</span> <span lang="en" class="en">${esc(english)}`
+    + ` <span class="optional">(optional)</span></span>`;
+}
+const label = (q) => labelHtml(q.label.ja, q.label.en, q.required !== false);
 
 // The hint: the form's own, then what the type and constraints ask (lengths, ranges, files).
 function hintHtml(q) {
@@ -144,7 +151,7 @@ class Single extends Base {
     }
     const dated = t === "date" || t === "birth_date";
     this.el = fragment(`<div class="field" data-path="${path}">
-      <label class="label" for="${this.id}">${loc(q.label)}${optional(q)}</label>
+      <label class="label" for="${this.id}">${label(q)}</label>
       ${this.hintBlock()}${this.errorBlock()}${input}
       ${dated ? `<p class="wareki" id="${this.id}-wareki" aria-live="polite"></p>` : ""}
     </div>`);
@@ -159,17 +166,27 @@ class Single extends Base {
   showWareki() {
     const out = this.el.querySelector(".wareki");
     if (!out) return;
-    const era = wareki(this.input.value);
+    const era = wareki(isoDate(this.input.value));
     out.innerHTML = era ? `和暦 <span lang="en">Japanese calendar</span>: ${esc(era)}` : "";
     this.describe();
   }
 
-  read() { return this.input.value; }
+  // Where the browser has no date picker, a date typed as 1989/1/8 or 1989年1月8日 is sent as
+  // 1989-01-08 (the server's form); anything else goes as typed, for the server to judge.
+  read() {
+    const dated = this.q.type === "date" || this.q.type === "birth_date";
+    return dated ? isoDate(this.input.value) : this.input.value;
+  }
 
   write(value) {
     this.input.value = value == null ? "" : String(value);
     this.showWareki();
   }
+}
+
+function isoDate(text) {
+  const m = /^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$/.exec(text.normalize("NFKC").trim());
+  return m ? `${m[1]}-${m[2].padStart(2, "0")}-${m[3].padStart(2, "0")}` : text;
 }
 
 // choice, yes_no, sex: radios; multi_choice: checkboxes. One fieldset, its legend the question.
@@ -184,7 +201,7 @@ class Choices extends Base {
     const kind = multi ? "checkbox" : "radio";
     const inline = q.type === "yes_no" || q.type === "sex";
     this.el = fragment(`<fieldset class="field" data-path="${path}">
-      <legend class="label">${loc(q.label)}${optional(q)}</legend>
+      <legend class="label">${label(q)}</legend>
       ${this.hintBlock()}${this.errorBlock()}
       <div class="${multi ? "checkboxes" : "radios"}${inline ? " inline" : ""}">
         ${options.map(([value, ja, en], i) => `<div class="${kind}">
@@ -215,7 +232,7 @@ class Compound extends Base {
 
   partsHtml(parts) {
     return parts.map(([key, ja, en, attrs, required]) => `<div class="part part-${key}">
-      <label for="${this.id}-${key}">${bi(ja, en)}${required ? "" : ` <span class="optional">（任意 <span lang="en">optional</span>）</span>`}</label>
+      <label for="${this.id}-${key}">${labelHtml(ja, en, required)}</label>
       <input type="text" id="${this.id}-${key}" name="${this.id}-${key}" ${attrs}${required ? " required" : ""}></div>`).join("");
   }
 
@@ -257,7 +274,7 @@ class Name extends Compound {
     const kanaHint = kana ? bi("フリガナはカタカナ（ひらがなも可）で入力してください。", "Type the reading in katakana (or hiragana).") : "";
     if (kanaHint) this.hint += `<span class="hint-part">${kanaHint}</span>`;
     this.el = fragment(`<fieldset class="field compound" data-path="${path}">
-      <legend class="label">${loc(q.label)}${optional(q)}</legend>
+      <legend class="label">${label(q)}</legend>
       ${this.hintBlock()}${this.errorBlock()}
       <div class="parts">${names}</div>${readings ? `<div class="parts">${readings}</div>` : ""}
     </fieldset>`);
@@ -288,7 +305,7 @@ class Address extends Compound {
     const a = ctx.autofill;
     const required = q.required !== false;
     this.el = fragment(`<fieldset class="field compound" data-path="${path}">
-      <legend class="label">${loc(q.label)}${optional(q)}</legend>
+      <legend class="label">${label(q)}</legend>
       ${this.hintBlock()}${this.errorBlock()}
       <div class="part part-postal_code">
         <label for="${this.id}-postal_code">${bi("郵便番号", "Postal code")}</label>
@@ -383,7 +400,7 @@ class FileField extends Base {
     const accept = (q.accept?.length ? q.accept : DEFAULT_ACCEPT).join(",");
     this.limit = q.max_bytes || 10 * 1024 * 1024;
     this.el = fragment(`<div class="field file" data-path="${path}">
-      <label class="label" for="${this.id}">${loc(q.label)}${optional(q)}</label>
+      <label class="label" for="${this.id}">${label(q)}</label>
       ${this.hintBlock()}${this.errorBlock()}
       <input type="file" id="${this.id}" name="${this.id}" accept="${accept}"${q.required === false ? "" : " required"}>
       <div class="file-status" id="${this.id}-status" aria-live="polite"></div>
@@ -456,7 +473,7 @@ class Group extends Base {
     this.max = Math.min(q.max_items ?? 30, 30);
     this.itemLabel = q.item_label || q.label;
     this.el = fragment(`<section class="field group" data-path="${path}" aria-labelledby="${this.id}-title">
-      <h2 id="${this.id}-title" class="group-title">${loc(q.label)}${optional(q)}</h2>
+      <h2 id="${this.id}-title" class="group-title">${label(q)}</h2>
       ${this.hintBlock()}${this.errorBlock()}
       <div class="items"></div>
       <button type="button" class="secondary add-item" id="${this.id}-add">${bi(`${this.itemLabel.ja}を追加`, `Add ${(this.itemLabel.en || this.itemLabel.ja).toLowerCase()}`)}</button>

@@ -69,6 +69,7 @@ async function put(page) {
   const r = await serial(() => api("PUT", "/apply/api/draft", { body: { answers: state.answers, page }, code: state.code }));
   state.pages = r.pages;
   state.shown = r.shown;
+  if (page !== null) state.draft.page = page;          // the page reached, as the server keeps it
   if (r.form_updated || r.version_id !== state.versionId) {
     adopt(await api("GET", "/apply/api/draft", { code: state.code }), state.code);
     state.notice = FORM_UPDATED;
@@ -97,6 +98,7 @@ const pageOf = (field) => {
 export async function start(slug) {
   const draft = await api("POST", "/apply/api/drafts", { body: { procedure: slug } });
   forget();
+  stored.setCorrecting(null);
   adopt(draft, draft.code);
   await put(null);
   go(`#/fill/${state.pages[0]}`);
