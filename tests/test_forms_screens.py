@@ -658,3 +658,103 @@ def test_the_browser_writes_wareki_as_the_server_does(browser: Browser, server: 
                         [d.isoformat() for d in days] + ["1872-12-31", "2026-02-30", "x"])
     assert got == [wareki(d) for d in days] + ["", "", ""]
     page.context.close()
+
+
+EVERY_KIND = {
+    "madoguchi_form": 1,
+    "procedure": {"slug": "every-kind", "name": {"ja": "質問の見本", "en": "Every kind of question"},
+                  "description": {"ja": "すべての種類の質問。", "en": "Every kind of question."},
+                  "section": "総務課 見本係", "category": "other"},
+    "form": {"format": 1, "title": {"ja": "見本", "en": "Sample"}, "pages": [
+        {"id": "every", "title": {"ja": "すべての質問", "en": "All the questions"},
+         "description": {"ja": "見本のページです。", "en": "A sample page."},
+         "questions": [
+             {"id": "t_text", "type": "text", "label": {"ja": "文字", "en": "Text"},
+              "hint": {"ja": "20文字まで", "en": "Up to 20"}, "max_length": 20},
+             {"id": "t_long", "type": "long_text", "label": {"ja": "長い文", "en": "Long text"}, "required": False},
+             {"id": "t_number", "type": "number", "label": {"ja": "数", "en": "Number"}, "minimum": 0, "maximum": 9.5},
+             {"id": "t_date", "type": "date", "label": {"ja": "日付", "en": "Date"}, "required": False},
+             {"id": "t_choice", "type": "choice", "label": {"ja": "ひとつ選ぶ", "en": "Choose one"},
+              "options": [{"value": "a", "label": {"ja": "あ", "en": "A"}}, {"value": "b", "label": {"ja": "い"}}]},
+             {"id": "t_multi", "type": "multi_choice", "label": {"ja": "いくつでも", "en": "Any"}, "required": False,
+              "options": [{"value": "x", "label": {"ja": "か", "en": "X"}},
+                          {"value": "y", "label": {"ja": "き", "en": "Y"}}]},
+             {"id": "t_yes", "type": "yes_no", "label": {"ja": "はいかいいえ", "en": "Yes or no"}},
+             {"id": "t_email", "type": "email", "label": {"ja": "メール", "en": "Email"}},
+             {"id": "t_phone", "type": "phone", "label": {"ja": "電話", "en": "Phone"}, "required": False},
+             {"id": "t_name", "type": "name", "label": {"ja": "名前", "en": "Name"}, "kana": False, "required": False},
+             {"id": "t_address", "type": "address", "label": {"ja": "住所", "en": "Address"}, "required": False},
+             {"id": "t_birth", "type": "birth_date", "label": {"ja": "生年月日", "en": "Date of birth"}},
+             {"id": "t_sex", "type": "sex", "label": {"ja": "性別", "en": "Sex"}},
+             {"id": "t_file", "type": "file", "label": {"ja": "書類", "en": "Document"}, "required": False,
+              "accept": ["image/png"], "max_bytes": 1048576},
+             {"id": "t_group", "type": "group", "label": {"ja": "家族", "en": "Family"}, "required": False,
+              "item_label": {"ja": "家族", "en": "Member"}, "max_items": 2,
+              "questions": [{"id": "g_name", "type": "text", "label": {"ja": "呼び名", "en": "Called"}},
+                            {"id": "g_photo", "type": "file", "label": {"ja": "写真", "en": "Photo"},
+                             "required": False}]},
+         ]}]},
+}
+
+
+def test_every_kind_of_question_is_labelled_and_answered(browser: Browser, server: ServerProcess) -> None:
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        a = admin_headers(http)
+        r = http.post("/api/forms/import", json={"file": EVERY_KIND}, headers=a)
+        assert r.status_code == 201, r.text
+        pid = r.json()["id"]
+        assert http.post(f"/api/forms/procedures/{pid}/draft/publish", headers=a).status_code == 200
+    page = phone(browser)
+    page.goto(f"{server.url}/apply/#/p/every-kind")
+    heading(page, "質問の見本")
+    page.get_by_role("button", name="申請を始める").click()
+    heading(page, "すべての質問")
+    looked_at(page, "every-kind")
+    # Every control has its label; the kinds of keyboard phones show and the autofill tokens.
+    unlabelled = page.evaluate("""() => [...document.querySelectorAll('#view input, #view textarea')]
+        .filter((e) => !e.labels.length).map((e) => e.id)""")
+    assert unlabelled == []
+    assert page.get_attribute("#q-t_number", "inputmode") == "decimal"
+    assert page.get_attribute("#q-t_phone", "type") == "tel"
+    assert page.get_attribute("#q-t_phone", "autocomplete") == "tel"
+    assert page.get_attribute("#q-t_email", "type") == "email"
+    assert page.get_attribute("#q-t_email", "autocomplete") == "email"
+    assert page.get_attribute("#q-t_birth", "autocomplete") == "bday"
+    assert page.get_attribute("#q-t_file", "accept") == "image/png"
+    expect(page.locator("#q-t_file-hint")).to_contain_text("PNG、1MBまで")
+    expect(page.locator("fieldset[data-path=t_sex] input")).to_have_count(2)     # no 回答しない here
+    expect(page.locator(".item")).to_have_count(0)                               # optional group: no item yet
+    page.locator("#continue").click()
+    summary = page.locator(".error-summary")
+    expect(summary.locator("a")).to_have_count(7)
+    looked_at(page, "every-kind-errors")
+
+    page.get_by_label("文字").fill("見本")
+    page.get_by_label("長い文").fill("一行目\n二行目")
+    page.fill("#q-t_number", "２．５")
+    # A browser without a date picker (an input of type text): the date typed the Japanese way.
+    page.evaluate("document.getElementById('q-t_date').type = 'text'")
+    page.get_by_label("日付").fill("２０１９年５月１日")
+    expect(page.locator("#q-t_date-wareki")).to_contain_text("令和元年5月1日")
+    page.check("#q-t_choice-1")
+    page.check("#q-t_multi-1")
+    page.locator("fieldset[data-path=t_yes]").get_by_label("いいえ").check()
+    page.get_by_label("メール").fill("taro@example.jp")
+    page.locator("fieldset[data-path=t_sex]").get_by_label("女").check()
+    page.fill("#q-t_birth", "2019-04-30")
+    expect(page.locator("#q-t_birth-wareki")).to_contain_text("平成31年4月30日")
+    page.get_by_role("button", name="家族を追加").click()
+    page.get_by_role("button", name="家族を追加").click()
+    expect(page.get_by_role("button", name="家族を追加")).to_be_hidden()            # max_items 2
+    page.fill("#q-t_group-0-g_name", "たろう")
+    page.fill("#q-t_group-1-g_name", "はなこ")
+    page.set_input_files("#q-t_group-1-g_photo", {"name": "写真.png", "mimeType": "image/png", "buffer": png()})
+    expect(page.locator("#q-t_group-1-g_photo-status")).to_contain_text("写真.png")
+    looked_at(page, "every-kind-filled")
+    continue_to(page, "入力内容の確認")
+    view = page.locator("#view")
+    for shown in ("一行目\n二行目", "2.5", "平成31年4月30日（2019-04-30）", "令和元年5月1日（2019-05-01）", "い", "き",
+                  "いいえ", "taro@example.jp", "女", "家族 1: 呼び名", "たろう", "家族 2: 写真", "写真.png"):
+        expect(view).to_contain_text(shown)
+    looked_at(page, "every-kind-check")
+    page.context.close()
