@@ -442,7 +442,7 @@ class FileField extends Base {
       if (!announce) this.status.textContent = "";
       return;
     }
-    this.status.innerHTML = `<p class="attached"><span aria-hidden="true">📎</span> ${bi("添付済み", "Attached")}:
+    this.status.innerHTML = `<p class="attached"><span aria-hidden="true">✓</span> ${bi("添付済み", "Attached")}:
       <strong>${esc(info.name)}</strong>（${esc(size(info.size))}）</p>
       <button type="button" class="link-button remove-file">${bi("添付を取り消す", "Remove the file")}</button>`;
     this.status.querySelector(".remove-file").addEventListener("click", () => {

@@ -498,9 +498,9 @@ export async function check(problem = null) {
     draftProblem(err);
     return;
   }
-  if (review.form_updated) {
+  if (review.form_updated) {            // the review is on the new version already: load its form
     state.draft = null;
-    await ready();
+    if (!await ready()) return;
     state.notice = FORM_UPDATED;
   }
   if (review.exit) {
