@@ -10,7 +10,7 @@
 import { home, procedure } from "/apply/portal.js";
 import { receiptView } from "/apply/receipt.js";
 import { check, fill, flush, resume, saved } from "/apply/runner.js";
-import { busy, wireInPageLinks } from "/apply/ui.js";
+import { busy, problemView, wireInPageLinks } from "/apply/ui.js";
 
 const ROUTES = [
   [/^#?\/?$/, () => home()],
@@ -34,8 +34,14 @@ async function route() {
   await flush();
   busy();
   const found = ROUTES.map(([re, view]) => [hash.match(re), view]).find(([m]) => m);
-  if (found) await found[1](found[0]);
-  else await home();
+  try {
+    if (found) await found[1](found[0]);
+    else await home();
+  } catch (err) {
+    // A failure no view expected (the views handle the API's own): said in words, never a blank page.
+    console.error(err);
+    problemView(err?.text ? err : { text: "ページを表示できませんでした。再読み込みしてください。 The page could not be shown: reload it." });
+  }
 }
 
 window.addEventListener("hashchange", () => { running = running.then(route, route); });
