@@ -364,12 +364,15 @@ class FormStore:
         return _draft(row)
 
     async def save_answers(self, draft_id: str, answers: dict[str, Any], page: str | None) -> DraftRow:
-        """Keep ``answers`` (as given) and the page reached; the expiry moves on."""
+        """Keep ``answers`` (as given) and the page reached (``None``: a save as the
+        citizen types, which keeps the page reached before); the expiry moves on."""
         now = us(self.clock())
+        values: dict[str, Any] = {"answers": orjson.dumps(answers).decode(), "updated_at_us": now,
+                                  "expires_at_us": now + self.draft_ttl_s * 1_000_000}
+        if page is not None:
+            values["page"] = page
         async with self.engine.begin() as conn:
-            await conn.execute(update(t.form_drafts).where(t.form_drafts.c.id == draft_id).values(
-                answers=orjson.dumps(answers).decode(), page=page, updated_at_us=now,
-                expires_at_us=now + self.draft_ttl_s * 1_000_000))
+            await conn.execute(update(t.form_drafts).where(t.form_drafts.c.id == draft_id).values(**values))
         return await self._draft_by_id(draft_id)
 
     async def move_draft(self, draft_id: str, version_id: str) -> DraftRow:
