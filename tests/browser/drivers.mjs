@@ -107,6 +107,10 @@ class PuppeteerDriver {
     await element.type(value);
   }
 
+  async upload(page, element, path) {
+    await element.uploadFile(path);
+  }
+
   async screenshot(page, path) {
     await page.screenshot({ path });
   }
@@ -221,6 +225,11 @@ class WebDriverDriver {
     await this.use(handle);
     await element.clear();
     await element.sendKeys(value);
+  }
+
+  async upload(handle, element, path) {
+    await this.use(handle);
+    await element.sendKeys(path);
   }
 
   async screenshot(handle, path) {

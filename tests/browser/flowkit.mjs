@@ -150,6 +150,13 @@ export class Tab {
     await this.driver.type(this.handle, el, value);
   }
 
+  /** Choose the file at `path` (on this machine) in the file input `target`, as a person picking it in the
+   * browser's file chooser does: through the driver (puppeteer's uploadFile, WebDriver's send keys). */
+  async upload(target, path) {
+    const el = await this.waitFor(target, { enabled: true });
+    await this.driver.upload(this.handle, el, path);
+  }
+
   /** The visible text of `target` now ('' when it is not there). */
   async text(target) {
     const el = await this.driver.find(this.handle, asQuery(target));
