@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from online_forms import citizen_api, staff_api  # noqa: F401  (they register their routes)
@@ -121,7 +121,14 @@ def office_path(settings: Settings) -> Path:
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
                on_ready: Callable[[Services], Any] | None = None) -> Starlette:
     """Build the app. ``on_ready(services)`` runs once the lifespan has started
-    (the CLI uses it to print URLs and demo credentials)."""
+    (the CLI uses it to print URLs and demo credentials).
+
+    ``settings.door`` ``apply`` builds the citizens' door alone (issue 14, point 6):
+    only ``/apply/`` (pages and API) and ``/api/health``; no staff route, no
+    WebSocket, no floor. It shares the database with the main server (which must
+    run too: it owns the floor and the data directory's lock) and can run on
+    another host in front of it."""
+    citizens_only = settings.door == "apply"
     office = load_office(settings)
     if settings.clock_offset_file is not None and clock is utcnow:
         clock = offset_clock(settings.clock_offset_file)
@@ -136,14 +143,16 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pages.warn_without_ticket_font(settings.ticket_fonts())
-        # One server per data directory (re-entrant: `madoguchi serve` holds it already).
-        locks = hold_all(settings.data_dir, sqlite_path(settings.database_url()))
+        # One server per data directory (re-entrant: `madoguchi serve` holds it already); the citizens'
+        # door writes no floor, so it runs beside the server that holds it.
+        locks = [] if citizens_only else hold_all(settings.data_dir, sqlite_path(settings.database_url()))
         # Refuses (SchemaOutOfDate, naming `madoguchi db upgrade`) unless allowed to upgrade.
         engine = await open_database(settings.database_url(), synchronous=settings.sqlite_synchronous,
-                                     upgrade=upgrades_at_start(settings))
+                                     upgrade=upgrades_at_start(settings) and not citizens_only)
         hub = Hub(history=settings.ws_history, counter_queues={cid: c.queues for cid, c in layout.counters.items()})
         processor = Processor(layout, calendar, EventLog(engine), hub, clock)
-        await processor.start()
+        if not citizens_only:
+            await processor.start()
         auth = Auth(engine, settings.session_ttl_s, settings.pairing_ttl_s, office_words)
 
         def staffed(counter: str, staff: str) -> bool:
@@ -155,9 +164,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
         # Clerks are signed out of counters the day's close closed (issue 13, point 3),
         # also those closed while the server was down.
         processor.on_day_closed.append(release_counters)
-        await auth.release_counters(staffed, "not open on the floor at server start")
+        if not citizens_only:
+            await auth.release_counters(staffed, "not open on the floor at server start")
         bootstrap: dict[str, Any] = {}
-        if not await auth.has_admin():
+        if not citizens_only and not await auth.has_admin():
             password = settings.admin_password or passwords.generate()
             await auth.create_staff("admin", password, "admin", ADMIN_NAME)
             bootstrap["admin_password"] = password if settings.admin_password is None else None
@@ -165,18 +175,19 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
         fonts = settings.ticket_fonts()
         printing = PrintService(engine, printing_setup, processor, hub, public_url, clock, fonts=fonts)
         hub.printers = printing
-        await printing.start()
+        if not citizens_only:
+            await printing.start()
         limits = RateLimits(settings.public_rate, settings.login_rate, settings.login_rate_address,
                             settings.login_rate_user, settings.apply_rate)
         forms = FormStore(engine, settings.data_dir, clock, settings.apply_draft_ttl_s)
-        if settings.config is None:  # the demo office: its demo procedures, as from real city forms
+        if settings.config is None and not citizens_only:  # the demo office: procedures from real city forms
             await forms.seed_demo()
         purging = asyncio.create_task(purge_loop(forms), name="forms-purge")
         # Views read the processor's moment: never earlier than the newest event (issue 13).
         services = Services(settings, layout, calendar, engine, processor, hub, auth, limits, public_url, processor.now,
                             bootstrap, printing, stats_setup, forms)
         nightly = None
-        if stats_setup.nightly_dir:
+        if stats_setup.nightly_dir and not citizens_only:
             command = [sys.executable, "-m", "server.cli", "stats-nightly", "--dir", stats_setup.nightly_dir,
                        "--config", str(office_path(settings)), "--db", settings.database_url(),
                        "--data-dir", str(settings.data_dir)]
@@ -207,12 +218,17 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
     async def openapi(request: Request) -> Response:
         return JSONResponse(document())
 
-    routes: list[BaseRoute] = [*api_routes(SPECS)]
-    routes.append(Route("/api/openapi.json", openapi, methods=["GET"]))
-    routes.append(WebSocketRoute("/ws", websocket_endpoint))
-    routes.extend(pages.routes())
+    specs = [s for s in SPECS if s.path.startswith("/apply/") or s.path == "/api/health"] if citizens_only else SPECS
+    routes: list[BaseRoute] = [*api_routes(specs)]
+    if citizens_only:
+        routes.append(Route("/", lambda request: RedirectResponse("/apply/"), methods=["GET"]))
+        routes.extend(pages.apply_routes())
+    else:
+        routes.append(Route("/api/openapi.json", openapi, methods=["GET"]))
+        routes.append(WebSocketRoute("/ws", websocket_endpoint))
+        routes.extend(pages.routes())
     origins = [o for o in (settings.public_url, *settings.allowed_origins) if o]
-    public = [spec.path for spec in SPECS if spec.access == "public"]
+    public = [spec.path for spec in specs if spec.access == "public"]
     middleware = [Middleware(pages.SecurityHeaders), Middleware(CsrfGuard, origins=origins, public=public)]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware,
                     exception_handlers={HTTPException: _http_error, Exception: _server_error})

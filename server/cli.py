@@ -164,6 +164,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings({
         "config": args.config, "db_url": args.db, "host": args.host, "port": args.port,
         "data_dir": args.data_dir, "rehearsal": args.rehearsal, "auto_upgrade": args.auto_upgrade,
+        "door": args.door,
     })
     if settings is None:
         return 2
@@ -171,6 +172,13 @@ def _serve(args: argparse.Namespace) -> int:
 
     async def on_ready(services: Services) -> None:
         base = services.public_url
+        if settings.door == "apply":
+            print("\n".join([
+                f"madoguchi: listening on http://{settings.host}:{settings.port} (the citizens' side only)",
+                f"database: {_shown_url(settings)} (schema revision {revision})",
+                f"  Online applications {base}/apply/",
+            ]), flush=True)
+            return
         ws = base.replace("http", "ws", 1)
         enforced = services.calendar.enforce
         mode = "calendar enforced" if enforced else "rehearsal mode: the opening calendar is not enforced"
@@ -213,11 +221,12 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"madoguchi: error: {exc}", file=sys.stderr)
         return 2
     # Held until the process ends (the kernel lets go even after kill -9): one server per data directory.
-    code, _locks = _claim_storage(settings)
+    # The citizens' door writes no floor: it runs beside the server holding the lock.
+    code, _locks = _claim_storage(settings) if settings.door == "all" else (0, [])
     if code:
         return code
     # The lifespan checks again (for `uvicorn --factory`); here a refusal ends with a message, not a traceback.
-    code, before, after = _prepare_database(settings, upgrade=upgrades_at_start(settings))
+    code, before, after = _prepare_database(settings, upgrade=upgrades_at_start(settings) and settings.door == "all")
     if code or before is None or after is None:
         return code
     code = _probe_database(settings)
@@ -410,6 +419,9 @@ def parser() -> argparse.ArgumentParser:
                    help="ignore the opening calendar (default: on for the demo office)")
     s.add_argument("--auto-upgrade", action=argparse.BooleanOptionalAction, default=None,
                    help="upgrade an out-of-date database schema at start (default: on for the demo office)")
+    s.add_argument("--door", choices=["all", "apply"],
+                   help="all: everything (default); apply: only the citizens' side under /apply/, beside a "
+                        "server running all on the same database (e.g. on an internet-facing host)")
     s.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     s.set_defaults(func=_serve)
     d = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)

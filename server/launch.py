@@ -45,7 +45,8 @@ class ServerProcess:
             assert self.proc and self.proc.stdout
             for line in self.proc.stdout:
                 self.lines.append(line.rstrip("\n"))
-                if "Demo display" in line or ("Public status" in line and "--config" in self.args):
+                if "Demo display" in line or ("Public status" in line and "--config" in self.args) \
+                        or "Online applications" in line:
                     ready.set()
             ready.set()
 

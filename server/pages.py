@@ -181,6 +181,11 @@ def routes() -> list[BaseRoute]:
         Mount("/kiosk", StaticFiles(directory=package_dir("kiosk"), html=True), name="kiosk"),
         Mount("/counter", StaticFiles(directory=package_dir("counter"), html=True), name="counter"),
         Mount("/displays", StaticFiles(directory=package_dir("displays"), html=True), name="displays"),
-        # The citizens' side (its API routes, under /apply/api/, come first).
-        Mount("/apply", StaticFiles(directory=package_dir("online_forms", "web"), html=True), name="apply"),
+        *apply_routes(),
     ]
+
+
+def apply_routes() -> list[BaseRoute]:
+    """The citizens' pages (their API routes, under /apply/api/, come first); ``/`` leads to them
+    when they are served alone (``madoguchi serve --door apply``)."""
+    return [Mount("/apply", StaticFiles(directory=package_dir("online_forms", "web"), html=True), name="apply")]

@@ -8,6 +8,7 @@ serve`` override them. (STYLE.md 12.)
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +53,11 @@ class Settings(BaseSettings):
                      "not containing 'admin' or the office's name); the server refuses to start otherwise."),
     )
     session_ttl_s: int = Field(12 * 3600, ge=1, description="How long a staff sign-in lasts.")
+    door: Literal["all", "apply"] = Field(
+        "all",
+        description="What this process serves: all (the floor, the staff screens and the citizens' side) or apply "
+                    "(only the citizens' side under /apply/, beside a server running all on the same database).",
+    )
     apply_draft_ttl_s: int = Field(
         30 * 86400, ge=60,
         description="How long a citizen's saved application (resume code) lasts after its last save, in seconds.",
