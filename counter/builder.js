@@ -518,10 +518,11 @@ function conditionHtml(rule, holderLoc, prop, candidates, k, find, isRoute, hold
     <select id="${base}-mode" ${data} data-part="mode">${modes.map(([v, ja, e]) => `<option value="${v}"${mode === v ? " selected" : ""}${v === "when" && !candidates.length ? " disabled" : ""}>${esc(ja)} ${esc(e)}</option>`).join("")}</select></div>`;
   if (mode === "when") {
     const q = candidates.find((c) => c.id === choice.question);
-    const ops = opsFor(q?.type);
-    const options = optionsOf(q);
+    const known = q || find(choice.question);   // a question no longer before this one still names its options
+    const ops = opsFor(known?.type);
+    const options = optionsOf(known);
     html += `<div class="field"><label for="${base}-q">質問 ${en(["", "Question"])}</label>
-      <select id="${base}-q" ${data} data-part="question">${q ? "" : `<option value="${esc(choice.question)}" selected>（見つかりません: ${esc(choice.question)}）</option>`}
+      <select id="${base}-q" ${data} data-part="question">${q ? "" : `<option value="${esc(choice.question)}" selected>（前にない質問 not earlier: ${esc(known?.label?.ja || choice.question)}）</option>`}
       ${candidates.map((c) => `<option value="${esc(c.id)}"${c.id === choice.question ? " selected" : ""}>${esc(c.label?.ja || c.id)}（${esc(c.id)}）</option>`).join("")}</select></div>
       <div class="field"><label for="${base}-op">比べ方 ${en(["", "Operator"])}</label>
       <select id="${base}-op" ${data} data-part="op">${ops.map((o) => `<option value="${o}"${o === choice.op ? " selected" : ""}>${esc(OPS[o][0])} ${esc(OPS[o][1])}</option>`).join("")}

@@ -134,7 +134,7 @@ function renderDetail() {
   const a = current;
   document.title = `${a.reference} オンライン申請 Online applications`;
   $("detail-title").innerHTML = `${esc(a.reference)} <span class="sub">${both(a.procedure.name)}</span>`;
-  const assignee = a.assignee ? (a.assignee === me.id ? `自分 <span lang="en" class="en">me</span>` : `<code>${esc(a.assignee)}</code>`) : `なし <span lang="en" class="en">nobody</span>`;
+  const assignee = a.assignee ? (a.assignee === me.id ? `自分 <span lang="en" class="en">me</span>（${esc(me.name || me.id)}）` : `<code>${esc(a.assignee)}</code>`) : `なし <span lang="en" class="en">nobody</span>`;
   $("detail-summary").innerHTML = `
     <div><dt>状態 <span lang="en" class="en">Status</span></dt><dd id="detail-status">${statusHtml(a.status)}</dd></div>
     <div><dt>受付方法 <span lang="en" class="en">Channel</span></dt><dd>${both(CHANNEL[a.channel] || a.channel_label)}</dd></div>

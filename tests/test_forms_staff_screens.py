@@ -412,3 +412,81 @@ def test_a_postal_application_is_entered_through_the_published_form_with_a_field
     submitted = next(h for h in made["history"] if h["action"] == "submitted")
     assert submitted["actor"] != "citizen" and submitted["detail"]["channel"] == "post"
     page.context.close()
+
+
+def test_a_clerk_creates_a_procedure_with_a_route_and_a_repeatable_group(browser: Browser, office: Office) -> None:
+    page = signed_in(browser, office, "koseki-ui", "/counter/builder.html#new")
+    page.locator("#n-name-ja").wait_for()
+    assert page.input_value("#n-section") == KOSEKI   # the clerk's own section, offered first
+    page.fill("#n-slug", "Bad Name")
+    press(page, "#create")
+    page.locator("#new-summary:not([hidden])").wait_for()
+    assert page.locator("#n-name-ja-error").is_visible() and page.locator("#n-slug-error").is_visible()
+    assert page.get_attribute("#n-slug", "aria-invalid") == "true"
+    assert_accessible(page, "builder: a new procedure with problems")
+    screenshot(page, "forms-builder-new-procedure-errors")
+
+    page.fill("#n-slug", "kazoku-todoke")
+    page.fill("#n-name-ja", "家族の届出")
+    page.fill("#n-name-en", "Family notice")
+    page.fill("#n-description-ja", "家族の状況を届け出ます。")
+    choose(page, "#n-category", "registration")
+    press(page, "#new-form input[value=moving]", "Space")
+    press(page, "[data-kw-add=n]")
+    page.keyboard.type("かぞく")
+    page.fill("#n-keywords-0-reading", "かぞく")
+    page.fill("#n-fee_yen", "0")
+    choose(page, "#n-retention_years", "3")
+    press(page, "#create")
+    page.locator("#editor .page").first.wait_for()
+    assert "家族の届出" in page.inner_text("#proc-title")
+
+    # Page 1: a yes/no question after the starter's name.
+    first = page.locator('#editor .page[data-loc="pages.0"]')
+    choose(page, first.locator(":scope > .add-question select"), "yes_no")
+    press(page, first.locator(":scope > .add-question button"))
+    page.keyboard.type("同居の家族がいますか")
+    # Page 2, added by keyboard: its heading, then its question made a repeatable group.
+    press(page, "#page-add")
+    assert page.evaluate("() => document.activeElement.dataset.bind") == "pages.1.title.ja"
+    page.keyboard.type("家族")
+    second = page.locator('#editor .page[data-loc="pages.1"]')
+    group = second.locator(".question-card").first
+    choose(page, group.locator("select[data-act-change=type]"), "group")
+    group = second.locator(".question-card").first
+    press(page, group.locator('input[data-bind$=".label.ja"]').first, "Control+a")
+    page.keyboard.type("同居の家族")
+    inner = group.locator(".question-card").first
+    press(page, inner.locator("button[data-act=toggle]"))
+    press(page, inner.locator('input[data-bind$=".label.ja"]'), "Control+a")
+    page.keyboard.type("氏名")
+    choose(page, inner.locator("select[data-act-change=type]"), "name")
+    # A question added by mistake and removed again.
+    choose(page, second.locator(":scope > .add-question select"), "email")
+    press(page, second.locator(":scope > .add-question button"))
+    assert second.locator(":scope > ol.questions > li").count() == 2
+    press(page, second.locator(":scope > ol.questions > li").nth(1).locator("button[data-act=remove]").first)
+    assert second.locator(":scope > ol.questions > li").count() == 1
+    # After page 1: when the answer is no, go to the end (skip the family page).
+    press(page, first.locator("button[data-act=route-add]"))
+    route = first.locator(".route").first
+    choose(page, route.locator("select[data-part=op]"), "no")
+    choose(page, route.locator("select[data-act-change=goto]"), "end")
+    assert "「同居の家族がいますか」が「いいえ」のとき" in route.locator(".cond-text").inner_text()
+    assert_accessible(page, "builder: a new form with a route and a group")
+    screenshot(page, "forms-builder-route-and-group")
+    press(page, "#save")
+    page.locator("#proc-message", has_text="下書きを保存しました（第1版）").wait_for()
+
+    made = office.get("/api/forms/procedures/kazoku-todoke", office.clerk)
+    assert made["state"] == "draft" and made["retention_years"] == 3 and made["category"] == "registration"
+    assert made["life_events"] == ["moving"] and made["keywords"] == [{"word": "かぞく", "reading": "かぞく"}]
+    form = office.get(f"/api/forms/procedures/{made['id']}/versions/1", office.clerk)["form"]
+    assert [q["type"] for q in form["pages"][0]["questions"]] == ["name", "yes_no"]
+    yes_no = form["pages"][0]["questions"][1]["id"]
+    assert form["pages"][0]["routes"] == [{"when": {"==": [{"var": yes_no}, False]}, "goto": "end"}]
+    family = form["pages"][1]
+    assert family["title"]["ja"] == "家族" and len(family["questions"]) == 1
+    assert family["questions"][0]["type"] == "group" and family["questions"][0]["label"]["ja"] == "同居の家族"
+    assert [(q["type"], q["label"]["ja"]) for q in family["questions"][0]["questions"]] == [("name", "氏名")]
+    page.context.close()
