@@ -19,9 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, FilePayload, Locator, Page, sync_playwright
+from playwright.sync_api import Browser, FilePayload, Frame, Locator, Page, sync_playwright
 
-from .browserkit import assert_accessible, launch, new_page, screenshot
+from .browserkit import AXE, AXE_TAGS, assert_accessible, launch, new_page, screenshot
 from .serverkit import ServerProcess, password_of
 from .test_forms_staff import admin_headers, apply, koseki_answers, staff
 
@@ -104,6 +104,16 @@ def choose(page: Page, target: Locator | str, value: str) -> None:
 def json_file(name: str, content: Any) -> FilePayload:
     """A file for a file picker: ``content`` as JSON."""
     return {"name": name, "mimeType": "application/json", "buffer": json.dumps(content, ensure_ascii=False).encode()}
+
+
+def frame_violations(frame: Frame) -> list[dict[str, Any]]:
+    """axe-core run inside ``frame`` (the preview's sandboxed frame, which the page's own run cannot enter)."""
+    if not frame.evaluate("() => typeof window.axe === 'object'"):
+        frame.evaluate(AXE.read_text(encoding="utf-8") + "\n;true")
+    found: list[dict[str, Any]] = frame.evaluate(
+        "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}})).violations"
+        ".map(v => ({id: v.id, nodes: v.nodes.map(n => n.target.join(' '))}))", AXE_TAGS)
+    return found
 
 
 def focused_id(page: Page) -> str:
@@ -204,6 +214,7 @@ def test_a_clerk_changes_a_demo_form_with_the_keyboard_and_a_supervisor_publishe
     phone = page.locator("#preview-frame").element_handle().content_frame()
     assert phone is not None and phone.evaluate("() => window.innerWidth") == 375
     assert "2 / 3" in frame.locator(".progress").inner_text()
+    assert not frame_violations(phone), "the preview as a citizen sees it: " + json.dumps(frame_violations(phone))
     assert_accessible(page, "builder: a procedure with its saved draft")
     screenshot(page, "forms-builder-saved-draft")
 
@@ -440,6 +451,13 @@ def test_a_clerk_creates_a_procedure_with_a_route_and_a_repeatable_group(browser
     press(page, "#create")
     page.locator("#editor .page").first.wait_for()
     assert "家族の届出" in page.inner_text("#proc-title")
+
+    # The procedure's details change afterwards too.
+    press(page, "#details-box summary")
+    page.fill("#d-fee_yen", "300")
+    press(page, "#details-save")
+    page.locator("#details-message", has_text="手続の情報を保存しました").wait_for()
+    assert office.get("/api/forms/procedures/kazoku-todoke", office.clerk)["fee_yen"] == 300
 
     # Page 1: a yes/no question after the starter's name.
     first = page.locator('#editor .page[data-loc="pages.0"]')
