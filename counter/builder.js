@@ -1066,6 +1066,7 @@ async function route() {
   try {
     if (hash.startsWith("p/")) {
       show("proc");
+      $("proc-state").textContent = "読み込み中… Loading…";   // nothing of the procedure shown before stays
       if (await openProcedure(decodeURIComponent(hash.slice(2)))) $("proc-title").focus();
     } else if (hash === "new") {
       show("new");

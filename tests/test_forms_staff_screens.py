@@ -116,6 +116,12 @@ def frame_violations(frame: Frame) -> list[dict[str, Any]]:
     return found
 
 
+def opened(page: Page) -> None:
+    """Wait until the builder has loaded a procedure (it then puts the focus on its heading)."""
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'proc-title'")
+    page.locator("#editor .page").first.wait_for()
+
+
 def focused_id(page: Page) -> str:
     return str(page.evaluate("() => document.activeElement && document.activeElement.id"))
 
@@ -153,7 +159,7 @@ def test_a_clerk_changes_a_demo_form_with_the_keyboard_and_a_supervisor_publishe
 
     # Open 戸籍証明書等の郵送請求 by keyboard.
     press(page, koseki_row.locator("a"))
-    page.locator("#editor .page").first.wait_for()
+    opened(page)
     assert page.locator("#publish").is_hidden(), "a clerk never gets the publish button"
     register = page.locator('#editor .page[data-loc="pages.1"]')
 
@@ -238,6 +244,7 @@ def test_a_clerk_changes_a_demo_form_with_the_keyboard_and_a_supervisor_publishe
     assert imported["state"] == "draft" and imported["draft"]["state"] == "draft"
     press(page, page.locator("table.procedures tr", has_text="koseki-by-post").locator("a"))
     page.locator("#proc-state", has_text="承認待ち").wait_for()
+    opened(page)
     page.locator("#copy-slug").focus()
     page.keyboard.type("koseki-copy")
     page.keyboard.press("Enter")
@@ -249,7 +256,8 @@ def test_a_clerk_changes_a_demo_form_with_the_keyboard_and_a_supervisor_publishe
     boss = signed_in(browser, office, "koseki-sv", "/counter/builder.html")
     boss.locator("table.procedures").wait_for()
     press(boss, boss.locator("table.procedures tr", has_text="koseki-by-post").locator("a"))
-    boss.locator("#publish:not([hidden])").wait_for()
+    opened(boss)
+    assert boss.locator("#publish").is_visible()
     assert_accessible(boss, "builder: the supervisor's view of a pending draft")
     press(boss, "#publish")
     boss.locator("#proc-message", has_text="第2版を公開しました").wait_for()
@@ -449,7 +457,7 @@ def test_a_clerk_creates_a_procedure_with_a_route_and_a_repeatable_group(browser
     page.fill("#n-fee_yen", "0")
     choose(page, "#n-retention_years", "3")
     press(page, "#create")
-    page.locator("#editor .page").first.wait_for()
+    opened(page)
     assert "家族の届出" in page.inner_text("#proc-title")
 
     # The procedure's details change afterwards too.
