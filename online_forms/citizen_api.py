@@ -259,12 +259,20 @@ async def upload(ctx: Ctx, _: None) -> dict[str, Any]:
     type is read from its bytes and checked with its size against the question;
     it is kept under a random id, never under its name. The answer's ``id`` goes
     into the answers as ``{"id": …}``."""
-    from urllib.parse import unquote
-
     store, draft = await current_draft(ctx)
     draft, _p, version, _u = await fresh(store, draft)
     query: UploadQuery = ctx.query
-    question = _file_question(version.form, query.question)
+    name, media_type, data = await receive_file(ctx, file_question(version.form, query.question))
+    info = await store.add_attachment(draft.id, name, media_type, data)
+    return {"id": info.id, "name": info.name, "type": info.type, "size": info.size}
+
+
+async def receive_file(ctx: Ctx, question: Any) -> tuple[str, str, bytes]:
+    """The request body as a file for ``question``: ``(name, media type, bytes)``,
+    its size and type (read from the bytes) checked against the question.
+    Raises StoreError ``file_too_large``/``bad_file``, AnswerError ``file_type``."""
+    from urllib.parse import unquote
+
     declared = ctx.request.headers.get("content-length")
     limit = min(question.max_bytes or MAX_UPLOAD, MAX_UPLOAD)
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -283,12 +291,11 @@ async def upload(ctx: Ctx, _: None) -> dict[str, Any]:
         raise StoreError("bad_file", "空のファイルです。 The file is empty.")
     media_type = await asyncio.to_thread(sniff, data)
     check_file(question, media_type, len(data))
-    name = unquote(ctx.request.headers.get("x-file-name", "file"))[:200]
-    info = await store.add_attachment(draft.id, name, media_type, data)
-    return {"id": info.id, "name": info.name, "type": info.type, "size": info.size}
+    return unquote(ctx.request.headers.get("x-file-name", "file"))[:200], media_type, data
 
 
-def _file_question(form: Form, path: str) -> Any:
+def file_question(form: Form, path: str) -> Any:
+    """The file question at ``path`` (``id``, or ``group.n.id``) of ``form``; 422 otherwise."""
     parts = path.split(".")
     top = form.question(parts[0])
     q = top

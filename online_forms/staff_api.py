@@ -444,13 +444,28 @@ async def get_application(ctx: Ctx, _: None) -> dict[str, Any]:
     await store.viewed(app.id, actor(ctx))
     version = await store.version(app.version_id)
     files = await store.files_of(app.id)
+    history = await store.history(app.id)
+    names = await staff_names(ctx, {h.actor for h in history} | ({app.assignee} if app.assignee else set()))
     return {**application_head(app, procedure), "version": version.number,
+            "assignee_name": names.get(app.assignee or "", None),
             "rows": [{"page": r.page, "path": r.path, "label": r.label, "value": r.value}
                      for r in rows(version.form, app.answers)],
             "answers": app.answers,
             "files": [{"id": f.id, "name": f.name, "type": f.type, "size": f.size} for f in files.values()],
-            "history": [{"at": iso(h.at), "actor": h.actor, "action": h.action, "detail": h.detail}
-                        for h in await store.history(app.id)]}
+            "history": [{"at": iso(h.at), "actor": h.actor, "actor_name": names.get(h.actor, h.actor),
+                         "action": h.action, "detail": h.detail} for h in history]}
+
+
+async def staff_names(ctx: Ctx, ids: set[str]) -> dict[str, str]:
+    """Display names of the staff ids among ``ids`` (others, e.g. ``citizen``, are left out)."""
+    from sqlalchemy import select
+
+    from server.storage import schema
+
+    async with ctx.services.engine.connect() as conn:
+        found = (await conn.execute(select(schema.staff.c.id, schema.staff.c.display_name)
+                                    .where(schema.staff.c.id.in_(sorted(ids))))).all()
+    return {r.id: r.display_name for r in found}
 
 
 @endpoint("GET", "/api/forms/applications/{aid}/files/{fid}", summary="An attachment (recorded as viewed)",
@@ -534,7 +549,8 @@ async def enter(ctx: Ctx, body: EntryIn) -> dict[str, Any]:
     version = await store.published(p.id)
     if version is None or p.state != "live":
         raise StoreError("procedure_not_open", "この手続は受付中ではありません。 This procedure is not open.")
-    checked = engine.check(version.form, body.answers, today=business_day(ctx.services.clock()), files={})
+    checked = engine.check(version.form, body.answers, today=business_day(ctx.services.clock()),
+                           files=await store.files_of(actor(ctx)))
     if checked.errors or checked.exit:
         from .citizen_api import field_details
 
@@ -543,8 +559,36 @@ async def enter(ctx: Ctx, body: EntryIn) -> dict[str, Any]:
                        or [{"field": "", "problem": "exit_page", "message": checked.exit or ""}])
     channel: Channel = body.channel
     app, _token = await store.submit(version, checked.answers, channel=channel, submission_key=uuid.uuid4().hex,
-                                     actor=actor(ctx), files_owner=None)
+                                     actor=actor(ctx), files_owner=actor(ctx))
     return application_head(app, p)
+
+
+class EntryFileQuery(Body):
+    """Which file question of the published form the scanned paper answers."""
+
+    question: str = Field(min_length=1, max_length=81, description="question id (group.index.id inside a group)")
+
+
+@endpoint("POST", "/api/forms/procedures/{pid}/files", summary="Attach a scanned paper to an entry", access="staff",
+          tag=TAG, query=EntryFileQuery, status=201, headers=(("X-File-Name", "The file's name, percent-encoded."),),
+          errors=("not_found", "procedure_not_open", "file_type", "file_too_large", "bad_file", "answers_invalid",
+                  "forbidden"))
+async def attach_for_entry(ctx: Ctx, _: None) -> dict[str, Any]:
+    """The body is the file itself (``application/octet-stream``), checked like a
+    citizen's (type read from the bytes, size); its ``id`` goes in the entry's
+    answers as ``{"id": …}``. Files attached and not used by an entry are deleted
+    after an hour."""
+    from .citizen_api import file_question, receive_file
+
+    p = await editable(ctx, ctx.path["pid"])
+    store = forms(ctx)
+    version = await store.published(p.id)
+    if version is None or p.state != "live":
+        raise StoreError("procedure_not_open", "この手続は受付中ではありません。 This procedure is not open.")
+    query: EntryFileQuery = ctx.query
+    name, media_type, data = await receive_file(ctx, file_question(version.form, query.question))
+    info = await store.add_attachment(actor(ctx), name, media_type, data)
+    return {"id": info.id, "name": info.name, "type": info.type, "size": info.size}
 
 
 @endpoint("GET", "/api/forms/procedures/{pid}/applications.csv", summary="Applications as CSV", access="staff",

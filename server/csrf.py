@@ -24,6 +24,7 @@ server (the screens call the API with ``fetch`` and JSON), so no form token is n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import urlsplit
@@ -37,7 +38,7 @@ UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: The API paths guarded: staff and devices (/api/) and citizens (/apply/api/).
 GUARDED = ("/api/", "/apply/api/")
 #: Where a file is sent as its raw bytes (application/octet-stream) rather than JSON.
-UPLOADS = frozenset({"/apply/api/draft/files"})
+UPLOADS = (re.compile(r"/apply/api/draft/files"), re.compile(r"/api/forms/procedures/[^/]+/files"))
 
 
 def origin_of(url: str) -> str | None:
@@ -73,7 +74,8 @@ def refusal(method: str, path: str, headers: dict[str, str], own: set[str],
             return ApiError("origin_not_allowed", "このサーバーの画面以外からの変更は受け付けません。"
                             " Changes with the session cookie need this server's Origin or Referer.")
     content_type = headers.get("content-type")
-    allowed = ("application/json", "application/octet-stream") if path in UPLOADS else ("application/json",)
+    upload = any(pattern.fullmatch(path) for pattern in UPLOADS)
+    allowed = ("application/json", "application/octet-stream") if upload else ("application/json",)
     if content_type is not None and content_type.split(";")[0].strip().lower() not in allowed:
         return ApiError("unsupported_media_type", "send the body as application/json")
     return None

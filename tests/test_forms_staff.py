@@ -267,3 +267,35 @@ def test_a_form_travels_to_another_city_as_one_file(server: ServerProcess) -> No
     finally:
         db.close()
     assert {"forms.procedure_created", "forms.published", "forms.sections"} <= set(actions)
+
+
+def test_a_paper_application_is_entered_with_its_scanned_papers(server: ServerProcess) -> None:
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        a = admin_headers(http)
+        clerk = staff(http, a, "jumin-entry", "clerk", [JUMIN])
+        pid = http.get("/api/forms/procedures/juminhyo-by-post", headers=clerk).json()["id"]
+        scan = jpeg((800, 600))
+        r = http.post(f"/api/forms/procedures/{pid}/files", params={"question": "id_copy"}, content=scan,
+                      headers={**clerk, "Content-Type": "application/octet-stream", "X-File-Name": "scan.jpg"})
+        assert r.status_code == 201, r.text
+        r2 = http.post(f"/api/forms/procedures/{pid}/files", params={"question": "id_copy"}, content=b"%PDF-1.4 no end",
+                       headers={**clerk, "Content-Type": "application/octet-stream"})
+        assert r2.status_code == 422 and r2.json()["error"]["code"] == "bad_file"
+        # Another section's clerk cannot attach to it.
+        gomi = staff(http, a, "gomi-entry", "clerk", ["環境課 清掃係"])
+        assert http.post(f"/api/forms/procedures/{pid}/files", params={"question": "id_copy"}, content=scan,
+                         headers={**gomi, "Content-Type": "application/octet-stream"}).status_code == 403
+        entry = http.post(f"/api/forms/procedures/{pid}/applications", headers=clerk,
+                          json={"channel": "post", "answers": {**jumin_answers(), "id_copy": {"id": r.json()["id"]}}})
+        assert entry.status_code == 201, entry.text
+        detail = http.get(f"/api/forms/applications/{entry.json()['id']}", headers=clerk).json()
+        assert [(f["name"], f["size"]) for f in detail["files"]] == [("scan.jpg", len(scan))]
+        got = http.get(f"/api/forms/applications/{entry.json()['id']}/files/{detail['files'][0]['id']}", headers=clerk)
+        assert got.content == scan and got.headers["content-type"] == "image/jpeg"
+        submitted = next(h for h in detail["history"] if h["action"] == "submitted")
+        assert submitted["actor_name"] == "jumin-entry" and submitted["detail"]["channel"] == "post"
+        # The same scan cannot be used twice: it belongs to the first entry now.
+        again = http.post(f"/api/forms/procedures/{pid}/applications", headers=clerk,
+                          json={"channel": "post", "answers": {**jumin_answers(), "id_copy": {"id": r.json()["id"]}}})
+        assert again.status_code == 422 and ("id_copy", "bad_file") in [
+            (d["field"], d["problem"]) for d in again.json()["error"]["details"]]
