@@ -46,7 +46,7 @@ class ServerProcess:
             for line in self.proc.stdout:
                 self.lines.append(line.rstrip("\n"))
                 if "Demo display" in line or ("Public status" in line and "--config" in self.args) \
-                        or "Online applications" in line:
+                        or ("Online applications" in line and "--door" in self.args):
                     ready.set()
             ready.set()
 
