@@ -953,7 +953,8 @@ async function requestPublication() {
 async function publish() {
   if (!(await saveIfNeeded())) return;
   try {
-    const v = await call("POST", `/api/forms/procedures/${procedure.id}/draft/publish`);
+    // The version on screen: the server refuses it if it changed after the request (or is not the one asked for).
+    const v = await call("POST", `/api/forms/procedures/${procedure.id}/draft/publish`, { number: procedure.draft?.number });
     await reloadProcedure(`第${v.number}版を公開しました。 Version ${v.number} is published.`);
   } catch (err) { $("proc-message").textContent = `⚠ ${err.message}`; }
 }

@@ -32,6 +32,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from server.core.errors import DomainError
 
+from . import patterns
 from .form import Question
 from .kana import furigana
 from .phone import japanese_phone
@@ -91,7 +92,7 @@ def _text(q: Question, raw: Any, today: date, files: Mapping[str, FileInfo]) -> 
     if q.min_length is not None and len(value) < q.min_length:
         raise AnswerError("too_short", f"{q.min_length}文字以上で入力してください。 "
                                        f"Enter at least {q.min_length} characters.")
-    if q.pattern is not None and re.fullmatch(q.pattern, value) is None:
+    if q.pattern is not None and not patterns.fullmatch(q.pattern, value):
         message = q.pattern_message
         raise AnswerError("pattern", f"{message.ja} {message.en or ''}".strip() if message
                           else "入力の形式が正しくありません。 The answer is not in the expected form.")
@@ -236,7 +237,7 @@ def _name(q: Question, raw: Any, today: date, files: Mapping[str, FileInfo]) -> 
 def _address(q: Question, raw: Any, today: date, files: Mapping[str, FileInfo]) -> dict[str, str]:
     parts = _parts(raw, ("postal_code", "address", "building"))
     code = unicodedata.normalize("NFKC", _string(parts["postal_code"])).replace("-", "").replace("ー", "")
-    if code and re.fullmatch(r"\d{7}", code) is None:
+    if code and re.fullmatch(r"[0-9]{7}", code) is None:
         raise AnswerError("bad_postal_code", "郵便番号は7桁の数字で入力してください（例: 100-0001）。 "
                                              "Enter a 7-digit postal code (e.g. 100-0001).")
     address, building = _string(parts["address"]), _string(parts["building"])

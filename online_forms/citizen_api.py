@@ -42,6 +42,9 @@ TAG = "apply"
 ANSWERS_BYTES = 256 * 1024
 #: The largest attachment accepted at all (a question may allow less).
 MAX_UPLOAD = 20 * 1024 * 1024
+#: What one draft may hold in attachments, so no one fills the disk without signing in (issue 14, point 7).
+MAX_DRAFT_FILES = 20
+MAX_DRAFT_BYTES = 60 * 1024 * 1024
 
 
 class Body(BaseModel):
@@ -151,6 +154,11 @@ async def start_draft(ctx: Ctx, body: StartIn) -> dict[str, Any]:
     resume code: the page keeps it for this visit and shows it when the citizen
     saves to resume later."""
     store = forms(ctx)
+    address = ctx.request.client.host if ctx.request.client else "?"
+    if not ctx.services.limits.hit_apply_start(address):
+        raise ApiError("rate_limited", "この端末からの申請の開始が多すぎます。しばらくしてからお試しください。"
+                                       " Too many applications started from here; try again later.",
+                       retry_after_s=3600)
     procedure, version = await live_version(store, body.procedure)
     draft, code = await store.start_draft(version.id)
     return {"code": code, **await draft_view(store, draft, procedure, version)}
@@ -262,7 +270,13 @@ async def upload(ctx: Ctx, _: None) -> dict[str, Any]:
     store, draft = await current_draft(ctx)
     draft, _p, version, _u = await fresh(store, draft)
     query: UploadQuery = ctx.query
-    name, media_type, data = await receive_file(ctx, file_question(version.form, query.question))
+    question = file_question(version.form, query.question)
+    held = await store.files_of(draft.id)
+    if len(held) >= MAX_DRAFT_FILES or sum(f.size for f in held.values()) >= MAX_DRAFT_BYTES:
+        mb = MAX_DRAFT_BYTES // 1024 // 1024
+        raise StoreError("file_too_large", f"添付できるのは1件の申請につき{MAX_DRAFT_FILES}ファイル・{mb}MBまでです。 "
+                                           f"An application holds at most {MAX_DRAFT_FILES} files, {mb} MB in all.")
+    name, media_type, data = await receive_file(ctx, question)
     info = await store.add_attachment(draft.id, name, media_type, data)
     return {"id": info.id, "name": info.name, "type": info.type, "size": info.size}
 

@@ -23,13 +23,12 @@ form definitions and JSON Logic rules, GOV.UK Forms' pages and routes.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from . import logic
+from . import logic, patterns
 
 FORMAT = 1
 #: The answer types a question may have.
@@ -134,10 +133,7 @@ class Question(Strict):
             if any(q.type == "group" for q in self.questions):
                 raise ValueError("groups cannot be nested")
         if self.pattern is not None:
-            try:
-                re.compile(self.pattern)
-            except re.error as err:
-                raise ValueError(f"pattern is not a regular expression: {err}") from None
+            patterns.compiled(self.pattern)  # ValueError: not one RE2 runs (no back-references, look-around)
         for low, high in (("min_length", "max_length"), ("minimum", "maximum"), ("min_items", "max_items"),
                           ("min_date", "max_date")):
             lo, hi = getattr(self, low), getattr(self, high)

@@ -313,13 +313,21 @@ async def request_publication(ctx: Ctx, _: None) -> dict[str, Any]:
     return version_head(version)
 
 
+class PublishIn(Body):
+    """The version the approver looked at (its number)."""
+
+    number: int = Field(ge=1, strict=True)
+
+
 @endpoint("POST", "/api/forms/procedures/{pid}/draft/publish", summary="Publish the draft (approve)",
-          access="supervisor", tag=TAG, errors=("not_found", "no_draft", "forbidden"))
-async def publish(ctx: Ctx, _: None) -> dict[str, Any]:
-    """The draft or pending version becomes the one citizens fill; the one before
-    is retired; applications keep pointing to the version they were made on."""
+          access="supervisor", tag=TAG, body=PublishIn, errors=("not_found", "no_draft", "forbidden"))
+async def publish(ctx: Ctx, body: PublishIn) -> dict[str, Any]:
+    """Version ``number`` becomes the one citizens fill, if it was sent for
+    approval and has not changed since (or is a draft the approver saved
+    themselves); the one before is retired; applications keep pointing to the
+    version they were made on."""
     p = await editable(ctx, ctx.path["pid"])
-    version = await forms(ctx).publish(p.id, actor(ctx))
+    version = await forms(ctx).publish(p.id, body.number, actor(ctx))
     await audit(ctx, "forms.published", f"{p.slug} v{version.number}")
     return version_head(version)
 

@@ -48,6 +48,10 @@ class StoreError(DomainError):
     (``not_found``, ``conflict``, …), ``message`` Japanese then English."""
 
 
+_CHANGED = ("この様式は他の職員が同時に変更しました。読み込み直してください。 "
+            "Someone changed this form at the same moment; reload it.")
+
+
 def us(moment: datetime) -> int:
     """``moment`` (aware) as UTC epoch microseconds."""
     return int(moment.timestamp() * 1_000_000)
@@ -162,7 +166,7 @@ class FormStore:
         for path in sorted(DEMO_DIR.glob("*.json")):
             fields, form = read_shared(path.read_bytes())
             row = await self.create_procedure(fields, form, "system")
-            await self.publish(row.id, "system")
+            await self.publish(row.id, 1, "system")
             loaded += 1
         return loaded
 
@@ -252,19 +256,26 @@ class FormStore:
         pending one goes back to draft: it must be asked for again), or a new draft
         follows the newest version. A published version never changes."""
         now = us(self.clock())
-        async with self.engine.begin() as conn:
-            current = await self._editable(conn, pid)
-            if current is not None:
-                await conn.execute(update(t.form_versions).where(t.form_versions.c.id == current.id).values(
-                    document=form.model_dump_json(exclude_defaults=True), state="draft", requested_by=None,
-                    created_by=actor, created_at_us=now))
-                vid = current.id
-            else:
-                newest = await conn.scalar(select(func.max(t.form_versions.c.number))
-                                           .where(t.form_versions.c.procedure_id == pid))
-                if newest is None:
-                    raise StoreError("not_found", "その手続はありません。 No such procedure.")
-                vid = await self._new_version(conn, pid, int(newest) + 1, form, actor, now)
+        try:
+            async with self.engine.begin() as conn:
+                current = await self._editable(conn, pid)
+                if current is not None:
+                    # Only while it is still editable: a version published meanwhile never changes.
+                    done = await conn.execute(update(t.form_versions).where(and_(
+                        t.form_versions.c.id == current.id, t.form_versions.c.state.in_(["draft", "pending"])))
+                        .values(document=form.model_dump_json(exclude_defaults=True), state="draft",
+                                requested_by=None, created_by=actor, created_at_us=now))
+                    if done.rowcount != 1:
+                        raise StoreError("conflict", _CHANGED)
+                    vid = current.id
+                else:
+                    newest = await conn.scalar(select(func.max(t.form_versions.c.number))
+                                               .where(t.form_versions.c.procedure_id == pid))
+                    if newest is None:
+                        raise StoreError("not_found", "その手続はありません。 No such procedure.")
+                    vid = await self._new_version(conn, pid, int(newest) + 1, form, actor, now)
+        except IntegrityError:  # another draft made at the same moment
+            raise StoreError("conflict", _CHANGED) from None
         return await self.version(vid)
 
     async def request_publication(self, pid: str, actor: str) -> VersionRow:
@@ -274,23 +285,37 @@ class FormStore:
             if current is None or current.state != "draft":
                 raise StoreError("no_draft", "公開を依頼できる下書きがありません。 "
                                              "There is no draft to send for approval.")
-            await conn.execute(update(t.form_versions).where(t.form_versions.c.id == current.id)
-                               .values(state="pending", requested_by=actor))
+            done = await conn.execute(update(t.form_versions).where(and_(
+                t.form_versions.c.id == current.id, t.form_versions.c.state == "draft"))
+                .values(state="pending", requested_by=actor))
+            if done.rowcount != 1:
+                raise StoreError("conflict", _CHANGED)
         return await self.version(current.id)
 
-    async def publish(self, pid: str, actor: str) -> VersionRow:
-        """Publish the draft or pending version (the caller checked the actor may):
-        it is frozen, the previously published one retired, the procedure live
-        unless archived. Raises :class:`StoreError` ``no_draft``."""
+    async def publish(self, pid: str, number: int, actor: str) -> VersionRow:
+        """Publish version ``number`` (the one the approver looked at; the caller
+        checked the actor may): only while it is pending, or a draft the actor
+        saved themselves, so a draft changed after the request is never published
+        unseen. It is frozen, the previously published one retired, the procedure
+        live unless archived. Raises :class:`StoreError` ``no_draft``."""
         now = us(self.clock())
         async with self.engine.begin() as conn:
-            current = await self._editable(conn, pid)
-            if current is None:
-                raise StoreError("no_draft", "公開できる版がありません。 There is no version to publish.")
+            vid = await conn.scalar(select(t.form_versions.c.id).where(and_(
+                t.form_versions.c.procedure_id == pid, t.form_versions.c.number == number)))
+            done = await conn.execute(update(t.form_versions).where(and_(
+                t.form_versions.c.id == vid,
+                or_(t.form_versions.c.state == "pending",
+                    and_(t.form_versions.c.state == "draft", t.form_versions.c.created_by == actor))))
+                .values(state="published", published_by=actor, published_at_us=now))
+            if vid is None or done.rowcount != 1:
+                raise StoreError("no_draft", f"第{number}版は公開できません"
+                                             "（承認を依頼された版ではないか、依頼の後に変更されました）。 "
+                                             f"Version {number} cannot be published: it was not sent for approval, "
+                                             "or it changed after the request.")
             await conn.execute(update(t.form_versions).where(and_(
-                t.form_versions.c.procedure_id == pid, t.form_versions.c.state == "published")).values(state="retired"))
-            await conn.execute(update(t.form_versions).where(t.form_versions.c.id == current.id).values(
-                state="published", published_by=actor, published_at_us=now))
+                t.form_versions.c.procedure_id == pid, t.form_versions.c.state == "published",
+                t.form_versions.c.id != vid)).values(state="retired"))
+            current = await self.version_in(conn, vid)
             await conn.execute(update(t.procedures).where(and_(t.procedures.c.id == pid,
                                                                t.procedures.c.state == "draft"))
                                .values(state="live", updated_at_us=now))
@@ -303,6 +328,13 @@ class FormStore:
         if old is None:
             raise StoreError("not_found", f"第{number}版はありません。 There is no version {number}.")
         return await self.save_draft(pid, old.form, actor)
+
+    async def version_in(self, conn: AsyncConnection, vid: str) -> VersionRow:
+        """Version ``vid`` read on ``conn`` (inside a transaction)."""
+        row = (await conn.execute(select(t.form_versions).where(t.form_versions.c.id == vid))).first()
+        if row is None:
+            raise StoreError("not_found", "その版はありません。 No such form version.")
+        return _version(row)
 
     async def _editable(self, conn: AsyncConnection, pid: str) -> VersionRow | None:
         row = (await conn.execute(select(t.form_versions).where(and_(
@@ -383,13 +415,14 @@ class FormStore:
         return await self._draft_by_id(draft_id)
 
     async def discard_draft(self, draft_id: str) -> None:
-        """Delete a draft and its attachments (rows, then files)."""
-        files = await self.files_of(draft_id)
+        """Delete a draft and the attachments it still owns (rows, then exactly
+        those rows' files: one adopted by an application meanwhile is left alone)."""
         async with self.engine.begin() as conn:
-            await conn.execute(delete(t.attachments).where(t.attachments.c.owner == draft_id))
+            gone = (await conn.execute(delete(t.attachments).where(t.attachments.c.owner == draft_id)
+                                       .returning(t.attachments.c.id))).all()
             await conn.execute(delete(t.form_drafts).where(t.form_drafts.c.id == draft_id))
-        for fid in files:
-            self.file_path(fid).unlink(missing_ok=True)
+        for row in gone:
+            self.file_path(row.id).unlink(missing_ok=True)
 
     async def purge_expired(self) -> int:
         """Delete drafts past their expiry with their attachments (files too), and
@@ -399,18 +432,17 @@ class FormStore:
         async with self.engine.connect() as conn:
             expired = [r.id for r in (await conn.execute(
                 select(t.form_drafts.c.id).where(t.form_drafts.c.expires_at_us <= now))).all()]
-            orphans = [r.id for r in (await conn.execute(
-                select(t.attachments.c.id).where(and_(
-                    t.attachments.c.owner.not_in(select(t.form_drafts.c.id)),
-                    t.attachments.c.owner.not_in(select(t.applications.c.id)),
-                    t.attachments.c.created_at_us < now - 3600 * 1_000_000)))).all()]
         for did in expired:
             await self.discard_draft(did)
-        if orphans:
-            async with self.engine.begin() as conn:
-                await conn.execute(delete(t.attachments).where(t.attachments.c.id.in_(orphans)))
-            for fid in orphans:
-                self.file_path(fid).unlink(missing_ok=True)
+        # Files no draft or application owns (a staff member's scan never used, a draft deleted), an hour on;
+        # the owner test is in the DELETE itself, so a file adopted meanwhile is kept.
+        async with self.engine.begin() as conn:
+            orphans = (await conn.execute(delete(t.attachments).where(and_(
+                t.attachments.c.owner.not_in(select(t.form_drafts.c.id)),
+                t.attachments.c.owner.not_in(select(t.applications.c.id)),
+                t.attachments.c.created_at_us < now - 3600 * 1_000_000)).returning(t.attachments.c.id))).all()
+        for row in orphans:
+            self.file_path(row.id).unlink(missing_ok=True)
         return len(expired)
 
     async def _draft_by_id(self, did: str) -> DraftRow:

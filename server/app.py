@@ -178,7 +178,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
         if not citizens_only:
             await printing.start()
         limits = RateLimits(settings.public_rate, settings.login_rate, settings.login_rate_address,
-                            settings.login_rate_user, settings.apply_rate)
+                            settings.login_rate_user, settings.apply_rate, settings.apply_start_rate)
         forms = FormStore(engine, settings.data_dir, clock, settings.apply_draft_ttl_s)
         if settings.config is None and not citizens_only:  # the demo office: procedures from real city forms
             await forms.seed_demo()

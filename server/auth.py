@@ -123,10 +123,12 @@ class RateLimits:
     """
 
     def __init__(self, public_rate: str, login_rate: str, login_rate_address: str,
-                 login_rate_user: str = "100/hour", apply_rate: str = "300/minute") -> None:
+                 login_rate_user: str = "100/hour", apply_rate: str = "300/minute",
+                 apply_start_rate: str = "30/hour") -> None:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self.public = parse(public_rate)
         self.apply = parse(apply_rate)
+        self.apply_start = parse(apply_start_rate)
         self.login = parse_many(login_rate)
         self.login_address = parse_many(login_rate_address)
         self.login_user = parse_many(login_rate_user)
@@ -135,6 +137,10 @@ class RateLimits:
     def hit_public(self, address: str) -> bool:
         """Count one public request; false when over the limit."""
         return self._limiter.hit(self.public, "public", address)
+
+    def hit_apply_start(self, address: str) -> bool:
+        """Count one application started (a new draft) from ``address``; false when over the limit."""
+        return self._limiter.hit(self.apply_start, "apply-start", address)
 
     def hit_apply(self, address: str) -> bool:
         """Count one request to the citizens' application API; false when over the limit."""

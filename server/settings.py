@@ -107,6 +107,10 @@ class Settings(BaseSettings):
         description="Rate limit per client address for the citizens' application API under /apply/api/ "
                     "(limits syntax).",
     )
+    apply_start_rate: str = Field(
+        "30/hour",
+        description="Applications a client address may start (new drafts, each able to hold files) (limits syntax).",
+    )
     login_rate: str = Field(
         "5/minute;10/10minutes;20/hour",
         description=("Failed sign-ins allowed per user name and client address, in tiers so the wait grows as "

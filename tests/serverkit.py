@@ -19,10 +19,13 @@ def password_of(name: str) -> str:
 
 
 class ServerProcess(Launcher):
-    """A server with the tests' admin password (see :class:`server.launch.ServerProcess`)."""
+    """A server with the tests' admin password (see :class:`server.launch.ServerProcess`). Every test's
+    citizens come from one address, so the limit on applications started per address is lifted unless a
+    test sets it (``tests/test_forms_apply.py`` checks it)."""
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> None:
-        super().__init__(data_dir, {"MADOGUCHI_ADMIN_PASSWORD": ADMIN_PASSWORD, **(env or {})}, args)
+        super().__init__(data_dir, {"MADOGUCHI_ADMIN_PASSWORD": ADMIN_PASSWORD,
+                                    "MADOGUCHI_APPLY_START_RATE": "100000/hour", **(env or {})}, args)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -153,10 +153,15 @@ def test_files_are_judged_by_their_bytes_and_their_size(server: ServerProcess) -
         assert big.status_code == 413 and big.json()["error"]["code"] == "file_too_large"
         assert send(jpeg(), question="phone").json()["error"]["code"] == "answers_invalid"
         assert send(b"").json()["error"]["code"] == "bad_file"
+        # One draft holds at most 20 files: nobody fills the disk without signing in.
+        for _ in range(20):
+            assert send(jpeg((8, 8))).status_code == 201
+        refused = send(jpeg((8, 8)))
+        assert refused.status_code == 413 and "20" in refused.json()["error"]["message"]
         assert http.post("/apply/api/draft/files", params={"question": "id_copy"}, content=jpeg(),
                          headers={**headers, "X-Draft-Code": "NOPE-NOPE-NOPE-NOPE"}).status_code == 404
     assert rows(server, "select count(*) from attachments where owner = (select id from form_drafts "
-                        "order by created_at_us desc limit 1)") == [(0,)]
+                        "order by created_at_us desc limit 1)") == [(20,)]
 
 
 def test_bad_requests_store_nothing(server: ServerProcess) -> None:
@@ -227,6 +232,7 @@ def test_no_page_or_route_of_the_citizens_side_needs_or_shows_staff_data() -> No
 
 def test_one_address_cannot_flood_the_citizens_api_and_abandoned_drafts_are_purged(tmp_path: Path) -> None:
     proc = ServerProcess(tmp_path / "data", env={"MADOGUCHI_APPLY_RATE": "20/minute",
+                                                 "MADOGUCHI_APPLY_START_RATE": "2/hour",
                                                  "MADOGUCHI_APPLY_DRAFT_TTL_S": "60"}).start()
     try:
         with httpx.Client(base_url=proc.url, timeout=30) as http, \
@@ -236,8 +242,11 @@ def test_one_address_cannot_flood_the_citizens_api_and_abandoned_drafts_are_purg
             headers = {"X-Draft-Code": draft["code"], "Content-Type": "application/octet-stream"}
             assert http.post("/apply/api/draft/files", params={"question": "id_copy"}, content=jpeg(),
                              headers=headers).status_code == 201
+            assert http.post("/apply/api/drafts", json={"procedure": "koseki-by-post"}).status_code == 201
+            third = http.post("/apply/api/drafts", json={"procedure": "koseki-by-post"})
+            assert third.status_code == 429 and third.json()["error"]["code"] == "rate_limited"
             answers = [http.get("/apply/api/procedures").status_code for _ in range(25)]
-            assert answers.count(429) >= 5 and answers[:15] == [200] * 15
+            assert answers.count(429) >= 5 and answers[:12] == [200] * 12
             r = http.get("/apply/api/procedures")
             assert r.json()["error"]["code"] == "rate_limited" and int(r.headers["retry-after"]) > 0
             assert other.get("/apply/api/procedures").status_code == 200       # another address is not held up

@@ -518,7 +518,8 @@ def test_a_form_published_while_checking_is_explained_and_reloaded(browser: Brow
         form["pages"][1]["questions"].append({"id": "microchip", "type": "text", "required": False,
                                               "label": {"ja": "マイクロチップ番号", "en": "Microchip number"}})
         assert http.put(f"/api/forms/procedures/{inu['id']}/draft", json={"form": form}, headers=a).status_code == 200
-        assert http.post(f"/api/forms/procedures/{inu['id']}/draft/publish", headers=a).status_code == 200
+        assert http.post(f"/api/forms/procedures/{inu['id']}/draft/publish", json={"number": 2},
+                         headers=a).status_code == 200
     page.locator("#send").click()
     notice = page.locator(".notice-error")
     expect(notice).to_contain_text("申請書の様式が更新されました")
@@ -703,7 +704,7 @@ def test_every_kind_of_question_is_labelled_and_answered(browser: Browser, serve
         r = http.post("/api/forms/import", json={"file": EVERY_KIND}, headers=a)
         assert r.status_code == 201, r.text
         pid = r.json()["id"]
-        assert http.post(f"/api/forms/procedures/{pid}/draft/publish", headers=a).status_code == 200
+        assert http.post(f"/api/forms/procedures/{pid}/draft/publish", json={"number": 1}, headers=a).status_code == 200
     page = phone(browser)
     page.goto(f"{server.url}/apply/#/p/every-kind")
     heading(page, "質問の見本")

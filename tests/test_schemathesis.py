@@ -32,7 +32,8 @@ ST = Path(sys.executable).with_name("st")
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     # The citizens' API is limited per address (MADOGUCHI_APPLY_RATE); every fuzzed request comes from one.
-    proc = ServerProcess(tmp_path_factory.mktemp("schemathesis"), env={"MADOGUCHI_APPLY_RATE": "100000/minute"}).start()
+    proc = ServerProcess(tmp_path_factory.mktemp("schemathesis"),
+                         env={"MADOGUCHI_APPLY_RATE": "100000/minute"}).start()
     yield proc
     proc.stop()
 
