@@ -54,8 +54,14 @@ def check(rule: Any, known: frozenset[str]) -> None:
             op, args = next(iter(node.items()))
             if op not in OPERATORS:
                 raise LogicError(f"条件に使えない演算子です: {op} The operator {op!r} cannot be used in a condition.")
+            names: list[Any] = []
             if op == "var":
-                name = args[0] if isinstance(args, list) and args else args
+                names = [args[0] if isinstance(args, list) and args else args]
+            elif op == "missing":
+                names = args if isinstance(args, list) else [args]
+            elif op == "missing_some":
+                names = args[1] if isinstance(args, list) and len(args) > 1 and isinstance(args[1], list) else [None]
+            for name in names:
                 if not isinstance(name, str) or name.split(".", 1)[0] not in known:
                     raise LogicError(f"条件が、前にない質問を参照しています: {name} "
                                      f"The condition reads {name!r}, which is not an earlier question.")

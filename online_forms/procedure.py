@@ -74,7 +74,7 @@ class ProcedureDraft(BaseModel):
     life_events: tuple[LifeEvent, ...] = Field(default=(), max_length=len(LIFE_EVENTS),
                                                json_schema_extra={"uniqueItems": True})
     keywords: tuple[Keyword, ...] = Field(default=(), max_length=40)
-    reference_pattern: str = Field(default=reference.DEFAULT, pattern=r"^[A-Za-z0-9\-_/{}:]{1,60}$",
+    reference_pattern: str = Field(default=reference.DEFAULT, pattern=r"^[A-Z0-9\-_/{}:a-z]{1,60}$",
                                    description="fixed text and {yyyy} {yy} {mm} {dd} {seq:N} {rand:N}; needs {seq:N} "
                                                "or at least 6 random characters (else 422)")
     retention_years: int = Field(default=5, ge=1, le=5, strict=True)

@@ -26,9 +26,10 @@ _FIELD = re.compile(r"\{(yyyy|yy|mm|dd|seq:(\d{1,2})|rand:(\d{1,2}))\}")
 def check_pattern(pattern: str) -> None:
     """Raise ValueError (Japanese, then English) unless ``pattern`` can number
     applications uniquely and reads well (≤ 40 characters of output)."""
-    if len(pattern) > 60 or re.fullmatch(r"[A-Za-z0-9\-_/{}:]+", pattern) is None:
-        raise ValueError("受付番号の形式には英数字・-・_・/ と {…} の項目だけが使えます。 "
-                         "A reference pattern uses letters, digits, - _ / and {fields} only.")
+    if len(pattern) > 60 or re.fullmatch(r"[A-Z0-9\-_/]*(\{[a-z]+(:[0-9]+)?\}[A-Z0-9\-_/]*)*", pattern) is None:
+        raise ValueError("受付番号の形式には英大文字・数字・-・_・/ と {…} の項目だけが使えます。 "
+                         "A reference pattern uses capital letters, digits, - _ / and {fields} only "
+                         "(references are read back in capitals).")
     stripped = _FIELD.sub("", pattern)
     if "{" in stripped or "}" in stripped:
         raise ValueError("受付番号の形式に不明な項目があります。 The reference pattern has an unknown {field}.")

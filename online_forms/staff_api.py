@@ -27,7 +27,7 @@ from server.errors import ApiError
 from server.storage.database import write_audit
 from server.views import iso
 
-from . import engine
+from . import engine, reference
 from .display import rows
 from .export import csv_table
 from .form import FormError, parse_form
@@ -286,6 +286,17 @@ async def get_version(ctx: Ctx, _: None) -> dict[str, Any]:
             "compared_with": base.number if base else None}
 
 
+def _unencodable(header: list[str], row: list[str], encoding: str) -> tuple[str, str, str]:
+    """Where a row cannot be written in ``encoding``: its reference, the column and the character."""
+    for name, cell in zip(header, row, strict=False):
+        for char in cell:
+            try:
+                char.encode(encoding)
+            except UnicodeEncodeError:
+                return row[0], name, char
+    return row[0], "?", "?"
+
+
 def _numbered(versions: list[VersionRow], number: str) -> VersionRow:
     found = next((v for v in versions if str(v.number) == number), None)
     if found is None:
@@ -379,7 +390,9 @@ async def copy(ctx: Ctx, body: CopyIn) -> dict[str, Any]:
     store = forms(ctx)
     p = await store.procedure(ctx.path["pid"])
     newest = (await store.versions(p.id))[0]
-    fields = p.fields.model_copy(update={"slug": body.slug})
+    # A running number is the original's own: the copy draws random references until staff choose a pattern.
+    pattern = p.fields.reference_pattern if "{seq" not in p.fields.reference_pattern else reference.DEFAULT
+    fields = p.fields.model_copy(update={"slug": body.slug, "reference_pattern": pattern})
     created: dict[str, Any] = await create_procedure(ctx, ProcedureIn(
         procedure=fields, form=newest.form.model_dump(mode="json", exclude_defaults=True)))
     return created
@@ -610,34 +623,29 @@ async def export_csv(ctx: Ctx, _: None) -> Response:
     p = await editable(ctx, ctx.path["pid"])
     store = forms(ctx)
     query: CsvQuery = ctx.query
-    versions = await store.versions(p.id)
+    versions = [v for v in await store.versions(p.id) if v.state in ("published", "retired")]
+    numbers = {v.id: v.number for v in await store.versions(p.id)}
     apps = await store.applications(procedures=[p.id], limit=1_000_000)
-    header, table = csv_table([v.form for v in versions], [(a, {"reference": a.reference, "status": a.status,
-                                                                 "channel": a.channel,
-                                                                 "submitted_at": iso(a.submitted_at),
-                                                                 "version": next(v.number for v in versions
-                                                                                 if v.id == a.version_id)})
-                                                            for a in reversed(apps)])
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(table)
-    text = out.getvalue()
-    if query.encoding == "utf-8":
-        data = b"\xef\xbb\xbf" + text.encode("utf-8")
-        charset = "utf-8"
-    else:
+    header, table = csv_table([(v.number, v.form) for v in versions], [
+        (a, numbers[a.version_id], {"reference": a.reference, "status": a.status, "channel": a.channel,
+                                    "submitted_at": iso(a.submitted_at), "version": numbers[a.version_id]})
+        for a in reversed(apps)])
+    encoding = "utf-8" if query.encoding == "utf-8" else "cp932"
+    out = io.BytesIO()
+    out.write(b"\xef\xbb\xbf" if encoding == "utf-8" else b"")  # Excel reads UTF-8 by its BOM
+    for row in [header, *table]:
+        line = io.StringIO()
+        csv.writer(line, lineterminator="\r\n").writerow(row)
         try:
-            data = text.encode("cp932")
-            charset = "shift_jis"
-        except UnicodeEncodeError as err:
-            line = text.count("\n", 0, err.start)
-            where = table[line - 1][0] if 0 < line <= len(table) else "header"
-            bad = text[err.start:err.end]
-            raise ApiError("not_encodable", f"Shift_JISで書けない文字「{bad}」があります（{where}）。"
+            out.write(line.getvalue().encode(encoding))
+        except UnicodeEncodeError:
+            where, column, bad = _unencodable(header, row, encoding)
+            raise ApiError("not_encodable", f"Shift_JISで書けない文字「{bad}」があります（{where} の {column}）。"
                                             "UTF-8で出力してください。 "
-                                            f"A character cannot be written in Shift_JIS (in {where}); export as UTF-8."
-                           ) from None
+                                            f"A character cannot be written in Shift_JIS ({where}, {column}); "
+                                            "export as UTF-8.") from None
+    data = out.getvalue()
+    charset = "utf-8" if encoding == "utf-8" else "shift_jis"
     await audit(ctx, "forms.exported", f"{p.slug}: {len(table)} applications ({query.encoding})")
     return Response(data, media_type=f"text/csv; charset={charset}",
                     headers={"Content-Disposition": f'attachment; filename="{p.slug}.csv"'})

@@ -48,6 +48,8 @@ class StoreError(DomainError):
     (``not_found``, ``conflict``, …), ``message`` Japanese then English."""
 
 
+#: How long after a submission the same resume code still answers with it (a reload, a lost answer).
+REPLAY_WINDOW_S = 3600
 _CHANGED = ("この様式は他の職員が同時に変更しました。読み込み直してください。 "
             "Someone changed this form at the same moment; reload it.")
 
@@ -175,6 +177,7 @@ class FormStore:
         Raises :class:`StoreError` ``conflict`` when the slug is taken."""
         now = us(self.clock())
         pid = uuid.uuid4().hex
+        await self._numbering_free(fields, pid)
         try:
             async with self.engine.begin() as conn:
                 await conn.execute(insert(t.procedures).values(
@@ -190,6 +193,7 @@ class FormStore:
         """Replace a procedure's editable fields (its slug stays unless free).
         Raises :class:`StoreError`."""
         await self.procedure(pid)
+        await self._numbering_free(fields, pid)
         try:
             async with self.engine.begin() as conn:
                 await conn.execute(update(t.procedures).where(t.procedures.c.id == pid).values(
@@ -199,6 +203,17 @@ class FormStore:
             raise StoreError("conflict", f"「{fields.slug}」は既に使われています。 "
                                          f"The short name {fields.slug!r} is taken.") from None
         return await self.procedure(pid)
+
+    async def _numbering_free(self, fields: ProcedureDraft, pid: str) -> None:
+        """Raise ``conflict`` when another procedure numbers with the same ``{seq}``
+        pattern: the two would give the same references."""
+        if "{seq" not in fields.reference_pattern:
+            return
+        for other in await self.procedures():
+            if other.id != pid and other.fields.reference_pattern == fields.reference_pattern:
+                raise StoreError("conflict", f"受付番号の形式「{fields.reference_pattern}」は"
+                                             f"手続「{other.fields.name.ja}」が使っています。別の形式にしてください。 "
+                                             "Another procedure numbers with this pattern; choose another.")
 
     async def set_state(self, pid: str, state: str) -> ProcedureRow:
         """Archive a procedure (no new applications) or bring it back live (only
@@ -519,7 +534,11 @@ class FormStore:
                 existing = await self._by_key(submission_key)
                 if existing is not None:
                     return existing, None
-                # A random reference drawn twice: draw again.
+                # A reference already given (drawn twice, or another procedure's numbering reached it): move the
+                # count on outside the failed transaction, and draw again.
+                async with self.engine.begin() as conn:
+                    await conn.execute(update(t.procedures).where(t.procedures.c.id == procedure.id)
+                                       .values(next_seq=t.procedures.c.next_seq + 1))
         raise StoreError("conflict", "受付番号を決められませんでした。もう一度送信してください。 "
                                      "No reference number could be made; send again.")
 
@@ -530,8 +549,12 @@ class FormStore:
         workflow.citizen_can_correct(app.status)
         now = us(self.clock())
         async with self.engine.begin() as conn:
-            await conn.execute(update(t.applications).where(t.applications.c.id == app.id).values(
+            done = await conn.execute(update(t.applications).where(and_(
+                t.applications.c.id == app.id, t.applications.c.status == "returned")).values(
                 answers=orjson.dumps(answers).decode(), version_id=version.id, status="received", updated_at_us=now))
+            if done.rowcount != 1:
+                raise StoreError("not_returned", "この申請は差し戻されていないため、修正できません。 "
+                                                 "The application was not returned for correction.")
             await self._history(conn, app.id, actor, "resubmitted", {"previous_answers": app.answers,
                                                                       "version": version.number})
             await self._adopt_files(conn, files_owner, app.id, answers)
@@ -539,10 +562,12 @@ class FormStore:
         return await self.application(app.id)
 
     async def replay(self, submission_key: str) -> tuple[ApplicationRow, str] | None:
-        """The application first submitted with ``submission_key``, with a new
-        receipt token (the earlier one stops working), or ``None``."""
+        """The application first submitted with ``submission_key`` within the last
+        hour, with a new receipt token (the earlier one stops working), or ``None``:
+        a resume code written down to finish later is no key to the application
+        afterwards."""
         app = await self._by_key(submission_key)
-        if app is None:
+        if app is None or (self.clock() - app.submitted_at).total_seconds() > REPLAY_WINDOW_S:
             return None
         token = secrets.token_urlsafe(24)
         async with self.engine.begin() as conn:
@@ -612,6 +637,7 @@ class FormStore:
         app = await self.application(aid)
         workflow.staff_move(app.status, target, message)
         await self._update(app.id, actor, "status", {"from": app.status, "to": target, "message": message or ""},
+                           expected=app.status,
                            status=target)
         return await self.application(aid)
 
@@ -619,6 +645,7 @@ class FormStore:
         """The citizen withdraws their application (取下げ)."""
         workflow.citizen_can_withdraw(app.status)
         await self._update(app.id, "citizen", "status", {"from": app.status, "to": "withdrawn", "message": ""},
+                           expected=app.status,
                            status="withdrawn")
         return await self.application(app.id)
 
@@ -646,11 +673,20 @@ class FormStore:
                                        .order_by(t.application_history.c.id))).all()
         return [HistoryRow(from_us(r.at_us), r.actor, r.action, orjson.loads(r.detail)) for r in rows]
 
-    async def _update(self, aid: str, actor: str, action: str, detail: dict[str, Any], **values: Any) -> None:
+    async def _update(self, aid: str, actor: str, action: str, detail: dict[str, Any], *,
+                      expected: str | None = None, **values: Any) -> None:
+        # With ``expected``, only while the status is still the one the rules were checked against: a change
+        # made meanwhile (a citizen's withdrawal, another clerk's decision) is never overwritten.
         async with self.engine.begin() as conn:
             if values:
-                await conn.execute(update(t.applications).where(t.applications.c.id == aid)
-                                   .values(**values, updated_at_us=us(self.clock())))
+                where = t.applications.c.id == aid
+                if expected is not None:
+                    where = and_(where, t.applications.c.status == expected)
+                done = await conn.execute(update(t.applications).where(where)
+                                          .values(**values, updated_at_us=us(self.clock())))
+                if done.rowcount != 1:
+                    raise StoreError("conflict", "この申請は同時に変更されました。読み込み直してください。 "
+                                                 "The application changed at the same moment; reload it.")
             await self._history(conn, aid, actor, action, detail)
 
     async def _history(self, conn: AsyncConnection, aid: str, actor: str, action: str, detail: dict[str, Any]) -> None:

@@ -305,3 +305,33 @@ def test_a_paper_application_is_entered_with_its_scanned_papers(server: ServerPr
                           json={"channel": "post", "answers": {**jumin_answers(), "id_copy": {"id": r.json()["id"]}}})
         assert again.status_code == 422 and ("id_copy", "bad_file") in [
             (d["field"], d["problem"]) for d in again.json()["error"]["details"]]
+
+
+def test_the_csv_keeps_columns_across_versions_and_never_runs_a_formula() -> None:
+    from online_forms.export import csv_table
+    from online_forms.form import parse_form
+    from online_forms.store import ApplicationRow
+
+    def form(questions: list[dict[str, Any]]) -> Any:
+        return parse_form({"format": 1, "title": {"ja": "t"},
+                           "pages": [{"id": "p", "title": {"ja": "p"}, "questions": questions}]})
+
+    v1 = form([{"id": "applicant", "type": "text", "label": {"ja": "申請者"}},
+               {"id": "memo", "type": "text", "label": {"ja": "メモ"}}])
+    v2 = form([{"id": "applicant", "type": "name", "label": {"ja": "申請者"}, "kana": False},
+               {"id": "memo", "type": "text", "label": {"ja": "メモ"}}])
+
+    def app(ref: str, answers: dict[str, Any]) -> Any:
+        from datetime import UTC, datetime
+        now = datetime(2026, 12, 1, tzinfo=UTC)
+        return ApplicationRow(ref, "p", "v", ref, "received", "online", answers, None, now, now)
+
+    old = app("A-1", {"applicant": "山田太郎", "memo": '=HYPERLINK("http://x","y")'})
+    new = app("A-2", {"applicant": {"family": "山田", "given": "花子", "family_kana": "", "given_kana": ""},
+                      "memo": "-3 ok"})
+    meta = {"reference": "", "status": "", "channel": "", "submitted_at": "", "version": ""}
+    header, table = csv_table([(1, v1), (2, v2)], [(old, 1, meta), (new, 2, meta)])
+    assert header[5:] == ["applicant:text", "memo", "applicant:name.family", "applicant:name.given",
+                          "applicant:name.family_kana", "applicant:name.given_kana"]
+    assert table[0][5:7] == ["山田太郎", "'=HYPERLINK(\"http://x\",\"y\")"]     # kept, and never a formula
+    assert table[1][5:9] == ["", "'-3 ok", "山田", "花子"]
