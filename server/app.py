@@ -126,8 +126,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
     ``settings.door`` ``apply`` builds the citizens' door alone (issue 14, point 6):
     only ``/apply/`` (pages and API) and ``/api/health``; no staff route, no
     WebSocket, no floor. It shares the database with the main server (which must
-    run too: it owns the floor and the data directory's lock) and can run on
-    another host in front of it."""
+    run too: it owns the floor and the data directory's lock) and the data
+    directory's ``attachments/`` folder (the same host, or a shared folder when it
+    runs on a host of its own)."""
     citizens_only = settings.door == "apply"
     office = load_office(settings)
     if settings.clock_offset_file is not None and clock is utcnow:
