@@ -13,16 +13,18 @@ authorised request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import os
 import secrets
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
@@ -38,6 +40,10 @@ from .form import Form, parse_form
 from .procedure import ProcedureDraft
 from .sharing import read_shared
 
+T = TypeVar("T")
+#: Threads for the online applications' blocking work (two: the machine may have two cores,
+#: and the event loop needs one).
+THREADS = 2
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 #: Crockford base 32 for codes people type (no I, L, O, U).
 CODE_ALPHABET = reference.ALPHABET
@@ -140,9 +146,42 @@ class HistoryRow:
     detail: dict[str, Any]
 
 
+class Catalogue:
+    """Procedures and form versions as last read, kept in memory until this store
+    changes either: every citizen's request reads its procedure and the published
+    version, and the server is the catalogue's only writer (one server per data
+    directory, as :class:`server.auth.Auth`'s token cache assumes). A read that
+    overlaps a change is not kept (``generation``), so nothing stale stays."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.entries: dict[tuple[str, str], Any] = {}
+
+    def get(self, kind: str, key: str) -> Any:
+        """What was kept for ``(kind, key)``, or ``None``."""
+        return self.entries.get((kind, key))
+
+    def keep(self, generation: int, kind: str, key: str, value: Any) -> None:
+        """Keep ``value`` read while at ``generation`` (dropped when a change came since)."""
+        if generation == self.generation:
+            self.entries[(kind, key)] = value
+
+    def clear(self) -> None:
+        """Forget everything (after a change to procedures or versions)."""
+        self.generation += 1
+        self.entries.clear()
+
+
 class FormStore:
     """The online applications' storage on ``engine``; files under ``data_dir``;
-    ``clock`` gives the moment (aware); saved drafts live ``draft_ttl_s`` seconds."""
+    ``clock`` gives the moment (aware); saved drafts live ``draft_ttl_s`` seconds.
+    Procedures and versions read are kept in memory (:class:`Catalogue`).
+
+    The server gives it an engine of its own (its own connections), and its
+    blocking work (files, images, PDFs) runs on threads of its own
+    (:meth:`offload`), so that citizens' traffic never holds the floor's
+    connections or threads (issue 14, point 6: the floor's latency must not
+    suffer from citizens' traffic)."""
 
     def __init__(self, engine: AsyncEngine, data_dir: Path, clock: Callable[[], datetime],
                  draft_ttl_s: int = 30 * 86400) -> None:
@@ -150,6 +189,31 @@ class FormStore:
         self.files_dir = data_dir / "attachments"
         self.clock = clock
         self.draft_ttl_s = draft_ttl_s
+        self.catalogue = Catalogue()
+        self._threads: ThreadPoolExecutor | None = None
+
+    async def offload(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on the online applications' own threads (:data:`THREADS` of
+        them), not the event loop's shared default executor."""
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(THREADS, thread_name_prefix="forms")
+        return await asyncio.get_running_loop().run_in_executor(self._threads, functools.partial(fn, *args))
+
+    @contextlib.asynccontextmanager
+    async def _changing(self) -> AsyncIterator[AsyncConnection]:
+        # A transaction that writes procedures or versions: the catalogue kept in memory is
+        # forgotten as soon as it ends (committed or not), before anything reads it again.
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        finally:
+            self.catalogue.clear()
+
+    def close(self) -> None:
+        """Let the threads go (at shutdown; work already queued is finished)."""
+        if self._threads is not None:
+            self._threads.shutdown(wait=False)
+            self._threads = None
 
     # ------------------------------------------------------------ catalogue
     async def seed_demo(self) -> int:
@@ -172,7 +236,7 @@ class FormStore:
         now = us(self.clock())
         pid = uuid.uuid4().hex
         try:
-            async with self.engine.begin() as conn:
+            async with self._changing() as conn:
                 await conn.execute(insert(t.procedures).values(
                     id=pid, slug=fields.slug, state="draft", section=fields.section,
                     data=fields.model_dump_json(), next_seq=1, created_at_us=now, updated_at_us=now))
@@ -187,7 +251,7 @@ class FormStore:
         Raises :class:`StoreError`."""
         await self.procedure(pid)
         try:
-            async with self.engine.begin() as conn:
+            async with self._changing() as conn:
                 await conn.execute(update(t.procedures).where(t.procedures.c.id == pid).values(
                     slug=fields.slug, section=fields.section, data=fields.model_dump_json(),
                     updated_at_us=us(self.clock())))
@@ -202,42 +266,66 @@ class FormStore:
         if state == "live" and await self.published(pid) is None:
             raise StoreError("not_published", "公開された版がないため受付を始められません。 "
                                               "Publish a version before opening the procedure.")
-        async with self.engine.begin() as conn:
+        async with self._changing() as conn:
             await conn.execute(update(t.procedures).where(t.procedures.c.id == pid)
                                .values(state=state, updated_at_us=us(self.clock())))
         return await self.procedure(pid)
 
     async def procedures(self, *, states: Iterable[str] = ("draft", "live", "archived")) -> list[ProcedureRow]:
         """Every procedure in ``states``, by slug."""
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(select(t.procedures).where(t.procedures.c.state.in_(list(states)))
-                                       .order_by(t.procedures.c.slug))).all()
-        return [_procedure(r) for r in rows]
+        found: list[ProcedureRow] | None = self.catalogue.get("all", "")
+        if found is None:
+            generation = self.catalogue.generation
+            async with self.engine.connect() as conn:
+                rows = (await conn.execute(select(t.procedures).order_by(t.procedures.c.slug))).all()
+            found = [_procedure(r) for r in rows]
+            self.catalogue.keep(generation, "all", "", found)
+        wanted = set(states)
+        return [p for p in found if p.state in wanted]
 
     async def procedure(self, key: str) -> ProcedureRow:
         """The procedure with id or slug ``key``. Raises :class:`StoreError` ``not_found``."""
+        found: ProcedureRow | None = self.catalogue.get("procedure", key)
+        if found is not None:
+            return found
+        generation = self.catalogue.generation
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(t.procedures).where(
                 or_(t.procedures.c.id == key, t.procedures.c.slug == key)))).first()
         if row is None:
             raise StoreError("not_found", "その手続はありません。 No such procedure.")
-        return _procedure(row)
+        found = _procedure(row)
+        self.catalogue.keep(generation, "procedure", key, found)
+        return found
 
     # ------------------------------------------------------------- versions
     async def versions(self, pid: str) -> list[VersionRow]:
         """Every version of procedure ``pid``, newest first."""
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(select(t.form_versions).where(t.form_versions.c.procedure_id == pid)
-                                       .order_by(t.form_versions.c.number.desc()))).all()
-        return [_version(r) for r in rows]
+        found: tuple[VersionRow, ...] | None = self.catalogue.get("versions", pid)
+        if found is None:
+            generation = self.catalogue.generation
+            async with self.engine.connect() as conn:
+                rows = (await conn.execute(select(t.form_versions).where(t.form_versions.c.procedure_id == pid)
+                                           .order_by(t.form_versions.c.number.desc()))).all()
+            found = tuple(_version(r) for r in rows)
+            self.catalogue.keep(generation, "versions", pid, found)
+            for v in found:
+                self.catalogue.keep(generation, "version", v.id, v)
+        return list(found)
 
     async def version(self, vid: str) -> VersionRow:
         """Version ``vid``. Raises :class:`StoreError` ``not_found``."""
+        found: VersionRow | None = self.catalogue.get("version", vid)
+        if found is not None:
+            return found
+        generation = self.catalogue.generation
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(t.form_versions).where(t.form_versions.c.id == vid))).first()
         if row is None:
             raise StoreError("not_found", "その版はありません。 No such form version.")
-        return _version(row)
+        found = _version(row)
+        self.catalogue.keep(generation, "version", vid, found)
+        return found
 
     async def published(self, pid: str) -> VersionRow | None:
         """The published version of ``pid`` (what citizens fill), if any."""
@@ -252,7 +340,7 @@ class FormStore:
         pending one goes back to draft: it must be asked for again), or a new draft
         follows the newest version. A published version never changes."""
         now = us(self.clock())
-        async with self.engine.begin() as conn:
+        async with self._changing() as conn:
             current = await self._editable(conn, pid)
             if current is not None:
                 await conn.execute(update(t.form_versions).where(t.form_versions.c.id == current.id).values(
@@ -269,7 +357,7 @@ class FormStore:
 
     async def request_publication(self, pid: str, actor: str) -> VersionRow:
         """Ask for the draft to be published (draft → pending). Raises :class:`StoreError`."""
-        async with self.engine.begin() as conn:
+        async with self._changing() as conn:
             current = await self._editable(conn, pid)
             if current is None or current.state != "draft":
                 raise StoreError("no_draft", "公開を依頼できる下書きがありません。 "
@@ -283,7 +371,7 @@ class FormStore:
         it is frozen, the previously published one retired, the procedure live
         unless archived. Raises :class:`StoreError` ``no_draft``."""
         now = us(self.clock())
-        async with self.engine.begin() as conn:
+        async with self._changing() as conn:
             current = await self._editable(conn, pid)
             if current is None:
                 raise StoreError("no_draft", "公開できる版がありません。 There is no version to publish.")
@@ -341,14 +429,16 @@ class FormStore:
         ``application_id`` when given); returns it and its resume code (shown
         once; only its hash is kept)."""
         code = new_code()
-        now = self.clock()
+        now = us(self.clock())
         did = uuid.uuid4().hex
+        stored = orjson.dumps(answers or {})
+        expires = now + self.draft_ttl_s * 1_000_000
         async with self.engine.begin() as conn:
             await conn.execute(insert(t.form_drafts).values(
-                id=did, version_id=version_id, resume_hash=digest(code), answers=orjson.dumps(answers or {}).decode(),
-                page=page, application_id=application_id, created_at_us=us(now), updated_at_us=us(now),
-                expires_at_us=us(now) + self.draft_ttl_s * 1_000_000))
-        return await self._draft_by_id(did), code
+                id=did, version_id=version_id, resume_hash=digest(code), answers=stored.decode(),
+                page=page, application_id=application_id, created_at_us=now, updated_at_us=now,
+                expires_at_us=expires))
+        return DraftRow(did, version_id, orjson.loads(stored), page, from_us(expires), application_id), code
 
     async def draft(self, code: str) -> DraftRow:
         """The unexpired draft of resume ``code``. Raises :class:`StoreError`
@@ -364,13 +454,16 @@ class FormStore:
         return _draft(row)
 
     async def save_answers(self, draft_id: str, answers: dict[str, Any], page: str | None) -> DraftRow:
-        """Keep ``answers`` (as given) and the page reached; the expiry moves on."""
+        """Keep ``answers`` (as given) and the page reached; the expiry moves on.
+        Raises :class:`StoreError` ``draft_not_found`` when the draft is gone."""
         now = us(self.clock())
         async with self.engine.begin() as conn:
-            await conn.execute(update(t.form_drafts).where(t.form_drafts.c.id == draft_id).values(
+            row = (await conn.execute(update(t.form_drafts).where(t.form_drafts.c.id == draft_id).values(
                 answers=orjson.dumps(answers).decode(), page=page, updated_at_us=now,
-                expires_at_us=now + self.draft_ttl_s * 1_000_000))
-        return await self._draft_by_id(draft_id)
+                expires_at_us=now + self.draft_ttl_s * 1_000_000).returning(*t.form_drafts.c))).first()
+        if row is None:
+            raise StoreError("draft_not_found", "保存した入力が見つかりません。 No saved application was found.")
+        return _draft(row)
 
     async def move_draft(self, draft_id: str, version_id: str) -> DraftRow:
         """Point a draft at another (newer) version, keeping its answers."""
@@ -402,13 +495,14 @@ class FormStore:
         before its row is committed, so a row never names a missing file."""
         fid = uuid.uuid4().hex
         path = self.file_path(fid)
-        await asyncio.to_thread(_write_synced, path, data)
+        # Hashing a few MB and writing them take milliseconds: off the event loop, together.
+        sha256 = await self.offload(_write_synced, path, data)
         clean_name = "".join(c for c in name if c.isprintable() and c not in "/\\")[-150:] or "file"
         try:
             async with self.engine.begin() as conn:
                 await conn.execute(insert(t.attachments).values(
                     id=fid, owner=owner, name=clean_name, media_type=media_type, size=len(data),
-                    sha256=hashlib.sha256(data).hexdigest(), created_at_us=us(self.clock())))
+                    sha256=sha256, created_at_us=us(self.clock())))
         except Exception:
             path.unlink(missing_ok=True)
             raise
@@ -448,16 +542,19 @@ class FormStore:
                                             .values(next_seq=t.procedures.c.next_seq + 1)
                                             .returning(t.procedures.c.next_seq))
                     ref = reference.make(procedure.fields.reference_pattern, now, int(seq or 1) - 1)
+                    stored = orjson.dumps(answers)
                     await conn.execute(insert(t.applications).values(
                         id=aid, procedure_id=procedure.id, version_id=version.id, reference=ref, status="received",
-                        channel=channel, answers=orjson.dumps(answers).decode(), assignee=None,
+                        channel=channel, answers=stored.decode(), assignee=None,
                         receipt_hash=digest(token), submission_key=submission_key,
                         submitted_at_us=us(now), updated_at_us=us(now)))
                     await self._history(conn, aid, actor, "submitted", {"channel": channel, "version": version.number})
                     if files_owner is not None:
                         await self._adopt_files(conn, files_owner, aid, answers)
                         await conn.execute(delete(t.form_drafts).where(t.form_drafts.c.id == files_owner))
-                return await self.application(aid), token
+                at = from_us(us(now))
+                return ApplicationRow(aid, procedure.id, version.id, ref, "received", channel, orjson.loads(stored),
+                                      None, at, at), token
             except IntegrityError:
                 existing = await self._by_key(submission_key)
                 if existing is not None:
@@ -602,7 +699,9 @@ class FormStore:
             detail=orjson.dumps(detail).decode()))
 
 
-def _write_synced(path: Path, data: bytes) -> None:
+def _write_synced(path: Path, data: bytes) -> str:
+    # Write ``data`` to ``path`` (synced, then renamed into place); its SHA-256 hex.
+    sha256 = hashlib.sha256(data).hexdigest()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part")
     with tmp.open("wb") as fh:
@@ -610,6 +709,7 @@ def _write_synced(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     tmp.replace(path)
+    return sha256
 
 
 @functools.lru_cache(maxsize=512)
