@@ -115,8 +115,14 @@ async def open_database(url: str, *, synchronous: str = "FULL", upgrade: bool = 
     was, and SQLAlchemy's errors when unreachable.
     """
     await prepare(url, upgrade=upgrade, create=create)
+    return make_engine(url, synchronous=synchronous)
+
+
+def make_engine(url: str, *, synchronous: str = "FULL", **pool: Any) -> AsyncEngine:
+    """An async engine on a database :func:`open_database` made ready, with the same
+    SQLite settings; ``pool``: SQLAlchemy's pool arguments (e.g. ``pool_size``)."""
     is_sqlite = url.startswith("sqlite")
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = dict(pool)
     if is_sqlite:
         kwargs["connect_args"] = {"timeout": 30}
     engine = create_async_engine(url, **kwargs)
