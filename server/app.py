@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from online_forms import citizen_api, staff_api  # noqa: F401  (they register their routes)
+from online_forms import backoffice_api, citizen_api, staff_api  # noqa: F401  (they register their routes)
 from online_forms.store import FormStore
 from stats.nightly import nightly_loop
 
