@@ -91,7 +91,8 @@ def forms(ctx: Ctx) -> FormStore:
 
 def feed_of(ctx: Ctx) -> Feed:
     """The feed's storage, on the online applications' engine."""
-    return Feed(forms(ctx).engine)
+    store = forms(ctx)
+    return Feed(store.engine, store.turns)
 
 
 def now_us(ctx: Ctx) -> int:

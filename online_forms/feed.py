@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,7 @@ from sqlalchemy import Row, and_, case, delete, exists, func, insert, or_, selec
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.errors import ApiError
+from server.storage.turns import WriteTurns
 
 from . import tables as t
 
@@ -128,10 +130,17 @@ class FileRow:
 
 
 class Feed:
-    """The feed's storage on ``engine`` (the online applications' engine)."""
+    """The feed's storage on ``engine`` (the online applications' engine), writing in
+    ``turns`` (the store's: :attr:`online_forms.store.FormStore.turns`)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, turns: WriteTurns) -> None:
         self.engine = engine
+        self.turns = turns
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with self.turns.turn(), self.engine.begin() as conn:
+            yield conn
 
     # ------------------------------------------------------------------ scope
     async def scope(self, device_id: str) -> list[str]:
@@ -153,7 +162,7 @@ class Feed:
 
     async def set_scope(self, device_id: str, procedure_ids: Iterable[str]) -> None:
         """Replace system ``device_id``'s scope (what it acknowledged stays recorded)."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(delete(t.backoffice_scopes).where(t.backoffice_scopes.c.device_id == device_id))
             for pid in sorted(set(procedure_ids)):
                 await conn.execute(insert(t.backoffice_scopes).values(device_id=device_id, procedure_id=pid))
@@ -223,7 +232,7 @@ class Feed:
         """Record that the system fetched the application (``what``: ``application``
         or ``file <name>``) at its current sequence; in its history too."""
         d = t.backoffice_deliveries
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             seq = await self._sequence(conn, application_id)
             done = await conn.execute(update(d).where(and_(d.c.device_id == device_id,
                                                            d.c.application_id == application_id))
@@ -243,7 +252,7 @@ class Feed:
         ``not_delivered`` (409) naming the references never delivered to it;
         nothing is acknowledged then. Acknowledging again changes nothing."""
         d = t.backoffice_deliveries
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             rows = {r.application_id: _delivery(r) for r in (await conn.execute(select(d).where(and_(
                 d.c.device_id == device_id, d.c.application_id.in_(list(applications)))))).all()}
             missing = [ref for aid, ref in applications.items() if aid not in rows]
@@ -271,7 +280,7 @@ class Feed:
         where = and_(d.c.device_id == device_id, d.c.acked_seq.is_not(None))
         if application_ids is not None:
             where = and_(where, d.c.application_id.in_(application_ids))
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             rows = (await conn.execute(select(d.c.application_id, a.c.reference)
                                        .select_from(d.join(a, a.c.id == d.c.application_id))
                                        .where(where).order_by(a.c.reference))).all()
@@ -283,7 +292,7 @@ class Feed:
 
     async def file_taken(self, device_id: str, system: str, application_id: str, at_us: int, name: str) -> None:
         """Record in the application's history that the system downloaded attachment ``name``."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await _history(conn, application_id, system_actor(device_id), at_us, "delivered",
                            {"system": system, "what": f"file {name}"})
 

@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.core.errors import DomainError
+from server.storage.turns import WriteTurns
 
 from . import reference, workflow
 from . import tables as t
@@ -184,8 +185,10 @@ class FormStore:
     suffer from citizens' traffic)."""
 
     def __init__(self, engine: AsyncEngine, data_dir: Path, clock: Callable[[], datetime],
-                 draft_ttl_s: int = 30 * 86400) -> None:
+                 draft_ttl_s: int = 30 * 86400, turns: WriteTurns | None = None) -> None:
         self.engine = engine
+        #: Write turns shared with the floor's event log, whose appends go first (server/storage/turns.py).
+        self.turns = turns or WriteTurns()
         self.files_dir = data_dir / "attachments"
         self.clock = clock
         self.draft_ttl_s = draft_ttl_s
@@ -200,11 +203,18 @@ class FormStore:
         return await asyncio.get_running_loop().run_in_executor(self._threads, functools.partial(fn, *args))
 
     @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction, in its turn (:attr:`turns`): committed when the block ends,
+        rolled back on an exception."""
+        async with self.turns.turn(), self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
     async def _changing(self) -> AsyncIterator[AsyncConnection]:
         # A transaction that writes procedures or versions: the catalogue kept in memory is
         # forgotten as soon as it ends (committed or not), before anything reads it again.
         try:
-            async with self.engine.begin() as conn:
+            async with self.write() as conn:
                 yield conn
         finally:
             self.catalogue.clear()
@@ -416,7 +426,7 @@ class FormStore:
     async def set_sections(self, staff_id: str, sections: Iterable[str]) -> frozenset[str]:
         """Replace the sections ``staff_id`` belongs to."""
         wanted = frozenset(sections)
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             await conn.execute(delete(t.section_staff).where(t.section_staff.c.staff_id == staff_id))
             for section in sorted(wanted):
                 await conn.execute(insert(t.section_staff).values(staff_id=staff_id, section=section))
@@ -433,7 +443,7 @@ class FormStore:
         did = uuid.uuid4().hex
         stored = orjson.dumps(answers or {})
         expires = now + self.draft_ttl_s * 1_000_000
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             await conn.execute(insert(t.form_drafts).values(
                 id=did, version_id=version_id, resume_hash=digest(code), answers=stored.decode(),
                 page=page, application_id=application_id, created_at_us=now, updated_at_us=now,
@@ -457,7 +467,7 @@ class FormStore:
         """Keep ``answers`` (as given) and the page reached; the expiry moves on.
         Raises :class:`StoreError` ``draft_not_found`` when the draft is gone."""
         now = us(self.clock())
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             row = (await conn.execute(update(t.form_drafts).where(t.form_drafts.c.id == draft_id).values(
                 answers=orjson.dumps(answers).decode(), page=page, updated_at_us=now,
                 expires_at_us=now + self.draft_ttl_s * 1_000_000).returning(*t.form_drafts.c))).first()
@@ -467,7 +477,7 @@ class FormStore:
 
     async def move_draft(self, draft_id: str, version_id: str) -> DraftRow:
         """Point a draft at another (newer) version, keeping its answers."""
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             await conn.execute(update(t.form_drafts).where(t.form_drafts.c.id == draft_id)
                                .values(version_id=version_id))
         return await self._draft_by_id(draft_id)
@@ -475,7 +485,7 @@ class FormStore:
     async def discard_draft(self, draft_id: str) -> None:
         """Delete a draft and its attachments (rows, then files)."""
         files = await self.files_of(draft_id)
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             await conn.execute(delete(t.attachments).where(t.attachments.c.owner == draft_id))
             await conn.execute(delete(t.form_drafts).where(t.form_drafts.c.id == draft_id))
         for fid in files:
@@ -499,7 +509,7 @@ class FormStore:
         sha256 = await self.offload(_write_synced, path, data)
         clean_name = "".join(c for c in name if c.isprintable() and c not in "/\\")[-150:] or "file"
         try:
-            async with self.engine.begin() as conn:
+            async with self.write() as conn:
                 await conn.execute(insert(t.attachments).values(
                     id=fid, owner=owner, name=clean_name, media_type=media_type, size=len(data),
                     sha256=sha256, created_at_us=us(self.clock())))
@@ -537,7 +547,7 @@ class FormStore:
         for _ in range(8):
             aid = uuid.uuid4().hex
             try:
-                async with self.engine.begin() as conn:
+                async with self.write() as conn:
                     seq = await conn.scalar(update(t.procedures).where(t.procedures.c.id == procedure.id)
                                             .values(next_seq=t.procedures.c.next_seq + 1)
                                             .returning(t.procedures.c.next_seq))
@@ -569,7 +579,7 @@ class FormStore:
         old ones stay in its history) and receive it again."""
         workflow.citizen_can_correct(app.status)
         now = us(self.clock())
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             await conn.execute(update(t.applications).where(t.applications.c.id == app.id).values(
                 answers=orjson.dumps(answers).decode(), version_id=version.id, status="received", updated_at_us=now))
             await self._history(conn, app.id, actor, "resubmitted", {"previous_answers": app.answers,
@@ -585,7 +595,7 @@ class FormStore:
         if app is None:
             return None
         token = secrets.token_urlsafe(24)
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             await conn.execute(update(t.applications).where(t.applications.c.id == app.id)
                                .values(receipt_hash=digest(token)))
             await self._history(conn, app.id, "citizen", "replayed", {})
@@ -675,7 +685,7 @@ class FormStore:
 
     async def viewed(self, aid: str, actor: str, what: str = "detail") -> None:
         """Record that staff ``actor`` looked at the application (issue 14, point 4)."""
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             await self._history(conn, aid, actor, "viewed", {"what": what})
 
     async def history(self, aid: str) -> list[HistoryRow]:
@@ -687,7 +697,7 @@ class FormStore:
         return [HistoryRow(from_us(r.at_us), r.actor, r.action, orjson.loads(r.detail)) for r in rows]
 
     async def _update(self, aid: str, actor: str, action: str, detail: dict[str, Any], **values: Any) -> None:
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             if values:
                 await conn.execute(update(t.applications).where(t.applications.c.id == aid)
                                    .values(**values, updated_at_us=us(self.clock())))

@@ -46,6 +46,7 @@ from .processor import Processor, offset_clock, utcnow
 from .settings import Settings
 from .storage.database import EventLog, make_engine, open_database, sqlite_path
 from .storage.lock import hold_all
+from .storage.turns import WriteTurns
 from .ws import websocket_endpoint
 
 log = logging.getLogger("madoguchi")
@@ -133,7 +134,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
         engine = await open_database(settings.database_url(), synchronous=settings.sqlite_synchronous,
                                      upgrade=upgrades_at_start(settings))
         hub = Hub(history=settings.ws_history, counter_queues={cid: c.queues for cid, c in layout.counters.items()})
-        processor = Processor(layout, calendar, EventLog(engine), hub, clock)
+        # One write transaction at a time, the floor's events first (server/storage/turns.py).
+        turns = WriteTurns()
+        processor = Processor(layout, calendar, EventLog(engine, turns), hub, clock)
         await processor.start()
         auth = Auth(engine, settings.session_ttl_s, settings.pairing_ttl_s, office_words)
 
@@ -163,7 +166,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
         # the ones the floor's commands are stored through (issue 14, point 6; bench/forms_load.py).
         forms_engine = make_engine(settings.database_url(), synchronous=settings.sqlite_synchronous,
                                    pool_size=FORMS_POOL, max_overflow=FORMS_POOL, pool_timeout=120)
-        forms = FormStore(forms_engine, settings.data_dir, clock, settings.apply_draft_ttl_s)
+        forms = FormStore(forms_engine, settings.data_dir, clock, settings.apply_draft_ttl_s, turns)
         if settings.config is None:  # the demo office: its demo procedures, as from real city forms
             await forms.seed_demo()
         # Views read the processor's moment: never earlier than the newest event (issue 13).

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from ..core.events import Event
 from . import schema
 from .migrate import prepare
+from .turns import WriteTurns
 
 log = logging.getLogger(__name__)
 
@@ -153,9 +154,11 @@ class EventLog:
     reports it (issue 13, points 9 and 12).
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, turns: WriteTurns | None = None) -> None:
         self.engine = engine
         self.failure: str | None = None
+        #: Write turns shared with other writers of the database: appends go first (:mod:`.turns`).
+        self.turns = turns or WriteTurns()
 
     async def last_seq(self) -> int:
         """The highest sequence number stored (0 when empty)."""
@@ -188,7 +191,7 @@ class EventLog:
             for r in records
         ]
         try:
-            async with self.engine.begin() as conn:
+            async with self.turns.turn(urgent=True), self.engine.begin() as conn:
                 await conn.execute(insert(schema.events), rows)
         except Exception as exc:
             self.failure = storage_cause(exc) or "the event log could not be written (see the server's log)"
