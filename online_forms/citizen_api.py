@@ -13,7 +13,6 @@ The engine decides (:mod:`online_forms.engine`); the browser only previews.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import date
 from typing import Any
@@ -303,7 +302,7 @@ async def receive_file(ctx: Ctx, question: Any) -> tuple[str, str, bytes]:
     data = b"".join(chunks)
     if not data:
         raise StoreError("bad_file", "空のファイルです。 The file is empty.")
-    media_type = await asyncio.to_thread(sniff, data)
+    media_type = await forms(ctx).offload(sniff, data)
     check_file(question, media_type, len(data))
     return unquote(ctx.request.headers.get("x-file-name", "file"))[:200], media_type, data
 
@@ -463,7 +462,7 @@ async def receipt_bytes(ctx: Ctx, store: FormStore, app: ApplicationRow) -> byte
 
     path = store.files_dir.parent / "receipts" / f"{app.id}-{int(app.updated_at.timestamp() * 1e6)}.pdf"
     if path.exists():
-        return await asyncio.to_thread(path.read_bytes)
+        return await store.offload(path.read_bytes)
     version = await store.version(app.version_id)
     procedure = await store.procedure(app.procedure_id)
     layout = ctx.services.layout
@@ -475,7 +474,7 @@ async def receipt_bytes(ctx: Ctx, store: FormStore, app: ApplicationRow) -> byte
         notes=("この控えは申請の内容を記録したものです。審査の結果は受付番号でお問い合わせください。 "
                "This receipt records what was sent; ask about the outcome with the reference number.",))
     fonts = receipt_fonts(ctx.services.settings.ticket_fonts())
-    data = await asyncio.to_thread(receipt_pdf, receipt, fonts)
+    data = await store.offload(receipt_pdf, receipt, fonts)
 
     def keep() -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -483,7 +482,7 @@ async def receipt_bytes(ctx: Ctx, store: FormStore, app: ApplicationRow) -> byte
         tmp.write_bytes(data)
         tmp.replace(path)
 
-    await asyncio.to_thread(keep)
+    await store.offload(keep)
     return data
 
 
@@ -517,7 +516,7 @@ async def postal_code(ctx: Ctx, _: None) -> dict[str, Any]:
     """The towns Japan Post lists for a 7-digit postal code, from the data kept
     with the server (no outside service); empty for an unknown code."""
     try:
-        found = await asyncio.to_thread(postal.lookup, ctx.path["code"])
+        found = await forms(ctx).offload(postal.lookup, ctx.path["code"])
     except ValueError as err:
         raise ApiError("invalid_request", str(err)) from None
     return {"addresses": [{"postal_code": a.postal_code, "prefecture": a.prefecture, "city": a.city, "town": a.town,

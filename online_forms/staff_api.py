@@ -501,7 +501,7 @@ async def get_file(ctx: Ctx, _: None) -> Response:
     await store.viewed(app.id, actor(ctx), f"file {info.name}")
     from urllib.parse import quote
 
-    data = store.file_path(info.id).read_bytes()
+    data = await store.offload(store.file_path(info.id).read_bytes)   # up to 20 MB: off the event loop
     return Response(data, media_type=info.type, headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(info.name)}",
         "X-Content-Type-Options": "nosniff"})

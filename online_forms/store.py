@@ -13,16 +13,18 @@ authorised request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import os
 import secrets
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
@@ -30,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.core.errors import DomainError
+from server.storage.turns import WriteTurns
 
 from . import reference, workflow
 from . import tables as t
@@ -38,6 +41,10 @@ from .form import Form, parse_form
 from .procedure import ProcedureDraft
 from .sharing import read_shared
 
+T = TypeVar("T")
+#: Threads for the online applications' blocking work (two: the machine may have two cores,
+#: and the event loop needs one).
+THREADS = 2
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 #: Crockford base 32 for codes people type (no I, L, O, U).
 CODE_ALPHABET = reference.ALPHABET
@@ -146,16 +153,83 @@ class HistoryRow:
     detail: dict[str, Any]
 
 
+class Catalogue:
+    """Procedures and form versions as last read, kept in memory until this store
+    changes either: every citizen's request reads its procedure and the published
+    version, and the server is the catalogue's only writer (one server per data
+    directory, as :class:`server.auth.Auth`'s token cache assumes). A read that
+    overlaps a change is not kept (``generation``), so nothing stale stays."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.entries: dict[tuple[str, str], Any] = {}
+
+    def get(self, kind: str, key: str) -> Any:
+        """What was kept for ``(kind, key)``, or ``None``."""
+        return self.entries.get((kind, key))
+
+    def keep(self, generation: int, kind: str, key: str, value: Any) -> None:
+        """Keep ``value`` read while at ``generation`` (dropped when a change came since)."""
+        if generation == self.generation:
+            self.entries[(kind, key)] = value
+
+    def clear(self) -> None:
+        """Forget everything (after a change to procedures or versions)."""
+        self.generation += 1
+        self.entries.clear()
+
+
 class FormStore:
     """The online applications' storage on ``engine``; files under ``data_dir``;
-    ``clock`` gives the moment (aware); saved drafts live ``draft_ttl_s`` seconds."""
+    ``clock`` gives the moment (aware); saved drafts live ``draft_ttl_s`` seconds.
+    Procedures and versions read are kept in memory (:class:`Catalogue`).
+
+    The server gives it an engine of its own (its own connections), and its
+    blocking work (files, images, PDFs) runs on threads of its own
+    (:meth:`offload`), so that citizens' traffic never holds the floor's
+    connections or threads (issue 14, point 6: the floor's latency must not
+    suffer from citizens' traffic)."""
 
     def __init__(self, engine: AsyncEngine, data_dir: Path, clock: Callable[[], datetime],
-                 draft_ttl_s: int = 30 * 86400) -> None:
+                 draft_ttl_s: int = 30 * 86400, turns: WriteTurns | None = None) -> None:
         self.engine = engine
+        #: Write turns shared with the floor's event log, whose appends go first (server/storage/turns.py).
+        self.turns = turns or WriteTurns()
         self.files_dir = data_dir / "attachments"
         self.clock = clock
         self.draft_ttl_s = draft_ttl_s
+        self.catalogue = Catalogue()
+        self._threads: ThreadPoolExecutor | None = None
+
+    async def offload(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on the online applications' own threads (:data:`THREADS` of
+        them), not the event loop's shared default executor."""
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(THREADS, thread_name_prefix="forms")
+        return await asyncio.get_running_loop().run_in_executor(self._threads, functools.partial(fn, *args))
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction, in its turn (:attr:`turns`): committed when the block ends,
+        rolled back on an exception."""
+        async with self.turns.turn(), self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def _changing(self) -> AsyncIterator[AsyncConnection]:
+        # A transaction that writes procedures or versions: the catalogue kept in memory is
+        # forgotten as soon as it ends (committed or not), before anything reads it again.
+        try:
+            async with self.write() as conn:
+                yield conn
+        finally:
+            self.catalogue.clear()
+
+    def close(self) -> None:
+        """Let the threads go (at shutdown; work already queued is finished)."""
+        if self._threads is not None:
+            self._threads.shutdown(wait=False)
+            self._threads = None
 
     # ------------------------------------------------------------ catalogue
     async def seed_demo(self) -> int:
@@ -179,7 +253,7 @@ class FormStore:
         pid = uuid.uuid4().hex
         await self._numbering_free(fields, pid)
         try:
-            async with self.engine.begin() as conn:
+            async with self._changing() as conn:
                 await conn.execute(insert(t.procedures).values(
                     id=pid, slug=fields.slug, state="draft", section=fields.section,
                     data=fields.model_dump_json(), next_seq=1, created_at_us=now, updated_at_us=now))
@@ -195,7 +269,7 @@ class FormStore:
         await self.procedure(pid)
         await self._numbering_free(fields, pid)
         try:
-            async with self.engine.begin() as conn:
+            async with self._changing() as conn:
                 await conn.execute(update(t.procedures).where(t.procedures.c.id == pid).values(
                     slug=fields.slug, section=fields.section, data=fields.model_dump_json(),
                     updated_at_us=us(self.clock())))
@@ -221,42 +295,66 @@ class FormStore:
         if state == "live" and await self.published(pid) is None:
             raise StoreError("not_published", "公開された版がないため受付を始められません。 "
                                               "Publish a version before opening the procedure.")
-        async with self.engine.begin() as conn:
+        async with self._changing() as conn:
             await conn.execute(update(t.procedures).where(t.procedures.c.id == pid)
                                .values(state=state, updated_at_us=us(self.clock())))
         return await self.procedure(pid)
 
     async def procedures(self, *, states: Iterable[str] = ("draft", "live", "archived")) -> list[ProcedureRow]:
         """Every procedure in ``states``, by slug."""
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(select(t.procedures).where(t.procedures.c.state.in_(list(states)))
-                                       .order_by(t.procedures.c.slug))).all()
-        return [_procedure(r) for r in rows]
+        found: list[ProcedureRow] | None = self.catalogue.get("all", "")
+        if found is None:
+            generation = self.catalogue.generation
+            async with self.engine.connect() as conn:
+                rows = (await conn.execute(select(t.procedures).order_by(t.procedures.c.slug))).all()
+            found = [_procedure(r) for r in rows]
+            self.catalogue.keep(generation, "all", "", found)
+        wanted = set(states)
+        return [p for p in found if p.state in wanted]
 
     async def procedure(self, key: str) -> ProcedureRow:
         """The procedure with id or slug ``key``. Raises :class:`StoreError` ``not_found``."""
+        found: ProcedureRow | None = self.catalogue.get("procedure", key)
+        if found is not None:
+            return found
+        generation = self.catalogue.generation
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(t.procedures).where(
                 or_(t.procedures.c.id == key, t.procedures.c.slug == key)))).first()
         if row is None:
             raise StoreError("not_found", "その手続はありません。 No such procedure.")
-        return _procedure(row)
+        found = _procedure(row)
+        self.catalogue.keep(generation, "procedure", key, found)
+        return found
 
     # ------------------------------------------------------------- versions
     async def versions(self, pid: str) -> list[VersionRow]:
         """Every version of procedure ``pid``, newest first."""
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(select(t.form_versions).where(t.form_versions.c.procedure_id == pid)
-                                       .order_by(t.form_versions.c.number.desc()))).all()
-        return [_version(r) for r in rows]
+        found: tuple[VersionRow, ...] | None = self.catalogue.get("versions", pid)
+        if found is None:
+            generation = self.catalogue.generation
+            async with self.engine.connect() as conn:
+                rows = (await conn.execute(select(t.form_versions).where(t.form_versions.c.procedure_id == pid)
+                                           .order_by(t.form_versions.c.number.desc()))).all()
+            found = tuple(_version(r) for r in rows)
+            self.catalogue.keep(generation, "versions", pid, found)
+            for v in found:
+                self.catalogue.keep(generation, "version", v.id, v)
+        return list(found)
 
     async def version(self, vid: str) -> VersionRow:
         """Version ``vid``. Raises :class:`StoreError` ``not_found``."""
+        found: VersionRow | None = self.catalogue.get("version", vid)
+        if found is not None:
+            return found
+        generation = self.catalogue.generation
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(t.form_versions).where(t.form_versions.c.id == vid))).first()
         if row is None:
             raise StoreError("not_found", "その版はありません。 No such form version.")
-        return _version(row)
+        found = _version(row)
+        self.catalogue.keep(generation, "version", vid, found)
+        return found
 
     async def published(self, pid: str) -> VersionRow | None:
         """The published version of ``pid`` (what citizens fill), if any."""
@@ -272,7 +370,7 @@ class FormStore:
         follows the newest version. A published version never changes."""
         now = us(self.clock())
         try:
-            async with self.engine.begin() as conn:
+            async with self._changing() as conn:
                 current = await self._editable(conn, pid)
                 if current is not None:
                     # Only while it is still editable: a version published meanwhile never changes.
@@ -295,7 +393,7 @@ class FormStore:
 
     async def request_publication(self, pid: str, actor: str) -> VersionRow:
         """Ask for the draft to be published (draft → pending). Raises :class:`StoreError`."""
-        async with self.engine.begin() as conn:
+        async with self._changing() as conn:
             current = await self._editable(conn, pid)
             if current is None or current.state != "draft":
                 raise StoreError("no_draft", "公開を依頼できる下書きがありません。 "
@@ -314,7 +412,7 @@ class FormStore:
         unseen. It is frozen, the previously published one retired, the procedure
         live unless archived. Raises :class:`StoreError` ``no_draft``."""
         now = us(self.clock())
-        async with self.engine.begin() as conn:
+        async with self._changing() as conn:
             vid = await conn.scalar(select(t.form_versions.c.id).where(and_(
                 t.form_versions.c.procedure_id == pid, t.form_versions.c.number == number)))
             done = await conn.execute(update(t.form_versions).where(and_(
@@ -375,7 +473,7 @@ class FormStore:
     async def set_sections(self, staff_id: str, sections: Iterable[str]) -> frozenset[str]:
         """Replace the sections ``staff_id`` belongs to."""
         wanted = frozenset(sections)
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             await conn.execute(delete(t.section_staff).where(t.section_staff.c.staff_id == staff_id))
             for section in sorted(wanted):
                 await conn.execute(insert(t.section_staff).values(staff_id=staff_id, section=section))
@@ -388,14 +486,16 @@ class FormStore:
         ``application_id`` when given); returns it and its resume code (shown
         once; only its hash is kept)."""
         code = new_code()
-        now = self.clock()
+        now = us(self.clock())
         did = uuid.uuid4().hex
-        async with self.engine.begin() as conn:
+        stored = orjson.dumps(answers or {})
+        expires = now + self.draft_ttl_s * 1_000_000
+        async with self.write() as conn:
             await conn.execute(insert(t.form_drafts).values(
-                id=did, version_id=version_id, resume_hash=digest(code), answers=orjson.dumps(answers or {}).decode(),
-                page=page, application_id=application_id, created_at_us=us(now), updated_at_us=us(now),
-                expires_at_us=us(now) + self.draft_ttl_s * 1_000_000))
-        return await self._draft_by_id(did), code
+                id=did, version_id=version_id, resume_hash=digest(code), answers=stored.decode(),
+                page=page, application_id=application_id, created_at_us=now, updated_at_us=now,
+                expires_at_us=expires))
+        return DraftRow(did, version_id, orjson.loads(stored), page, from_us(expires), application_id), code
 
     async def draft(self, code: str) -> DraftRow:
         """The unexpired draft of resume ``code``. Raises :class:`StoreError`
@@ -412,19 +512,23 @@ class FormStore:
 
     async def save_answers(self, draft_id: str, answers: dict[str, Any], page: str | None) -> DraftRow:
         """Keep ``answers`` (as given) and the page reached (``None``: a save as the
-        citizen types, which keeps the page reached before); the expiry moves on."""
+        citizen types, which keeps the page reached before); the expiry moves on.
+        Raises :class:`StoreError` ``draft_not_found`` when the draft is gone."""
         now = us(self.clock())
         values: dict[str, Any] = {"answers": orjson.dumps(answers).decode(), "updated_at_us": now,
                                   "expires_at_us": now + self.draft_ttl_s * 1_000_000}
         if page is not None:
             values["page"] = page
-        async with self.engine.begin() as conn:
-            await conn.execute(update(t.form_drafts).where(t.form_drafts.c.id == draft_id).values(**values))
-        return await self._draft_by_id(draft_id)
+        async with self.write() as conn:
+            row = (await conn.execute(update(t.form_drafts).where(t.form_drafts.c.id == draft_id).values(**values)
+                                      .returning(*t.form_drafts.c))).first()
+        if row is None:
+            raise StoreError("draft_not_found", "保存した入力が見つかりません。 No saved application was found.")
+        return _draft(row)
 
     async def move_draft(self, draft_id: str, version_id: str) -> DraftRow:
         """Point a draft at another (newer) version, keeping its answers."""
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             await conn.execute(update(t.form_drafts).where(t.form_drafts.c.id == draft_id)
                                .values(version_id=version_id))
         return await self._draft_by_id(draft_id)
@@ -432,7 +536,7 @@ class FormStore:
     async def discard_draft(self, draft_id: str) -> None:
         """Delete a draft and the attachments it still owns (rows, then exactly
         those rows' files: one adopted by an application meanwhile is left alone)."""
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             gone = (await conn.execute(delete(t.attachments).where(t.attachments.c.owner == draft_id)
                                        .returning(t.attachments.c.id))).all()
             await conn.execute(delete(t.form_drafts).where(t.form_drafts.c.id == draft_id))
@@ -451,7 +555,7 @@ class FormStore:
             await self.discard_draft(did)
         # Files no draft or application owns (a staff member's scan never used, a draft deleted), an hour on;
         # the owner test is in the DELETE itself, so a file adopted meanwhile is kept.
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             orphans = (await conn.execute(delete(t.attachments).where(and_(
                 t.attachments.c.owner.not_in(select(t.form_drafts.c.id)),
                 t.attachments.c.owner.not_in(select(t.applications.c.id)),
@@ -474,13 +578,14 @@ class FormStore:
         before its row is committed, so a row never names a missing file."""
         fid = uuid.uuid4().hex
         path = self.file_path(fid)
-        await asyncio.to_thread(_write_synced, path, data)
+        # Hashing a few MB and writing them take milliseconds: off the event loop, together.
+        sha256 = await self.offload(_write_synced, path, data)
         clean_name = "".join(c for c in name if c.isprintable() and c not in "/\\")[-150:] or "file"
         try:
-            async with self.engine.begin() as conn:
+            async with self.write() as conn:
                 await conn.execute(insert(t.attachments).values(
                     id=fid, owner=owner, name=clean_name, media_type=media_type, size=len(data),
-                    sha256=hashlib.sha256(data).hexdigest(), created_at_us=us(self.clock())))
+                    sha256=sha256, created_at_us=us(self.clock())))
         except Exception:
             path.unlink(missing_ok=True)
             raise
@@ -515,28 +620,31 @@ class FormStore:
         for _ in range(8):
             aid = uuid.uuid4().hex
             try:
-                async with self.engine.begin() as conn:
+                async with self.write() as conn:
                     seq = await conn.scalar(update(t.procedures).where(t.procedures.c.id == procedure.id)
                                             .values(next_seq=t.procedures.c.next_seq + 1)
                                             .returning(t.procedures.c.next_seq))
                     ref = reference.make(procedure.fields.reference_pattern, now, int(seq or 1) - 1)
+                    stored = orjson.dumps(answers)
                     await conn.execute(insert(t.applications).values(
                         id=aid, procedure_id=procedure.id, version_id=version.id, reference=ref, status="received",
-                        channel=channel, answers=orjson.dumps(answers).decode(), assignee=None,
+                        channel=channel, answers=stored.decode(), assignee=None,
                         receipt_hash=digest(token), submission_key=submission_key,
                         submitted_at_us=us(now), updated_at_us=us(now)))
                     await self._history(conn, aid, actor, "submitted", {"channel": channel, "version": version.number})
                     if files_owner is not None:
                         await self._adopt_files(conn, files_owner, aid, answers)
                         await conn.execute(delete(t.form_drafts).where(t.form_drafts.c.id == files_owner))
-                return await self.application(aid), token
+                at = from_us(us(now))
+                return ApplicationRow(aid, procedure.id, version.id, ref, "received", channel, orjson.loads(stored),
+                                      None, at, at), token
             except IntegrityError:
                 existing = await self._by_key(submission_key)
                 if existing is not None:
                     return existing, None
                 # A reference already given (drawn twice, or another procedure's numbering reached it): move the
                 # count on outside the failed transaction, and draw again.
-                async with self.engine.begin() as conn:
+                async with self._changing() as conn:
                     await conn.execute(update(t.procedures).where(t.procedures.c.id == procedure.id)
                                        .values(next_seq=t.procedures.c.next_seq + 1))
         raise StoreError("conflict", "受付番号を決められませんでした。もう一度送信してください。 "
@@ -548,7 +656,7 @@ class FormStore:
         old ones stay in its history) and receive it again."""
         workflow.citizen_can_correct(app.status)
         now = us(self.clock())
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             done = await conn.execute(update(t.applications).where(and_(
                 t.applications.c.id == app.id, t.applications.c.status == "returned")).values(
                 answers=orjson.dumps(answers).decode(), version_id=version.id, status="received", updated_at_us=now))
@@ -570,7 +678,7 @@ class FormStore:
         if app is None or (self.clock() - app.submitted_at).total_seconds() > REPLAY_WINDOW_S:
             return None
         token = secrets.token_urlsafe(24)
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             await conn.execute(update(t.applications).where(t.applications.c.id == app.id)
                                .values(receipt_hash=digest(token)))
             await self._history(conn, app.id, "citizen", "replayed", {})
@@ -662,7 +770,7 @@ class FormStore:
 
     async def viewed(self, aid: str, actor: str, what: str = "detail") -> None:
         """Record that staff ``actor`` looked at the application (issue 14, point 4)."""
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             await self._history(conn, aid, actor, "viewed", {"what": what})
 
     async def history(self, aid: str) -> list[HistoryRow]:
@@ -677,7 +785,7 @@ class FormStore:
                       expected: str | None = None, **values: Any) -> None:
         # With ``expected``, only while the status is still the one the rules were checked against: a change
         # made meanwhile (a citizen's withdrawal, another clerk's decision) is never overwritten.
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             if values:
                 where = t.applications.c.id == aid
                 if expected is not None:
@@ -695,7 +803,9 @@ class FormStore:
             detail=orjson.dumps(detail).decode()))
 
 
-def _write_synced(path: Path, data: bytes) -> None:
+def _write_synced(path: Path, data: bytes) -> str:
+    # Write ``data`` to ``path`` (synced, then renamed into place); its SHA-256 hex.
+    sha256 = hashlib.sha256(data).hexdigest()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part")
     with tmp.open("wb") as fh:
@@ -703,6 +813,7 @@ def _write_synced(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     tmp.replace(path)
+    return sha256
 
 
 @functools.lru_cache(maxsize=512)

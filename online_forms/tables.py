@@ -16,6 +16,15 @@ UTC epoch microseconds (``*_us``); JSON is stored as text.
 - ``section_staff``: which sections (係) each staff member belongs to (兼務: several).
 - ``attachments``: files received, kept under the data directory by ``id``
   (never by their name), owned by a draft or an application.
+
+Revision 0004 adds the back office's feed (:mod:`online_forms.feed`):
+
+- ``backoffice_scopes``: the procedures each back-office system (a device of kind
+  ``backoffice``) may read.
+- ``backoffice_deliveries``: per system and application, the feed sequence last
+  delivered to it and the one it acknowledged (``NULL``: not acknowledged, or
+  offered again). The feed's sequence is the id of the application's latest
+  ``submitted``/``resubmitted`` history row (index ``ix_application_history_action``).
 """
 
 from __future__ import annotations
@@ -78,6 +87,7 @@ application_history = Table(
     Column("action", String(32), nullable=False),
     Column("detail", Text, nullable=False),
     Index("ix_application_history_application", "application_id", "id"),
+    Index("ix_application_history_action", "action", "id"),
 )
 
 form_drafts = Table(
@@ -109,4 +119,20 @@ attachments = Table(
     Column("sha256", String(64), nullable=False),
     Column("created_at_us", BigInteger, nullable=False),
     Index("ix_attachments_owner", "owner"),
+)
+
+backoffice_scopes = Table(
+    "backoffice_scopes", metadata,
+    Column("device_id", String(32), ForeignKey("devices.id"), primary_key=True),
+    Column("procedure_id", String(32), ForeignKey("procedures.id"), primary_key=True),
+)
+
+backoffice_deliveries = Table(
+    "backoffice_deliveries", metadata,
+    Column("device_id", String(32), ForeignKey("devices.id"), primary_key=True),
+    Column("application_id", String(32), ForeignKey("applications.id"), primary_key=True),
+    Column("delivered_seq", BigInteger, nullable=False),
+    Column("delivered_at_us", BigInteger, nullable=False),
+    Column("acked_seq", BigInteger),
+    Column("acked_at_us", BigInteger),
 )

@@ -26,11 +26,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from online_forms import citizen_api, staff_api  # noqa: F401  (they register their routes)
+from online_forms import backoffice_api, citizen_api, staff_api  # noqa: F401  (they register their routes)
 from online_forms.store import FormStore
 from stats.nightly import nightly_loop
 
 from . import config, pages, passwords
+from .admission import Admission
 from .api import accounts, counters, index, printers, state, stats, tickets  # noqa: F401  (they register their routes)
 from .api.openapi import document
 from .api.registry import SPECS, JSONResponse, api_routes, error_response
@@ -43,13 +44,16 @@ from .hub import Hub
 from .printing import PrintService
 from .processor import Processor, offset_clock, utcnow
 from .settings import Settings
-from .storage.database import EventLog, open_database, sqlite_path
+from .storage.database import EventLog, make_engine, open_database, sqlite_path
 from .storage.lock import hold_all
+from .storage.turns import WriteTurns
 from .ws import websocket_endpoint
 
 log = logging.getLogger("madoguchi")
 #: Display name of the first admin account, made at first start.
 ADMIN_NAME = "管理者 Administrator"
+#: Connections the online applications keep (and as many more at a peak) on an engine of their own.
+FORMS_POOL = 4
 
 @dataclass
 class Services:
@@ -151,7 +155,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
         engine = await open_database(settings.database_url(), synchronous=settings.sqlite_synchronous,
                                      upgrade=upgrades_at_start(settings) and not citizens_only)
         hub = Hub(history=settings.ws_history, counter_queues={cid: c.queues for cid, c in layout.counters.items()})
-        processor = Processor(layout, calendar, EventLog(engine), hub, clock)
+        # One write transaction at a time, the floor's events first (server/storage/turns.py).
+        turns = WriteTurns()
+        processor = Processor(layout, calendar, EventLog(engine, turns), hub, clock)
         if not citizens_only:
             await processor.start()
         auth = Auth(engine, settings.session_ttl_s, settings.pairing_ttl_s, office_words)
@@ -180,7 +186,11 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
             await printing.start()
         limits = RateLimits(settings.public_rate, settings.login_rate, settings.login_rate_address,
                             settings.login_rate_user, settings.apply_rate, settings.apply_start_rate)
-        forms = FormStore(engine, settings.data_dir, clock, settings.apply_draft_ttl_s)
+        # The online applications' own connections: citizens' traffic never waits for, nor holds,
+        # the ones the floor's commands are stored through (issue 14, point 6; bench/forms_load.py).
+        forms_engine = make_engine(settings.database_url(), synchronous=settings.sqlite_synchronous,
+                                   pool_size=FORMS_POOL, max_overflow=FORMS_POOL, pool_timeout=120)
+        forms = FormStore(forms_engine, settings.data_dir, clock, settings.apply_draft_ttl_s, turns)
         if settings.config is None and not citizens_only:  # the demo office: procedures from real city forms
             await forms.seed_demo()
         purging = asyncio.create_task(purge_loop(forms), name="forms-purge")
@@ -212,6 +222,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
                 nightly.cancel()
             await printing.stop()
             await processor.stop()
+            forms.close()
+            await forms_engine.dispose()
             await engine.dispose()
             for lock in locks:
                 lock.release()
@@ -231,6 +243,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
     origins = [o for o in (settings.public_url, *settings.allowed_origins) if o]
     public = [spec.path for spec in specs if spec.access == "public"]
     middleware = [Middleware(pages.SecurityHeaders), Middleware(CsrfGuard, origins=origins, public=public)]
+    # Citizens' requests take turns (at most apply_concurrency worked on at once): the floor's calls
+    # never queue behind hundreds of them in the event loop (issue 14, point 6; bench/forms_load.py).
+    middleware.insert(0, Middleware(Admission, prefix="/apply/api/", limit=settings.apply_concurrency,
+                                    max_body=citizen_api.MAX_UPLOAD))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware,
                     exception_handlers={HTTPException: _http_error, Exception: _server_error})
     return app

@@ -6,7 +6,9 @@
 - Kiosks and displays are devices paired with a token an admin issues: an
   admin creates the device and gets a one-time pairing code; the device trades
   the code for its token. A kiosk may only issue tickets; a display may read
-  the staff topic.
+  the staff topic. A ``backoffice`` device is a back-office system (a system
+  account: seeds 000 8.9, 002 2.1.2(エ)) that pulls the online applications of
+  the procedures in its scope (:mod:`online_forms.backoffice_api`).
 - Tokens are 256-bit random (``secrets``); only their SHA-256 is stored.
 - Passwords follow :mod:`server.passwords` (NIST SP 800-63B-4): checked when
   set, NFKC-normalised before hashing and verifying.
@@ -45,7 +47,7 @@ from .storage import schema
 from .storage.database import write_audit
 
 ROLES = ("admin", "supervisor", "clerk")
-DEVICE_KINDS = ("kiosk", "display", "printer")
+DEVICE_KINDS = ("kiosk", "display", "printer", "backoffice")
 _hasher = PasswordHasher()
 #: A hash to verify against when the user does not exist, so timing does not tell.
 _DUMMY_HASH = _hasher.hash("not a password of anyone")

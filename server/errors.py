@@ -73,6 +73,8 @@ CODES: dict[str, int] = {
     "file_too_large": 413,
     "bad_file": 422,
     "not_encodable": 422,
+    "bad_cursor": 422,
+    "not_delivered": 409,
     # server side
     "storage_unavailable": 503,
     "ticket_font_missing": 503,

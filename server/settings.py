@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         30 * 86400, ge=60,
         description="How long a citizen's saved application (resume code) lasts after its last save, in seconds.",
     )
+    apply_concurrency: int = Field(
+        4, ge=0, le=1000,
+        description=("Citizens' requests (/apply/api/) worked on at once; the others wait their turn, so the floor's "
+                     "calls never queue behind hundreds of them (server/admission.py). 0: no limit."),
+    )
     ws_queue_size: int = Field(
         1000, ge=4,
         description="Messages queued for one WebSocket client before it is dropped as too slow.",

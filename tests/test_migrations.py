@@ -146,13 +146,20 @@ def test_the_migrations_build_exactly_the_models(tmp_path: Path) -> None:
     asyncio.run(migrate.migrate(url))
     assert diff(url) == []                          # fails when schema.py and the revisions disagree
     # The check can fail: one revision back, exactly what the head adds is missing.
+    asyncio.run(migrate.migrate(url, "0003"))
+    found = diff(url)
+    assert sorted((d[0], d[1].name) for d in found) == sorted(
+        [("add_table", "backoffice_scopes"), ("add_table", "backoffice_deliveries"),
+         ("add_index", "ix_application_history_action")]), found
     asyncio.run(migrate.migrate(url, "0002"))
     found = diff(url)
     assert sorted((d[0], d[1].name) for d in found) == sorted(
         [("add_table", t) for t in ("procedures", "form_versions", "applications", "application_history",
-                                    "form_drafts", "section_staff", "attachments")]
+                                    "form_drafts", "section_staff", "attachments", "backoffice_scopes",
+                                    "backoffice_deliveries")]
         + [("add_index", i) for i in ("ix_applications_procedure_submitted", "ix_applications_status",
-                                      "ix_application_history_application", "ix_attachments_owner")]), found
+                                      "ix_application_history_application", "ix_application_history_action",
+                                      "ix_attachments_owner")]), found
     asyncio.run(migrate.migrate(url, "0001"))
     assert ("add_index", "ix_sessions_staff") in [(d[0], getattr(d[1], "name", "")) for d in diff(url)]
     # Down to nothing and up again.
@@ -191,12 +198,12 @@ def test_a_day_at_the_previous_revision_is_upgraded_and_served(tmp_path: Path) -
     data = tmp_path / "data"
     day = at_previous_revision(data)
     stored = contents(data)
-    assert "applications" not in stored             # what the head (0003) adds
+    assert "backoffice_deliveries" not in stored    # what the head (0004) adds
     done = cli("db", "upgrade", "--data-dir", str(data))
     assert done.returncode == 0, done.stderr
     assert f"upgraded from schema revision {migrate.revisions()[-2]} to {HEAD}" in done.stdout
     upgraded = contents(data)
-    assert upgraded["revision"] == [(HEAD,)] and upgraded["applications"] == []
+    assert upgraded["revision"] == [(HEAD,)] and upgraded["backoffice_deliveries"] == []
     assert {k: v for k, v in upgraded.items() if k in stored and k not in ("revision", "indexes")} == \
            {k: v for k, v in stored.items() if k not in ("revision", "indexes")}     # every row kept
     again = cli("db", "upgrade", "--data-dir", str(data))
@@ -264,7 +271,7 @@ def test_the_auto_upgrade_setting_upgrades_at_start(tmp_path: Path) -> None:
     finally:
         server.stop()
     upgraded = contents(data)
-    assert upgraded["revision"] == [(HEAD,)] and upgraded["applications"] == []
+    assert upgraded["revision"] == [(HEAD,)] and upgraded["backoffice_deliveries"] == []
     assert upgraded["events"][:len(stored["events"])] == stored["events"]
 
 

@@ -140,7 +140,7 @@ class PairIn(Body):
     """The one-time pairing code an admin was given."""
 
     code: str = Field(min_length=10, max_length=200)
-    kind: Literal["kiosk", "display", "printer"] | None = Field(
+    kind: Literal["kiosk", "display", "printer", "backoffice"] | None = Field(
         None, description="The kind of device pairing; a code for another kind is refused and stays usable."
     )
 

@@ -4,6 +4,8 @@ OpenAPI 3.1 document (:mod:`server.api.openapi`).
 
 Access rules:
 ``public`` anyone (optionally rate-limited); ``kiosk`` a paired kiosk or staff;
+``printer`` a paired printer agent; ``backoffice`` a paired back-office system
+(a system account; what it may read is its scope, checked by the handler);
 ``staff`` any signed-in staff; ``counter`` staff acting at the ``{counter}``
 in the path (a clerk only at the counter they signed in to); ``desk`` staff,
 clerks only while signed in to a counter; ``supervisor``; ``admin``.
@@ -33,7 +35,7 @@ if TYPE_CHECKING:  # the app imports the routes that import this module
     from ..app import Services
 
 log = logging.getLogger(__name__)
-ACCESS = ("public", "kiosk", "printer", "staff", "counter", "desk", "supervisor", "admin")
+ACCESS = ("public", "kiosk", "printer", "backoffice", "staff", "counter", "desk", "supervisor", "admin")
 COOKIE = "madoguchi_token"
 
 
@@ -164,6 +166,10 @@ def check_access(access: str, principal: Principal, path: dict[str, str]) -> Non
         if principal.device_kind == "printer":
             return
         raise ApiError("forbidden", "only a printer agent can do this")
+    if access == "backoffice":
+        if principal.device_kind == "backoffice":
+            return
+        raise ApiError("forbidden", "only a back-office system can do this")
     if not principal.is_staff:
         raise ApiError("forbidden", "this needs a staff account")
     role = principal.role

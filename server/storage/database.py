@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from ..core.events import Event
 from . import schema
 from .migrate import prepare
+from .turns import WriteTurns
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +116,14 @@ async def open_database(url: str, *, synchronous: str = "FULL", upgrade: bool = 
     was, and SQLAlchemy's errors when unreachable.
     """
     await prepare(url, upgrade=upgrade, create=create)
+    return make_engine(url, synchronous=synchronous)
+
+
+def make_engine(url: str, *, synchronous: str = "FULL", **pool: Any) -> AsyncEngine:
+    """An async engine on a database :func:`open_database` made ready, with the same
+    SQLite settings; ``pool``: SQLAlchemy's pool arguments (e.g. ``pool_size``)."""
     is_sqlite = url.startswith("sqlite")
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = dict(pool)
     if is_sqlite:
         kwargs["connect_args"] = {"timeout": 30}
     engine = create_async_engine(url, **kwargs)
@@ -147,9 +154,11 @@ class EventLog:
     reports it (issue 13, points 9 and 12).
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, turns: WriteTurns | None = None) -> None:
         self.engine = engine
         self.failure: str | None = None
+        #: Write turns shared with other writers of the database: appends go first (:mod:`.turns`).
+        self.turns = turns or WriteTurns()
 
     async def last_seq(self) -> int:
         """The highest sequence number stored (0 when empty)."""
@@ -182,7 +191,7 @@ class EventLog:
             for r in records
         ]
         try:
-            async with self.engine.begin() as conn:
+            async with self.turns.turn(urgent=True), self.engine.begin() as conn:
                 await conn.execute(insert(schema.events), rows)
         except Exception as exc:
             self.failure = storage_cause(exc) or "the event log could not be written (see the server's log)"
