@@ -94,7 +94,8 @@ def test_a_back_office_system_pulls_acknowledges_and_redelivers_only_its_procedu
         # A second live procedure (a copy of the dog registration), outside the system's scope.
         copy = http.post("/api/forms/procedures/inu-toroku/copy", json={"slug": "inu-kyoto"}, headers=a)
         assert copy.status_code == 201, copy.text
-        assert http.post(f"/api/forms/procedures/{copy.json()['id']}/draft/publish", headers=a).status_code == 200
+        assert http.post(f"/api/forms/procedures/{copy.json()['id']}/draft/publish", json={"number": 1},
+                         headers=a).status_code == 200
 
         # An admin registers the system with its scope (an unknown procedure is refused, naming it).
         r = http.post("/api/forms/backoffice", json={"name": "犬台帳システム", "procedures": ["inu-toroku", "nope"]},
