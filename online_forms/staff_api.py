@@ -372,12 +372,18 @@ async def export_shared(ctx: Ctx, _: None) -> Response:
           status=201, errors=("form_invalid", "conflict", "forbidden"), max_body=DOCUMENT_BYTES)
 async def import_shared(ctx: Ctx, body: SharedIn) -> dict[str, Any]:
     """A new procedure (draft) from another city's file; every problem in the file
-    is listed at once and nothing is stored from a file with one."""
+    is listed at once and nothing is stored from a file with one. A running-number
+    reference pattern that a procedure here already uses is replaced by random
+    references (``{rand:4}-{rand:4}``) until staff choose another."""
     try:
         fields, form = read_document(body.file)
     except FormError as err:
         raise ApiError("form_invalid", "ファイルに問題があります。 The file has problems.",
                        [{"field": w or "(file)", "problem": m} for w, m in err.problems[:50]]) from None
+    # A running-number pattern another procedure here uses already: random references until staff choose one.
+    if "{seq" in fields.reference_pattern and any(
+            p.fields.reference_pattern == fields.reference_pattern for p in await forms(ctx).procedures()):
+        fields = fields.model_copy(update={"reference_pattern": reference.DEFAULT})
     created: dict[str, Any] = await create_procedure(ctx, ProcedureIn(
         procedure=fields, form=form.model_dump(mode="json", exclude_defaults=True)))
     return created
