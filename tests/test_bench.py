@@ -27,6 +27,9 @@ RUNS: dict[str, tuple[list[str], set[str]]] = {
                     {"answers", "runs", "pages", "cold_ms", "build_ms", "p99_ms", "cpu_ms", "size_kb"}),
     "stats_year": (["--tickets", "2000"], {"seconds", "cpu_s", "peak_rss_mb", "tickets"}),
     "postal_lookup": (["--lookups", "200"], {"import_ms", "first_lookup_ms", "lookup_us", "lookup_p99_us", "rss_mb"}),
+    "forms_load": (["--citizens", "5", "--subscribers", "5", "--calls", "5", "--file-kb", "64"],
+                   {"citizens", "stored", "page_p99_ms", "submit_p99_ms", "peak_rss_mb", "floor_push_p99_ms",
+                    "floor_push_quiet_p99_ms", "upload_p99_ms", "floor_calls", "burst_s"}),
     "ws_flood": (["--calls", "5", "--flood-messages", "100"],
                  {"health_p99_ms", "health_p99_flood_ms", "push_p99_ms", "push_p99_flood_ms"}),
 }
@@ -72,6 +75,8 @@ def test_the_bench_runs_and_prints_its_figures(name: str, tmp_path: Path) -> Non
         assert float(last["server_peak_rss_mb"]) > 0
     elif name == "print_latency":
         assert last["tickets"] == "3" and int(last["bytes_per_ticket"]) > 0
+    elif name == "forms_load":   # every citizen's application stored, through the real citizens' API
+        assert (last["citizens"], last["stored"]) == ("5", "5") and float(last["peak_rss_mb"]) > 0
     elif name == "receipt_pdf":
         assert (last["answers"], last["runs"]) == ("20", "3") and int(last["pages"]) >= 1
         assert float(last["size_kb"]) > 0
