@@ -166,9 +166,7 @@ async def start_draft(ctx: Ctx, body: StartIn) -> dict[str, Any]:
 async def draft_view(store: FormStore, draft: DraftRow, procedure: ProcedureRow, version: VersionRow,
                      updated: bool = False) -> dict[str, Any]:
     """A draft as the runner resumes it."""
-    files = await store.files_of(draft.id)
-    if draft.application_id:
-        files |= await store.files_of(draft.application_id)
+    files = await files_for(store, draft)
     return {
         "procedure": procedure_summary(procedure), "version": version_view(version), "answers": draft.answers,
         "page": draft.page, "expires_at": iso(draft.expires_at), "form_updated": updated,

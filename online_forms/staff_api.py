@@ -629,8 +629,9 @@ async def export_csv(ctx: Ctx, _: None) -> Response:
     p = await editable(ctx, ctx.path["pid"])
     store = forms(ctx)
     query: CsvQuery = ctx.query
-    versions = [v for v in await store.versions(p.id) if v.state in ("published", "retired")]
-    numbers = {v.id: v.number for v in await store.versions(p.id)}
+    every = await store.versions(p.id)
+    versions = [v for v in every if v.state in ("published", "retired")]
+    numbers = {v.id: v.number for v in every}
     apps = await store.applications(procedures=[p.id], limit=1_000_000)
     header, table = csv_table([(v.number, v.form) for v in versions], [
         (a, numbers[a.version_id], {"reference": a.reference, "status": a.status, "channel": a.channel,
